@@ -1,0 +1,43 @@
+"""Pure models and rules: messages, parts, the status lifecycle, accounts and errors. No I/O."""
+
+from gateway.domain.errors import (
+    ClientError,
+    ConfigError,
+    GatewayError,
+    InternalError,
+    UpstreamError,
+)
+from gateway.domain.ids import new_id
+from gateway.domain.message import (
+    Account,
+    MessageRecord,
+    MessageType,
+    NewMessage,
+    NewPart,
+    PartKey,
+    PartRecord,
+    PartUpdate,
+    StatusChange,
+)
+from gateway.domain.status import Status, aggregate_status, can_transition
+
+__all__ = [
+    "Account",
+    "ClientError",
+    "ConfigError",
+    "GatewayError",
+    "InternalError",
+    "MessageRecord",
+    "MessageType",
+    "NewMessage",
+    "NewPart",
+    "PartKey",
+    "PartRecord",
+    "PartUpdate",
+    "Status",
+    "StatusChange",
+    "UpstreamError",
+    "aggregate_status",
+    "can_transition",
+    "new_id",
+]

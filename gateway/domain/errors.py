@@ -1,0 +1,85 @@
+"""One error hierarchy with stable string codes.
+
+Three families, as asyncpg splits its errors: ``ClientError`` (the caller's input: rendered as a
+4xx problem+json or an SMPP error status), ``UpstreamError`` (what a carrier reported, with its raw
+code and whether retrying may help) and ``InternalError`` (our fault). The ``code`` is a stable
+contract with users: never reword one, add a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "internal.error"
+    http_status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class ClientError(GatewayError):
+    code = "request.invalid"
+    http_status = 400
+    title = "Invalid request"
+
+
+class InternalError(GatewayError):
+    pass
+
+
+class ConfigError(GatewayError):
+    """A setting is invalid; start-up stops with one line naming it."""
+
+    code = "config.invalid"
+
+
+class UpstreamError(GatewayError):
+    """A carrier refused or failed a part. ``temporary`` decides retry versus final failure."""
+
+    code = "upstream.error"
+    http_status = 502
+    title = "Upstream error"
+
+    def __init__(self, detail: str, *, raw_code: str, temporary: bool, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.raw_code = raw_code
+        self.temporary = temporary
+
+
+def _client_error(code: str, status: int, title: str) -> type[ClientError]:
+    return type(
+        "".join(p.title() for p in code.replace(".", "_").split("_")) + "Error",
+        (ClientError,),
+        {"code": code, "http_status": status, "title": title},
+    )
+
+
+# The catalogue of client errors: code, HTTP status, title. The API lists these in OpenAPI.
+Unauthorized = _client_error("auth.unauthorized", 401, "Missing or invalid API key")
+NotFound = _client_error("message.not_found", 404, "No such message")
+InvalidNumber = _client_error("message.invalid_number", 422, "Invalid phone number")
+EmptyText = _client_error("message.empty_text", 422, "Empty message text")
+TextTooLong = _client_error("message.text_too_long", 422, "Message text too long")
+InvalidSender = _client_error("message.invalid_sender", 422, "Invalid sender ID")
+ValidationFailed = _client_error("request.validation_failed", 422, "Request validation failed")
+MalformedRequest = _client_error("request.malformed", 400, "Malformed request body")
+QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting; retry later")
+ShuttingDown = _client_error("gateway.shutting_down", 503, "Gateway is draining; retry on another node")
+
+CLIENT_ERRORS: tuple[type[ClientError], ...] = (
+    Unauthorized,
+    NotFound,
+    InvalidNumber,
+    EmptyText,
+    TextTooLong,
+    InvalidSender,
+    ValidationFailed,
+    MalformedRequest,
+    QueueFull,
+    ShuttingDown,
+)

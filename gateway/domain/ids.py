@@ -1,0 +1,27 @@
+"""Identifiers: time-ordered, unique without coordination between nodes.
+
+A message id is 48 bits of milliseconds since the epoch followed by 80 random bits, written in
+Crockford base32 (26 characters, ULID layout). Time order keeps inserts at the right edge of the
+primary-key index on both stores; the random part makes ids unguessable across tenants.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now: float | None = None) -> str:
+    ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def is_valid_id(value: str) -> bool:
+    return len(value) == 26 and all(c in _CROCKFORD for c in value)

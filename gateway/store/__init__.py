@@ -1,0 +1,24 @@
+"""Durable storage: one `Store` protocol, an embedded SQLite and a production PostgreSQL store."""
+
+from __future__ import annotations
+
+from gateway.store.base import Store
+
+__all__ = ["Store", "open_store"]
+
+
+def open_store(database_url: str, *, schema: str | None = None) -> Store:
+    """Build the store a database URL names: `sqlite:///path` or `postgresql://...`."""
+    if database_url.startswith("sqlite:"):
+        from gateway.store.sqlite import SqliteStore
+
+        # As in SQLAlchemy: sqlite:///data/x.db is relative, sqlite:////var/x.db absolute.
+        if not database_url.startswith("sqlite:///"):
+            raise ValueError("an SQLite URL has three slashes: sqlite:///path/to/file.db")
+        path = database_url.removeprefix("sqlite:///")
+        return SqliteStore(path or ":memory:")
+    if database_url.startswith(("postgresql:", "postgres:")):
+        from gateway.store.postgres import PostgresStore
+
+        return PostgresStore(database_url, schema=schema)
+    raise ValueError(f"unsupported database URL scheme: {database_url.split(':', 1)[0]!r}")

@@ -1,0 +1,75 @@
+"""The `Store` protocol: everything the services need from durable storage.
+
+Two implementations, `sqlite.SqliteStore` (embedded default) and `postgres.PostgresStore`
+(production), pass the same contract tests. Every method that writes is one transaction; the
+batch methods exist so that the hot path costs one commit per group of messages, not per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.domain import (
+    Account,
+    MessageRecord,
+    NewMessage,
+    PartKey,
+    PartRecord,
+    PartUpdate,
+    StatusChange,
+)
+
+
+class Store(Protocol):
+    dialect: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        ...
+
+    # Accounts and keys
+    async def create_account(self, *, account_id: str, name: str, now: float) -> Account: ...
+    async def get_account_by_name(self, name: str) -> Account | None: ...
+    async def add_api_key(
+        self, *, account_id: str, key_hash: str, prefix: str, now: float
+    ) -> None: ...
+    async def account_for_key(self, key_hash: str) -> Account | None: ...
+
+    # Intake
+    async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
+        """Commit messages and their parts in one transaction. Parts due now are owned by
+        `owner` (the node that will dispatch them from memory); scheduled ones by nobody."""
+        ...
+
+    async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None: ...
+
+    # Dispatch
+    async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
+        """Take up to `limit` unowned queued parts that are due, highest priority first."""
+        ...
+
+    async def release_owned(self, *, node_id: str) -> int:
+        """Hand back every queued part `node_id` holds (start-up after a crash, drain)."""
+        ...
+
+    async def heartbeat(self, *, node_id: str, now: float) -> None: ...
+    async def release_stale(self, *, now: float, ttl: float) -> int:
+        """Hand back queued parts held by nodes whose heartbeat is older than `ttl`."""
+        ...
+
+    # Status writer (gateway.status is the only caller)
+    async def apply_updates(self, updates: Sequence[PartUpdate]) -> list[StatusChange]:
+        """Apply part transitions the lifecycle allows, re-aggregate their messages and record
+        each message transition as an event, all in one transaction."""
+        ...
+
+    async def find_parts_by_upstream_ids(
+        self, connector: str, upstream_ids: Sequence[str]
+    ) -> dict[str, PartKey]: ...

@@ -1,0 +1,225 @@
+"""PostgreSQL store (asyncpg): the production store, shared by every gateway node.
+
+Claims use `FOR UPDATE SKIP LOCKED`, so nodes taking work at the same moment never block on or
+double-claim the same parts. Batch writes use `executemany`, which asyncpg pipelines: a group of
+messages costs a few round trips, not a few per message. Migrations run under an advisory lock so
+nodes starting together apply each one exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from gateway.domain import (
+    Account,
+    MessageRecord,
+    NewMessage,
+    PartKey,
+    PartRecord,
+    PartUpdate,
+    Status,
+    StatusChange,
+)
+from gateway.store import sql
+from gateway.store.lifecycle import plan_message_changes
+from gateway.store.migrations import load_migrations, split_statements
+
+_N = sql.numbered
+_MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
+
+_CLAIM = """
+WITH due AS (
+    SELECT message_id, seq FROM parts
+    WHERE status = 'queued' AND owner IS NULL AND due_at <= $1
+    ORDER BY priority, due_at, message_id, seq
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE parts p SET owner = $3 FROM due
+    WHERE p.message_id = due.message_id AND p.seq = due.seq
+    RETURNING p.*
+)
+SELECT c.message_id, c.seq, c.total, m.account_id, m.source, m.destination, c.encoding,
+    c.data_coding, c.udh, c.payload, c.connector, c.priority, m.registered_delivery, c.attempts,
+    m.expires_at
+FROM claimed c JOIN messages m ON m.id = c.message_id
+ORDER BY c.priority, c.due_at, c.message_id, c.seq
+"""
+
+
+class PostgresStore:
+    dialect = "postgres"
+
+    def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "store not open"
+        return self._pool
+
+    async def open(self) -> None:
+        settings = {}
+        if self.schema:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            finally:
+                await conn.close()
+            settings["search_path"] = self.schema
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=1, max_size=self.pool_size, server_settings=settings
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def migrate(self) -> list[int]:
+        applied: list[int] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, text in load_migrations(self.dialect):
+                if version in done:
+                    continue
+                for statement in split_statements(text):
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+                applied.append(version)
+        return applied
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    async def create_account(self, *, account_id: str, name: str, now: float) -> Account:
+        await self.pool.execute(
+            "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)", account_id, name, now
+        )
+        return Account(id=account_id, name=name)
+
+    async def get_account_by_name(self, name: str) -> Account | None:
+        row = await self.pool.fetchrow("SELECT id, name, active FROM accounts WHERE name = $1", name)
+        return None if row is None else Account(id=row[0], name=row[1], active=row[2])
+
+    async def add_api_key(self, *, account_id: str, key_hash: str, prefix: str, now: float) -> None:
+        await self.pool.execute(
+            "INSERT INTO api_keys (key_hash, account_id, prefix, created_at) VALUES ($1, $2, $3, $4)",
+            key_hash, account_id, prefix, now,
+        )  # fmt: skip
+
+    async def account_for_key(self, key_hash: str) -> Account | None:
+        row = await self.pool.fetchrow(
+            "SELECT a.id, a.name, a.active FROM api_keys k JOIN accounts a ON a.id = k.account_id"
+            " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+            key_hash,
+        )
+        return None if row is None else Account(id=row[0], name=row[1], active=row[2])
+
+    # -- intake -----------------------------------------------------------------------------
+
+    async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
+        message_rows = [sql.message_row(m) for m in messages]
+        part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(_N(sql.INSERT_MESSAGE), message_rows)
+            await conn.executemany(_N(sql.INSERT_PART), part_rows)
+
+    async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(_N(sql.SELECT_MESSAGE), message_id, account_id)
+            if row is None:
+                return None
+            parts = await conn.fetch(_N(sql.SELECT_PART_VIEWS), message_id)
+        return sql.message_record(row, parts)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
+        rows = await self.pool.fetch(_CLAIM, now, limit, node_id)
+        return [sql.part_record(r) for r in rows]
+
+    async def release_owned(self, *, node_id: str) -> int:
+        return _count(await self.pool.execute(_N(sql.RELEASE_OWNED), node_id))
+
+    async def heartbeat(self, *, node_id: str, now: float) -> None:
+        await self.pool.execute(_N(sql.UPSERT_HEARTBEAT), node_id, now)
+
+    async def release_stale(self, *, now: float, ttl: float) -> int:
+        return _count(await self.pool.execute(_N(sql.RELEASE_STALE), now - ttl))
+
+    # -- status writer ----------------------------------------------------------------------
+
+    async def apply_updates(self, updates: Sequence[PartUpdate]) -> list[StatusChange]:
+        retries = [sql.retry_part_row(u) for u in updates if u.retry_at is not None]
+        transitions = [u for u in updates if u.retry_at is None]
+        message_ids = list(dict.fromkeys(u.message_id for u in transitions))
+        async with self.pool.acquire() as conn, conn.transaction():
+            if retries:
+                await conn.executemany(_N(sql.RETRY_PART), retries)
+            if not transitions:
+                return []
+            await conn.executemany(_N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions])
+            messages: dict[str, tuple[str, Status]] = {
+                r[0]: (r[1], Status(r[2]))
+                for r in await conn.fetch(
+                    "SELECT id, account_id, status FROM messages WHERE id = ANY($1::text[])",
+                    message_ids,
+                )
+            }
+            statuses: dict[str, list[Status]] = {}
+            for r in await conn.fetch(
+                "SELECT message_id, status FROM parts WHERE message_id = ANY($1::text[])",
+                message_ids,
+            ):
+                statuses.setdefault(r[0], []).append(Status(r[1]))
+            planned = plan_message_changes(transitions, messages, statuses)
+            if planned:
+                await conn.executemany(
+                    _N(sql.UPDATE_MESSAGE),
+                    [
+                        (
+                            p.change.status.value, p.rank, p.submitted_at, p.done_at, p.error_code,
+                            p.error_detail, p.change.at, p.change.message_id, p.rank,
+                        )  # fmt: skip
+                        for p in planned
+                    ],
+                )
+                await conn.executemany(
+                    _N(sql.INSERT_EVENT),
+                    [
+                        (p.change.account_id, p.change.message_id, p.change.status.value, p.change.at)
+                        for p in planned
+                    ],
+                )
+        return [p.change for p in planned]
+
+    async def find_parts_by_upstream_ids(
+        self, connector: str, upstream_ids: Sequence[str]
+    ) -> dict[str, PartKey]:
+        rows = await self.pool.fetch(
+            "SELECT upstream_id, message_id, seq FROM parts"
+            " WHERE connector = $1 AND upstream_id = ANY($2::text[])",
+            connector,
+            list(upstream_ids),
+        )
+        return {r[0]: PartKey(r[1], r[2]) for r in rows}
+
+
+def _count(status: str) -> int:
+    """Rows affected, from asyncpg's command tag ("UPDATE 3")."""
+    parts: Any = status.split()
+    return int(parts[-1]) if parts and parts[-1].isdigit() else 0

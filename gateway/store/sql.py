@@ -1,0 +1,172 @@
+"""SQL text shared by both dialects, written with `?` placeholders.
+
+PostgreSQL's adapter rewrites `?` to `$1, $2, ...` once at import (`numbered`); the statements
+are otherwise portable, so one reading of the SQL covers both stores.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.domain import (
+    MessageRecord,
+    MessageType,
+    NewMessage,
+    PartRecord,
+    PartUpdate,
+    Status,
+)
+from gateway.domain.message import PartView
+from gateway.domain.status import TERMINAL_RANK
+
+INSERT_MESSAGE = """
+INSERT INTO messages (id, account_id, client_ref, source, destination, body, encoding, segments,
+    message_type, registered_delivery, status, status_rank, created_at, updated_at, send_at,
+    expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+INSERT_PART = """
+INSERT INTO parts (message_id, seq, total, encoding, data_coding, udh, payload, connector,
+    priority, status, status_rank, owner, due_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+SELECT_DUE_PARTS = """
+SELECT p.message_id, p.seq, p.total, m.account_id, m.source, m.destination, p.encoding,
+    p.data_coding, p.udh, p.payload, p.connector, p.priority, m.registered_delivery, p.attempts,
+    m.expires_at
+FROM parts p JOIN messages m ON m.id = p.message_id
+WHERE p.status = 'queued' AND p.owner IS NULL AND p.due_at <= ?
+ORDER BY p.priority, p.due_at, p.message_id, p.seq
+LIMIT ?
+"""
+
+SET_OWNER = "UPDATE parts SET owner = ? WHERE message_id = ? AND seq = ?"
+RELEASE_OWNED = "UPDATE parts SET owner = NULL WHERE owner = ? AND status = 'queued'"
+RELEASE_STALE = """
+UPDATE parts SET owner = NULL
+WHERE status = 'queued' AND owner IS NOT NULL
+  AND owner NOT IN (SELECT node_id FROM nodes WHERE heartbeat_at >= ?)
+"""
+
+# A transition is applied only if it moves the part forward (`status_rank < guard`): this one
+# WHERE clause is what makes a late or repeated report harmless.
+UPDATE_PART = """
+UPDATE parts SET status = ?, status_rank = ?,
+    upstream_id = COALESCE(?, upstream_id),
+    error_code = COALESCE(?, error_code), error_detail = COALESCE(?, error_detail),
+    attempts = attempts + ?,
+    submitted_at = COALESCE(submitted_at, ?), done_at = COALESCE(done_at, ?), updated_at = ?
+WHERE message_id = ? AND seq = ? AND status_rank < ?
+"""
+
+# A temporary failure: back to the shared queue, due again later, unowned so any node may send.
+RETRY_PART = """
+UPDATE parts SET owner = NULL, due_at = ?, attempts = attempts + 1,
+    error_code = ?, error_detail = ?, updated_at = ?
+WHERE message_id = ? AND seq = ? AND status = 'queued'
+"""
+
+UPDATE_MESSAGE = """
+UPDATE messages SET status = ?, status_rank = ?,
+    submitted_at = COALESCE(submitted_at, ?), done_at = COALESCE(done_at, ?),
+    error_code = COALESCE(?, error_code), error_detail = COALESCE(?, error_detail),
+    updated_at = ?
+WHERE id = ? AND status_rank < ?
+"""
+
+INSERT_EVENT = "INSERT INTO events (account_id, message_id, status, at) VALUES (?, ?, ?, ?)"
+
+SELECT_MESSAGE = """
+SELECT id, account_id, source, destination, status, encoding, segments, message_type,
+    client_ref, created_at, updated_at, submitted_at, done_at, error_code, error_detail
+FROM messages WHERE id = ? AND account_id = ?
+"""
+
+SELECT_PART_VIEWS = """
+SELECT seq, status, upstream_id, connector, attempts, error_code, submitted_at, done_at
+FROM parts WHERE message_id = ? ORDER BY seq
+"""
+
+UPSERT_HEARTBEAT = """
+INSERT INTO nodes (node_id, heartbeat_at) VALUES (?, ?)
+ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+"""
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered(sql: str) -> str:
+    """`?` placeholders to PostgreSQL's `$n`."""
+    counter = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+def in_list(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def message_row(m: NewMessage) -> tuple[object, ...]:
+    status = m.status
+    return (
+        m.id, m.account_id, m.client_ref, m.source, m.destination, m.body, m.encoding,
+        len(m.parts), m.message_type.value, m.registered_delivery, status.value, status.rank,
+        m.created_at, m.created_at, m.send_at, m.expires_at,
+    )  # fmt: skip
+
+
+def part_rows(m: NewMessage, owner: str | None) -> list[tuple[object, ...]]:
+    due_at = m.send_at if m.send_at is not None and m.send_at > m.created_at else m.created_at
+    part_owner = owner if due_at <= m.created_at else None
+    total = len(m.parts)
+    return [
+        (
+            m.id, p.seq, total, p.encoding, p.data_coding, p.udh, p.payload, m.connector,
+            m.priority, Status.QUEUED.value, Status.QUEUED.rank, part_owner, due_at, m.created_at,
+        )  # fmt: skip
+        for p in m.parts
+    ]
+
+
+def update_part_row(u: PartUpdate) -> tuple[object, ...]:
+    # Cancellation is allowed only before submission, so its guard is the rank of `submitted`.
+    guard = Status.SUBMITTED.rank if u.status is Status.CANCELLED else u.status.rank
+    return (
+        u.status.value, u.status.rank, u.upstream_id, u.error_code, u.error_detail,
+        1 if u.attempt else 0,
+        u.at if u.status is Status.SUBMITTED else None,
+        u.at if u.status.rank == TERMINAL_RANK else None,
+        u.at, u.message_id, u.seq, guard,
+    )  # fmt: skip
+
+
+def retry_part_row(u: PartUpdate) -> tuple[object, ...]:
+    return (u.retry_at, u.error_code, u.error_detail, u.at, u.message_id, u.seq)
+
+
+def part_record(r: Sequence[Any]) -> PartRecord:
+    return PartRecord(
+        message_id=r[0], seq=r[1], total=r[2], account_id=r[3], source=r[4], destination=r[5],
+        encoding=r[6], data_coding=r[7], udh=bytes(r[8]), payload=bytes(r[9]), connector=r[10],
+        priority=r[11], registered_delivery=bool(r[12]), attempts=r[13], expires_at=r[14],
+    )
+
+
+def message_record(r: Sequence[Any], parts: Iterable[Sequence[Any]]) -> MessageRecord:
+    return MessageRecord(
+        id=r[0], account_id=r[1], source=r[2], destination=r[3], status=Status(r[4]),
+        encoding=r[5], segments=r[6], message_type=MessageType(r[7]), client_ref=r[8],
+        created_at=r[9], updated_at=r[10], submitted_at=r[11], done_at=r[12], error_code=r[13],
+        error_detail=r[14],
+        parts=tuple(
+            PartView(
+                seq=p[0], status=Status(p[1]), upstream_id=p[2], connector=p[3], attempts=p[4],
+                error_code=p[5], submitted_at=p[6], done_at=p[7],
+            )
+            for p in parts
+        ),
+    )

@@ -1,0 +1,270 @@
+"""SQLite store: the embedded default for a single node.
+
+The standard `sqlite3` module runs on two dedicated threads, one holding the only writer
+connection and one a reader, so each store call is one hop between the event loop and a
+thread however many statements it runs (aiosqlite pays a hop per statement). WAL lets the
+reader see every committed write while the writer works. `synchronous=FULL` by default: an
+acknowledged message must survive a power cut, not just a process crash; group commit in intake
+keeps the fsync cost per batch rather than per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.domain import (
+    Account,
+    MessageRecord,
+    NewMessage,
+    PartKey,
+    PartRecord,
+    PartUpdate,
+    Status,
+    StatusChange,
+)
+from gateway.store import sql
+from gateway.store.lifecycle import plan_message_changes
+from gateway.store.migrations import load_migrations, split_statements
+
+T = TypeVar("T")
+# SQLite's default limit on host parameters is 32766; keep IN lists well below it.
+_CHUNK = 900
+
+
+class SqliteStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one IMMEDIATE transaction on the writer thread."""
+
+        def run() -> T:
+            conn = self._writer
+            assert conn is not None, "store not open"
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            assert self._reader is not None, "store not open"
+            return fn(self._reader)
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_thread, run)
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        self._writer = await loop.run_in_executor(self._write_thread, self._connect)
+        self._reader = await loop.run_in_executor(self._read_thread, self._connect)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for conn, thread in ((self._writer, self._write_thread), (self._reader, self._read_thread)):
+            if conn is not None:
+                await loop.run_in_executor(thread, conn.close)
+        self._writer = self._reader = None
+        self._write_thread.shutdown(wait=False)
+        self._read_thread.shutdown(wait=False)
+
+    async def ping(self) -> None:
+        await self._read(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def migrate(self) -> list[int]:
+        def run(conn: sqlite3.Connection) -> list[int]:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            applied = []
+            for version, text in load_migrations(self.dialect):
+                if version in done:
+                    continue
+                for statement in split_statements(text):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, julianday('now'))", (version,)
+                )
+                applied.append(version)
+            return applied
+
+        return await self._write(run)
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    async def create_account(self, *, account_id: str, name: str, now: float) -> Account:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)",
+                (account_id, name, now),
+            )
+        )
+        return Account(id=account_id, name=name)
+
+    async def get_account_by_name(self, name: str) -> Account | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT id, name, active FROM accounts WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return None if row is None else Account(id=row[0], name=row[1], active=bool(row[2]))
+
+    async def add_api_key(self, *, account_id: str, key_hash: str, prefix: str, now: float) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO api_keys (key_hash, account_id, prefix, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (key_hash, account_id, prefix, now),
+            )
+        )
+
+    async def account_for_key(self, key_hash: str) -> Account | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT a.id, a.name, a.active FROM api_keys k JOIN accounts a"
+                " ON a.id = k.account_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+                (key_hash,),
+            ).fetchone()
+        )
+        return None if row is None else Account(id=row[0], name=row[1], active=bool(row[2]))
+
+    # -- intake -----------------------------------------------------------------------------
+
+    async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
+        message_rows = [sql.message_row(m) for m in messages]
+        part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(sql.INSERT_MESSAGE, message_rows)
+            conn.executemany(sql.INSERT_PART, part_rows)
+
+        await self._write(run)
+
+    async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
+        def run(conn: sqlite3.Connection) -> MessageRecord | None:
+            row = conn.execute(sql.SELECT_MESSAGE, (message_id, account_id)).fetchone()
+            if row is None:
+                return None
+            parts = conn.execute(sql.SELECT_PART_VIEWS, (message_id,)).fetchall()
+            return sql.message_record(row, parts)
+
+        return await self._read(run)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
+        def run(conn: sqlite3.Connection) -> list[PartRecord]:
+            rows = conn.execute(sql.SELECT_DUE_PARTS, (now, limit)).fetchall()
+            conn.executemany(sql.SET_OWNER, [(node_id, r[0], r[1]) for r in rows])
+            return [sql.part_record(r) for r in rows]
+
+        return await self._write(run)
+
+    async def release_owned(self, *, node_id: str) -> int:
+        return await self._write(lambda c: c.execute(sql.RELEASE_OWNED, (node_id,)).rowcount)
+
+    async def heartbeat(self, *, node_id: str, now: float) -> None:
+        await self._write(lambda c: c.execute(sql.UPSERT_HEARTBEAT, (node_id, now)))
+
+    async def release_stale(self, *, now: float, ttl: float) -> int:
+        return await self._write(lambda c: c.execute(sql.RELEASE_STALE, (now - ttl,)).rowcount)
+
+    # -- status writer ----------------------------------------------------------------------
+
+    async def apply_updates(self, updates: Sequence[PartUpdate]) -> list[StatusChange]:
+        retries = [sql.retry_part_row(u) for u in updates if u.retry_at is not None]
+        transitions = [u for u in updates if u.retry_at is None]
+        rows = [sql.update_part_row(u) for u in transitions]
+        message_ids = list(dict.fromkeys(u.message_id for u in transitions))
+
+        def run(conn: sqlite3.Connection) -> list[StatusChange]:
+            if retries:
+                conn.executemany(sql.RETRY_PART, retries)
+            if not rows:
+                return []
+            conn.executemany(sql.UPDATE_PART, rows)
+            messages: dict[str, tuple[str, Status]] = {}
+            statuses: dict[str, list[Status]] = {}
+            for chunk in _chunks(message_ids):
+                marks = sql.in_list(len(chunk))
+                for mid, account, status in conn.execute(
+                    f"SELECT id, account_id, status FROM messages WHERE id IN ({marks})", chunk
+                ):
+                    messages[mid] = (account, Status(status))
+                for mid, status in conn.execute(
+                    f"SELECT message_id, status FROM parts WHERE message_id IN ({marks})", chunk
+                ):
+                    statuses.setdefault(mid, []).append(Status(status))
+            planned = plan_message_changes(transitions, messages, statuses)
+            conn.executemany(
+                sql.UPDATE_MESSAGE,
+                [
+                    (
+                        p.change.status.value, p.rank, p.submitted_at, p.done_at, p.error_code,
+                        p.error_detail, p.change.at, p.change.message_id, p.rank,
+                    )  # fmt: skip
+                    for p in planned
+                ],
+            )
+            conn.executemany(
+                sql.INSERT_EVENT,
+                [
+                    (p.change.account_id, p.change.message_id, p.change.status.value, p.change.at)
+                    for p in planned
+                ],
+            )
+            return [p.change for p in planned]
+
+        return await self._write(run)
+
+    async def find_parts_by_upstream_ids(
+        self, connector: str, upstream_ids: Sequence[str]
+    ) -> dict[str, PartKey]:
+        def run(conn: sqlite3.Connection) -> dict[str, PartKey]:
+            found: dict[str, PartKey] = {}
+            for chunk in _chunks(list(upstream_ids)):
+                cursor = conn.execute(
+                    "SELECT upstream_id, message_id, seq FROM parts WHERE connector = ?"
+                    f" AND upstream_id IN ({sql.in_list(len(chunk))})",
+                    (connector, *chunk),
+                )
+                for upstream_id, message_id, seq in cursor:
+                    found[upstream_id] = PartKey(message_id, seq)
+            return found
+
+        return await self._read(run)
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]

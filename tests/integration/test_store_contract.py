@@ -1,0 +1,158 @@
+"""The Store contract: the same tests, unchanged, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.store import Store
+
+NOW = 1_700_000_000.0
+
+
+async def _account(store: Store, name: str = "acme") -> str:
+    account_id = new_id()
+    await store.create_account(account_id=account_id, name=name, now=NOW)
+    return account_id
+
+
+def _message(account_id: str, parts: int = 1, **kwargs: object) -> NewMessage:
+    fields: dict[str, object] = dict(
+        id=new_id(),
+        account_id=account_id,
+        source="Acme",
+        destination="+4915112345678",
+        body="hello",
+        encoding="gsm7",
+        message_type=MessageType.TRANSACTIONAL,
+        connector="simulator",
+        parts=tuple(
+            NewPart(seq=i, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello")
+            for i in range(parts)
+        ),
+        created_at=NOW,
+    )
+    fields.update(kwargs)
+    return NewMessage(**fields)  # type: ignore[arg-type]
+
+
+async def test_migrate_is_idempotent(store: Store) -> None:
+    assert await store.migrate() == []
+
+
+async def test_api_key_resolves_to_its_account_only(store: Store) -> None:
+    account_id = await _account(store)
+    await store.add_api_key(account_id=account_id, key_hash="h1", prefix="sk_a", now=NOW)
+    account = await store.account_for_key("h1")
+    assert account is not None and account.id == account_id and account.name == "acme"
+    assert await store.account_for_key("unknown") is None
+    assert (await store.get_account_by_name("acme")) == account
+
+
+async def test_inserted_message_reads_back_with_parts(store: Store) -> None:
+    account_id = await _account(store)
+    message = _message(account_id, parts=3, client_ref="order-1")
+    await store.insert_messages([message], owner="node-a")
+    record = await store.get_message(account_id=account_id, message_id=message.id)
+    assert record is not None
+    assert record.status is Status.ACCEPTED
+    assert record.segments == 3 and record.client_ref == "order-1"
+    assert [p.seq for p in record.parts] == [0, 1, 2]
+    assert all(p.status is Status.QUEUED for p in record.parts)
+
+
+async def test_other_account_cannot_read_a_message(store: Store) -> None:
+    a = await _account(store, "a")
+    b = await _account(store, "b")
+    message = _message(a)
+    await store.insert_messages([message], owner=None)
+    assert await store.get_message(account_id=b, message_id=message.id) is None
+
+
+async def test_claim_takes_only_unowned_due_parts_by_priority(store: Store) -> None:
+    account_id = await _account(store)
+    promo = _message(account_id, message_type=MessageType.PROMOTIONAL)
+    otp = _message(account_id, message_type=MessageType.OTP)
+    owned = _message(account_id)
+    later = _message(account_id, send_at=NOW + 3600)
+    await store.insert_messages([promo, otp, later], owner=None)
+    await store.insert_messages([owned], owner="node-a")
+    claimed = await store.claim_parts(node_id="node-b", limit=10, now=NOW + 1)
+    assert [p.message_id for p in claimed] == [otp.id, promo.id]
+    assert claimed[0].destination == "+4915112345678" and claimed[0].payload == b"hello"
+    assert await store.claim_parts(node_id="node-c", limit=10, now=NOW + 1) == []
+    due_later = await store.claim_parts(node_id="node-c", limit=10, now=NOW + 3601)
+    assert [p.message_id for p in due_later] == [later.id]
+
+
+async def test_concurrent_claims_never_share_a_part(store: Store) -> None:
+    account_id = await _account(store)
+    messages = [_message(account_id) for _ in range(40)]
+    await store.insert_messages(messages, owner=None)
+    results = await asyncio.gather(
+        *(store.claim_parts(node_id=f"n{i}", limit=7, now=NOW + 1) for i in range(8))
+    )
+    keys = [p.key for batch in results for p in batch]
+    assert len(keys) == len(set(keys)) == 40
+
+
+async def test_released_and_stale_parts_are_claimable_again(store: Store) -> None:
+    account_id = await _account(store)
+    await store.insert_messages([_message(account_id), _message(account_id)], owner="dead")
+    assert await store.claim_parts(node_id="b", limit=10, now=NOW + 1) == []
+    await store.heartbeat(node_id="dead", now=NOW)
+    assert await store.release_stale(now=NOW + 5, ttl=10) == 0
+    assert await store.release_stale(now=NOW + 60, ttl=10) == 2
+    assert len(await store.claim_parts(node_id="b", limit=10, now=NOW + 61)) == 2
+    assert await store.release_owned(node_id="b") == 2
+
+
+async def test_status_moves_forward_and_never_back(store: Store) -> None:
+    account_id = await _account(store)
+    m = _message(account_id)
+    await store.insert_messages([m], owner="a")
+    changes = await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.SUBMITTED, NOW + 1, upstream_id="up-1", attempt=True)]
+    )
+    assert [(c.previous, c.status) for c in changes] == [(Status.ACCEPTED, Status.SUBMITTED)]
+    assert (await store.find_parts_by_upstream_ids("simulator", ["up-1", "x"])) == {
+        "up-1": (m.id, 0)
+    }
+    assert [c.status for c in await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.DELIVERED, NOW + 2)]
+    )] == [Status.DELIVERED]  # fmt: skip
+    # A late intermediate report and a contradicting final one are both ignored.
+    assert await store.apply_updates([PartUpdate(m.id, 0, Status.SUBMITTED, NOW + 3)]) == []
+    assert await store.apply_updates([PartUpdate(m.id, 0, Status.UNDELIVERED, NOW + 4)]) == []
+    record = await store.get_message(account_id=account_id, message_id=m.id)
+    assert record is not None and record.status is Status.DELIVERED
+    assert record.submitted_at == NOW + 1 and record.done_at == NOW + 2
+    assert record.parts[0].upstream_id == "up-1" and record.parts[0].attempts == 1
+
+
+async def test_multipart_message_is_delivered_only_when_every_part_is(store: Store) -> None:
+    account_id = await _account(store)
+    m = _message(account_id, parts=2)
+    await store.insert_messages([m], owner="a")
+    await store.apply_updates(
+        [PartUpdate(m.id, i, Status.SUBMITTED, NOW, upstream_id=f"u{i}") for i in (0, 1)]
+    )
+    assert await store.apply_updates([PartUpdate(m.id, 0, Status.DELIVERED, NOW + 1)]) == []
+    changes = await store.apply_updates(
+        [PartUpdate(m.id, 1, Status.UNDELIVERED, NOW + 2, error_code="0x0B")]
+    )
+    assert [c.status for c in changes] == [Status.UNDELIVERED]
+    record = await store.get_message(account_id=account_id, message_id=m.id)
+    assert record is not None and record.error_code == "0x0B"
+
+
+async def test_retry_returns_the_part_to_the_queue_later(store: Store) -> None:
+    account_id = await _account(store)
+    m = _message(account_id)
+    await store.insert_messages([m], owner="a")
+    await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.QUEUED, NOW, error_code="0x58", retry_at=NOW + 30)]
+    )
+    assert await store.claim_parts(node_id="a", limit=5, now=NOW + 10) == []
+    (part,) = await store.claim_parts(node_id="a", limit=5, now=NOW + 31)
+    assert part.attempts == 1
