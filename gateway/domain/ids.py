@@ -25,3 +25,11 @@ def new_id(now: float | None = None) -> str:
 
 def is_valid_id(value: str) -> bool:
     return len(value) == 26 and all(c in _CROCKFORD for c in value)
+
+
+def id_timestamp(value: str) -> float:
+    """The creation time (seconds since the epoch) encoded in an id's first 10 characters."""
+    ms = 0
+    for ch in value[:10]:
+        ms = ms * 32 + _CROCKFORD.index(ch)
+    return ms / 1000.0

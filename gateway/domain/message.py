@@ -117,6 +117,8 @@ class PartUpdate:
     retry_at: float | None = None
     # This update records a send attempt (a submit response or a failure to send).
     attempt: bool = False
+    # The connector that sent it, when failover chose another than the route's first.
+    connector: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ WHERE status = 'queued' AND owner IS NOT NULL
 # WHERE clause is what makes a late or repeated report harmless.
 UPDATE_PART = """
 UPDATE parts SET status = ?, status_rank = ?,
-    upstream_id = COALESCE(?, upstream_id),
+    upstream_id = COALESCE(?, upstream_id), connector = COALESCE(?, connector),
     error_code = COALESCE(?, error_code), error_detail = COALESCE(?, error_detail),
     attempts = attempts + ?,
     submitted_at = COALESCE(submitted_at, ?), done_at = COALESCE(done_at, ?), updated_at = ?
@@ -136,7 +136,7 @@ def update_part_row(u: PartUpdate) -> tuple[object, ...]:
     # Cancellation is allowed only before submission, so its guard is the rank of `submitted`.
     guard = Status.SUBMITTED.rank if u.status is Status.CANCELLED else u.status.rank
     return (
-        u.status.value, u.status.rank, u.upstream_id, u.error_code, u.error_detail,
+        u.status.value, u.status.rank, u.upstream_id, u.connector, u.error_code, u.error_detail,
         1 if u.attempt else 0,
         u.at if u.status is Status.SUBMITTED else None,
         u.at if u.status.rank == TERMINAL_RANK else None,

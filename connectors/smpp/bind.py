@@ -1,0 +1,262 @@
+"""One ESME bind to an upstream SMSC, kept up with reconnects (exponential backoff, full jitter).
+
+Submits are pipelined up to the session window: a bind never waits for one response before
+sending the next. A response that never comes (timeout) or a connection that drops fails the
+outstanding submits with a temporary error, so dispatch retries them; a response that did
+arrive is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from gateway.smpp.codes import CommandStatus
+from gateway.smpp.pdu import (
+    BindReceiverResp,
+    BindTransceiver,
+    BindTransceiverResp,
+    BindTransmitterResp,
+    DeliverSm,
+    DeliverSmResp,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Pdu,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+    UnbindResp,
+)
+from gateway.smpp.session import (
+    ConnectionClosed,
+    EnquireLinkDue,
+    Event,
+    LinkTimedOut,
+    RequestReceived,
+    ResponseReceived,
+    ResponseTimedOut,
+    Role,
+    SessionConfig,
+)
+from gateway.smpp_io import SessionProtocol
+
+log = logging.getLogger(__name__)
+
+DeliverHandler = Callable[[DeliverSm], Awaitable[int]]
+
+
+class SubmitFailed(Exception):
+    """The submit got no usable response: connection lost or timed out. Always temporary."""
+
+
+@dataclass
+class BindSettings:
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    window: int = 10
+    response_timeout: float = 10.0
+    enquire_link_interval: float = 30.0
+    connect_timeout: float = 5.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+
+
+class _EsmeConnection(SessionProtocol):
+    def __init__(self, bind: Bind) -> None:
+        s = bind.settings
+        super().__init__(
+            Role.ESME,
+            SessionConfig(
+                window=s.window,
+                response_timeout=s.response_timeout,
+                enquire_link_interval=s.enquire_link_interval,
+            ),
+        )
+        self.bind = bind
+        self.bound = self._loop.create_future()
+        self.pending: dict[int, asyncio.Future[Pdu]] = {}
+
+    def on_connected(self) -> None:
+        s = self.bind.settings
+        self.send(BindTransceiver(system_id=s.system_id, password=s.password, system_type=s.system_type))
+
+    def on_closed(self, exc: Exception | None) -> None:
+        if not self.bound.done():
+            self.bound.set_exception(SubmitFailed("connection closed before bind"))
+        self._fail_pending("connection lost")
+        self.bind.connection_lost(self)
+
+    def _fail_pending(self, why: str) -> None:
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(SubmitFailed(why))
+
+    def handle_event(self, event: Event) -> None:
+        match event:
+            case ResponseReceived(pdu=BindTransceiverResp() | BindTransmitterResp() | BindReceiverResp() as pdu):
+                if not self.bound.done():
+                    self.bound.set_result(pdu.command_status)
+            case ResponseReceived(pdu=SubmitSmResp() | GenericNack() as pdu):
+                future = self.pending.pop(pdu.sequence_number, None)
+                if future is not None and not future.done():
+                    future.set_result(pdu)
+                self.bind.window_freed()
+            case ResponseTimedOut(request=request):
+                future = self.pending.pop(request.sequence_number, None)
+                if future is not None and not future.done():
+                    future.set_exception(SubmitFailed("no response within the timeout"))
+                self.bind.window_freed()
+            case RequestReceived(pdu=DeliverSm() as pdu):
+                self.bind.spawn(self._answer_deliver(pdu))
+            case RequestReceived(pdu=EnquireLink() as pdu):
+                self.send(EnquireLinkResp(sequence_number=pdu.sequence_number))
+            case RequestReceived(pdu=Unbind() as pdu):
+                self.send(UnbindResp(sequence_number=pdu.sequence_number))
+                self.close()
+            case EnquireLinkDue():
+                self.send(EnquireLink())
+            case LinkTimedOut():
+                log.warning("upstream %s stopped answering enquire_link; reconnecting", self.peer)
+                self.close()
+            case ConnectionClosed():
+                pass
+            case _:
+                pass
+
+    async def _answer_deliver(self, pdu: DeliverSm) -> None:
+        try:
+            status = await self.bind.on_deliver(pdu)
+        except Exception:
+            log.exception("handling a deliver_sm failed; asking the SMSC to retry it")
+            status = CommandStatus.ESME_RX_T_APPN
+        if self.is_open:
+            self.send(DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status))
+
+    async def submit(self, pdu: SubmitSm) -> Pdu:
+        sent = self.send(pdu)
+        future: asyncio.Future[Pdu] = self._loop.create_future()
+        self.pending[sent.sequence_number] = future
+        return await future
+
+    async def unbind(self, timeout: float) -> None:
+        deadline = self._loop.time() + timeout
+        while self.pending and self._loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        if self.is_open and self.session.bound:
+            with contextlib.suppress(Exception):
+                self.send(Unbind())
+                await asyncio.wait_for(asyncio.shield(self.closed), timeout=1.0)
+        self.close()
+
+
+class Bind:
+    def __init__(self, name: str, settings: BindSettings, on_deliver: DeliverHandler) -> None:
+        self.name = name
+        self.settings = settings
+        self.on_deliver = on_deliver
+        self.state = "down"
+        self.detail = ""
+        self.reconnects = 0
+        self._conn: _EsmeConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lost = asyncio.Event()
+        self._stopping = False
+        self.changed = asyncio.Event()  # set on bind up and when window frees
+
+    @property
+    def ready(self) -> bool:
+        conn = self._conn
+        return (
+            self.state == "bound"
+            and conn is not None
+            and conn.is_open
+            and conn.session.window_available > 0
+        )
+
+    @property
+    def in_flight(self) -> int:
+        return 0 if self._conn is None else len(self._conn.pending)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"smpp-bind-{self.name}")
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def window_freed(self) -> None:
+        self.changed.set()
+
+    def connection_lost(self, conn: _EsmeConnection) -> None:
+        if conn is self._conn:
+            self.state = "down"
+            self._lost.set()
+            self.changed.set()
+
+    async def submit(self, pdu: SubmitSm) -> Pdu:
+        conn = self._conn
+        if conn is None or self.state != "bound":
+            raise SubmitFailed("bind is not up")
+        return await conn.submit(pdu)
+
+    async def _run(self) -> None:
+        delay = self.settings.reconnect_min
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self.state = "connecting"
+            try:
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda: _EsmeConnection(self), self.settings.host, self.settings.port
+                    ),
+                    timeout=self.settings.connect_timeout,
+                )
+                self._conn = conn
+                self._lost.clear()
+                status = await asyncio.wait_for(
+                    asyncio.shield(conn.bound), timeout=self.settings.response_timeout
+                )
+                if status != CommandStatus.ESME_ROK:
+                    self.detail = f"bind refused: 0x{status:08X}"
+                    log.error("upstream %s refused the bind (0x%08X)", self.name, status)
+                    conn.close()
+                else:
+                    self.state = "bound"
+                    self.detail = ""
+                    delay = self.settings.reconnect_min
+                    self.changed.set()
+                    log.info("upstream bind %s is up", self.name)
+                    await self._lost.wait()
+                    log.warning("upstream bind %s went down", self.name)
+            except (OSError, TimeoutError, SubmitFailed) as exc:
+                self.detail = f"{type(exc).__name__}: {exc}"
+                if self._conn is not None:
+                    self._conn.close()
+            self.state = "down"
+            if self._stopping:
+                break
+            self.reconnects += 1
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, self.settings.reconnect_max)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        if self._conn is not None:
+            await self._conn.unbind(timeout)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,189 @@
+"""SMPP client connector: sends parts to a carrier's SMSC over one or more binds.
+
+Parts are rendered for this upstream here (septet packing, UDH) from the canonical form the
+store keeps, so two connectors with different settings can carry the same message. Receipts
+from every bind are committed in groups before their deliver_sm_resp is sent: an acknowledged
+receipt is never lost, and a burst of receipts costs one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gateway.connector import (
+    BindHealth,
+    ConnectorEvents,
+    SubmitOutcome,
+    UpstreamReceipt,
+)
+from gateway.domain import PartRecord, Status, UpstreamError
+from gateway.groupcommit import GroupCommit
+from gateway.smpp.codes import CommandStatus, is_temporary, status_name
+from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
+from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
+from gateway.text import pack_septets
+
+from connectors.smpp.bind import Bind, BindSettings, SubmitFailed
+
+log = logging.getLogger(__name__)
+
+# SMPP 3.4 §5.2.5 / §5.2.6: type of number and numbering plan indicator.
+TON_UNKNOWN, TON_INTERNATIONAL, TON_ALPHANUMERIC = 0x00, 0x01, 0x05
+NPI_UNKNOWN, NPI_ISDN = 0x00, 0x01
+ESM_UDHI = 0x40  # SMPP 3.4 §5.2.12: short_message starts with a user data header
+
+# Receipt states (SMPP 3.4 §5.2.28) in our lifecycle. ENROUTE and ACCEPTD are intermediate;
+# UNKNOWN is not a verdict either, so it leaves the part submitted until a final report or its
+# validity ends.
+_RECEIPT_STATUS = {
+    MessageState.ENROUTE: Status.SUBMITTED,
+    MessageState.ACCEPTED: Status.SUBMITTED,
+    MessageState.UNKNOWN: Status.SUBMITTED,
+    MessageState.DELIVERED: Status.DELIVERED,
+    MessageState.EXPIRED: Status.EXPIRED,
+    MessageState.DELETED: Status.UNDELIVERED,
+    MessageState.UNDELIVERABLE: Status.UNDELIVERED,
+    MessageState.REJECTED: Status.REJECTED,
+}
+
+
+def source_ton_npi(source: str) -> tuple[int, int, str]:
+    if source.startswith("+") and source[1:].isdigit():
+        return TON_INTERNATIONAL, NPI_ISDN, source[1:]
+    if source.isdigit():
+        return TON_UNKNOWN, NPI_ISDN, source
+    return TON_ALPHANUMERIC, NPI_UNKNOWN, source
+
+
+def render_short_message(part: PartRecord, *, packed: bool) -> bytes:
+    """UDH + body. GSM 7-bit packed after a UDH starts on a septet boundary: the fill bits
+    pad the header to a multiple of 7 bits (3GPP TS 23.040 §9.2.3.24)."""
+    if part.encoding == "gsm7" and packed:
+        fill_bits = (7 - (len(part.udh) * 8) % 7) % 7
+        return part.udh + pack_septets(part.payload, fill_bits)
+    return part.udh + part.payload
+
+
+class SmppConnector:
+    def __init__(self, *, name: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.binds_count = int(options.get("binds", 1))
+        self.window = int(options.get("window", 10))
+        # Most SMSCs take data_coding 0 as one septet per octet; packing is opt-in.
+        self.packed = bool(options.get("packed", False))
+        self._settings = BindSettings(
+            host=str(options["host"]),
+            port=int(options["port"]),
+            system_id=str(options.get("system_id", "")),
+            password=str(options.get("password", "")),
+            system_type=str(options.get("system_type", "")),
+            window=self.window,
+            response_timeout=float(options.get("response_timeout", 10.0)),
+            enquire_link_interval=float(options.get("enquire_link_interval", 30.0)),
+        )
+        self._binds: list[Bind] = []
+        self._events: ConnectorEvents | None = None
+        self._next = 0
+        self._receipts: GroupCommit[UpstreamReceipt, None] = GroupCommit(self._commit_receipts)
+
+    @property
+    def capacity(self) -> int:
+        return self.binds_count * self.window
+
+    async def start(self, events: ConnectorEvents) -> None:
+        self._events = events
+        for i in range(self.binds_count):
+            bind = Bind(f"{self.name}#{i}", self._settings, self._on_deliver)
+            bind.start()
+            self._binds.append(bind)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(b.stop() for b in self._binds), return_exceptions=True)
+
+    def health(self) -> list[BindHealth]:
+        return [
+            BindHealth(name=b.name, state=b.state, in_flight=b.in_flight, detail=b.detail)
+            for b in self._binds
+        ]
+
+    async def _ready_bind(self) -> Bind:
+        """A bound bind with room in its window, round robin; waits while there is none
+        (a carrier outage holds parts here, durable in the store, instead of failing them)."""
+        while True:
+            for offset in range(len(self._binds)):
+                bind = self._binds[(self._next + offset) % len(self._binds)]
+                if bind.ready:
+                    self._next = (self._next + offset + 1) % len(self._binds)
+                    return bind
+            waiters = [asyncio.ensure_future(b.changed.wait()) for b in self._binds]
+            for b in self._binds:
+                b.changed.clear()
+            try:
+                await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+
+    async def submit(self, part: PartRecord) -> SubmitOutcome:
+        ton, npi, source = source_ton_npi(part.source)
+        pdu = SubmitSm(
+            source_addr_ton=ton,
+            source_addr_npi=npi,
+            source_addr=source,
+            dest_addr_ton=TON_INTERNATIONAL,
+            dest_addr_npi=NPI_ISDN,
+            destination_addr=part.destination.removeprefix("+"),
+            esm_class=ESM_UDHI if part.udh else 0,
+            registered_delivery=1 if part.registered_delivery else 0,
+            data_coding=part.data_coding,
+            short_message=render_short_message(part, packed=self.packed),
+        )
+        bind = await self._ready_bind()
+        try:
+            response = await bind.submit(pdu)
+        except SubmitFailed as exc:
+            return SubmitOutcome(
+                error=UpstreamError(str(exc), raw_code="connection", temporary=True)
+            )
+        status = response.command_status
+        if status == CommandStatus.ESME_ROK and isinstance(response, SubmitSmResp):
+            if response.message_id:
+                return SubmitOutcome(upstream_id=response.message_id)
+            return SubmitOutcome(
+                error=UpstreamError("empty message_id", raw_code="no_id", temporary=False)
+            )
+        return SubmitOutcome(
+            error=UpstreamError(
+                f"upstream answered {status_name(status)}",
+                raw_code=f"0x{status:08X}",
+                temporary=is_temporary(status),
+            )
+        )
+
+    async def _on_deliver(self, pdu: DeliverSm) -> int:
+        if not is_delivery_receipt(pdu.esm_class):
+            # Inbound (MO) messages are not handled by this connector yet: ask the SMSC to
+            # keep it and retry rather than acknowledge and lose it.
+            return CommandStatus.ESME_RX_T_APPN
+        try:
+            receipt = parse_receipt(pdu)
+        except ReceiptParseError:
+            log.warning("unparseable delivery receipt from %s; acknowledged and counted", self.name)
+            return CommandStatus.ESME_ROK
+        await self._receipts.submit(
+            UpstreamReceipt(
+                upstream_id=receipt.message_id,
+                status=_RECEIPT_STATUS.get(receipt.state, Status.SUBMITTED),
+                raw_state=receipt.state.name,
+                error_code=receipt.error_code,
+            )
+        )
+        return CommandStatus.ESME_ROK
+
+    async def _commit_receipts(self, receipts: Sequence[UpstreamReceipt]) -> list[None]:
+        assert self._events is not None
+        await self._events.receipts_received(self.name, receipts)
+        return [None] * len(receipts)

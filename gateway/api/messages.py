@@ -1,0 +1,87 @@
+"""`/v1/messages`: submit a message and read its status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.api.deps import AccountDep, ServicesDep
+from gateway.api.errors import problem_responses
+from gateway.domain import MessageRecord, MessageType
+from gateway.domain.errors import NotFound
+from gateway.domain.ids import is_valid_id
+from gateway.intake import Submission
+from schemas.messages import MessageAccepted, MessageCreate, MessagePublic, PartPublic
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=MessageAccepted,
+    responses=problem_responses(400, 401, 422, 429, 503),
+    summary="Submit one message",
+)
+async def submit_message(body: MessageCreate, account: AccountDep, svc: ServicesDep) -> MessageAccepted:
+    """Accepted (202) means committed: the message survives a crash from this point on."""
+    message, encoded = await svc.intake.submit(
+        Submission(
+            account_id=account.id,
+            to=body.to,
+            sender=body.from_,
+            text=body.text,
+            message_type=MessageType(body.type),
+            client_ref=body.client_ref,
+        )
+    )
+    return MessageAccepted(
+        id=message.id,
+        status=message.status.value,
+        segments=len(message.parts),
+        encoding=encoded.encoding.value,
+    )
+
+
+@router.get(
+    "/{message_id}",
+    response_model=MessagePublic,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 404),
+    summary="Read a message's status",
+)
+async def get_message(message_id: str, account: AccountDep, svc: ServicesDep) -> MessagePublic:
+    record = None
+    if is_valid_id(message_id):
+        record = await svc.store.get_message(account_id=account.id, message_id=message_id)
+    if record is None:
+        # Another account's message is "not found" too: ids never confirm what others sent.
+        raise NotFound(f"no message {message_id!r} in this account")
+    return _public(record)
+
+
+def _public(r: MessageRecord) -> MessagePublic:
+    return MessagePublic(
+        id=r.id,
+        status=r.status.value,
+        to=r.destination,
+        from_=r.source,
+        type=r.message_type.value,
+        encoding=r.encoding,
+        segments=r.segments,
+        client_ref=r.client_ref,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        submitted_at=r.submitted_at,
+        done_at=r.done_at,
+        upstream_ids=[p.upstream_id for p in r.parts if p.upstream_id],
+        error_code=r.error_code,
+        error_detail=r.error_detail,
+        parts=[
+            PartPublic(
+                seq=p.seq, status=p.status.value, upstream_id=p.upstream_id,
+                connector=p.connector, attempts=p.attempts, error_code=p.error_code,
+                submitted_at=p.submitted_at, done_at=p.done_at,
+            )  # fmt: skip
+            for p in r.parts
+        ],
+    )

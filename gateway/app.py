@@ -1,0 +1,250 @@
+"""The composition root: builds every object from `Settings` and owns the lifespan.
+
+Start order: store (migrated) -> simulator (when it is the upstream) -> connectors -> status,
+receipts, dispatch, intake -> HTTP. Stop order is the reverse, each step bounded: stop taking
+requests, finish what was acknowledged, hand leases back, close connectors and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+import signal
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from gateway.api import ApiServices, create_api
+from gateway.config import Settings
+from gateway.connector import Connector, ConnectorRegistry
+from gateway.dispatch import Dispatcher, RetryPolicy
+from gateway.domain import Account, new_id
+from gateway.domain.ids import id_timestamp
+from gateway.intake import Intake
+from gateway.keys import KeyAuthenticator, hash_key
+from gateway.metrics import Metrics
+from gateway.receipts import ReceiptCorrelator
+from gateway.routing import Router
+from gateway.simulator import Simulator, SimulatorConfig
+from gateway.status import StatusWriter
+from gateway.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+DEMO_ACCOUNT = "demo"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the gateway orders shutdown itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    registry: ConnectorRegistry = field(default_factory=ConnectorRegistry.discover)
+    store: Store | None = None
+    simulator: Simulator | None = None
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    dispatcher: Dispatcher | None = None
+    receipts: ReceiptCorrelator | None = None
+    status: StatusWriter | None = None
+    intake: Intake | None = None
+    demo_key: str | None = None
+    http: _Server | None = None
+    draining: bool = False
+    _http_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        node_id = s.effective_node_id
+        self.store = store = open_store(s.database_url, schema=s.database_schema)
+        await store.open()
+        applied = await store.migrate()
+        if applied:
+            log.info("applied migrations %s", applied)
+        if s.environment == "development" or s.demo_key is not None:
+            self.demo_key = await self._ensure_demo_account(store)
+
+        upstream = s.upstream_config
+        if upstream.kind == "simulator":
+            password = secrets.token_urlsafe(12)[:8]  # SMPP 3.4 passwords are at most 8 octets
+            self.simulator = Simulator(
+                SimulatorConfig(
+                    host=s.simulator_host, port=s.simulator_port, system_id="gateway",
+                    password=password, receipt_delay=s.simulator_receipt_delay,
+                    delivered_ratio=s.simulator_delivered_ratio,
+                )  # fmt: skip
+            )
+            await self.simulator.start()
+            kind, name = "smpp", "simulator"
+            options: dict[str, Any] = {
+                "host": s.simulator_host, "port": self.simulator.port, "system_id": "gateway",
+                "password": password, "binds": 1, "window": 50,
+            }  # fmt: skip
+            rate = 0.0
+        else:
+            kind, name = upstream.kind, "upstream"
+            options = {
+                "host": upstream.host, "port": upstream.port, "system_id": upstream.system_id,
+                "password": upstream.password, "binds": upstream.binds, "window": upstream.window,
+            }  # fmt: skip
+            rate = upstream.tps
+        connector = self.registry.build(kind, name=name, options=options)
+        self.connectors[name] = connector
+
+        self.status = StatusWriter(store=store)
+        self.status.subscribe(self._count_changes)
+        self.receipts = ReceiptCorrelator(store=store, status=self.status, metrics=self.metrics)
+        self.dispatcher = Dispatcher(
+            store=store, status=self.status, receipts=self.receipts, metrics=self.metrics,
+            connectors=self.connectors, default_connector=name, node_id=node_id,
+            capacity=s.dispatch_capacity,
+            retry=RetryPolicy(base=s.retry_base_delay, cap=s.retry_max_delay,
+                              max_attempts=s.max_attempts),
+            rates={name: rate}, heartbeat_interval=s.node_heartbeat_interval,
+            heartbeat_ttl=s.node_heartbeat_ttl,
+        )  # fmt: skip
+        self.intake = Intake(
+            store=store, dispatcher=self.dispatcher, router=Router(default=name),
+            metrics=self.metrics, node_id=node_id, max_batch=s.intake_batch_max,
+        )  # fmt: skip
+        for c in self.connectors.values():
+            await c.start(self.receipts)
+        self.receipts.start()
+        await self.dispatcher.start()
+
+        api = create_api(
+            ApiServices(
+                store=store, intake=self.intake, keys=KeyAuthenticator(store=store),
+                metrics=self.metrics, readiness=self.readiness,
+            )  # fmt: skip
+        )
+        config = uvicorn.Config(
+            api, host=s.http_host, port=s.http_port, lifespan="off", log_config=None,
+            access_log=False, server_header=False, timeout_graceful_shutdown=5,
+        )  # fmt: skip
+        self.http = _Server(config)
+        self._http_task = asyncio.create_task(self.http.serve(), name="http")
+        while not self.http.started:
+            if self._http_task.done():
+                await self._http_task  # raises the bind error
+                raise RuntimeError("HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    def _count_changes(self, changes: Any) -> None:
+        now = time.time()
+        for change in changes:
+            self.metrics.messages_status.labels(status=change.status.value).inc()
+            if change.status.terminal:
+                # A message id carries its acceptance time, so no store read is needed.
+                self.metrics.delivery_latency.observe(max(now - id_timestamp(change.message_id), 0))
+
+    async def _ensure_demo_account(self, store: Store) -> str:
+        account = await store.get_account_by_name(DEMO_ACCOUNT)
+        if account is None:
+            account = await store.create_account(
+                account_id=new_id(), name=DEMO_ACCOUNT, now=time.time()
+            )
+        configured = self.settings.demo_key
+        if configured is not None:
+            key = configured.get_secret_value()
+            existing = await store.account_for_key(hash_key(key))
+            if existing is None:
+                await store.add_api_key(
+                    account_id=account.id, key_hash=hash_key(key), prefix=key[:9], now=time.time()
+                )
+            elif existing.id != account.id:
+                raise RuntimeError("GATEWAY_DEMO_KEY belongs to another account")
+            return key
+        return await KeyAuthenticator(store=store).create_key(account_id=account.id)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        body: dict[str, Any] = {"node": self.settings.effective_node_id, "draining": self.draining}
+        store_ok = True
+        try:
+            assert self.store is not None
+            await asyncio.wait_for(self.store.ping(), timeout=2)
+        except Exception as exc:
+            store_ok = False
+            body["store_error"] = type(exc).__name__
+        body["store"] = "ok" if store_ok else "unreachable"
+        body["upstreams"] = {
+            name: [dataclasses.asdict(b) for b in c.health()] for name, c in self.connectors.items()
+        }
+        return store_ok and not self.draining, body
+
+    async def stop(self) -> None:
+        s = self.settings
+        self.draining = True
+        if self.http is not None and self._http_task is not None:
+            self.http.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._http_task, timeout=s.shutdown_timeout)
+        if self.intake is not None:
+            await self.intake.drain()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop(timeout=s.shutdown_timeout)
+        for c in self.connectors.values():
+            with contextlib.suppress(Exception):
+                await c.stop()
+        if self.receipts is not None:
+            await self.receipts.stop()
+        if self.simulator is not None:
+            await self.simulator.stop()
+        if self.store is not None:
+            await self.store.close()
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; a second signal forces exit."""
+    gateway = Gateway(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            log.warning("second signal: exiting now")
+            raise SystemExit(1)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await gateway.start()
+    except BaseException:
+        await gateway.stop()
+        raise
+    _announce(gateway)
+    await stop.wait()
+    log.info("shutting down")
+    await gateway.stop()
+
+
+def _announce(gateway: Gateway) -> None:
+    s = gateway.settings
+    lines = [
+        f"gateway ready: REST on http://{s.http_host}:{s.http_port} (docs at /docs)",
+        f"store: {s.database_url.split('@')[-1]}",
+    ]
+    if gateway.simulator is not None:
+        lines.append(f"upstream: built-in SMSC simulator on {s.simulator_host}:{gateway.simulator.port}")
+    if gateway.demo_key is not None:
+        lines.append(f"demo account API key: {gateway.demo_key}")
+    print("\n".join(lines), flush=True)
+
+
+__all__ = ["Account", "Gateway", "serve"]

@@ -1,0 +1,161 @@
+"""`python -m gateway <command>`: run, simulate, migrate, accounts, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from gateway.config import Settings, load_settings
+from gateway.domain import ConfigError, new_id
+from gateway.store import Store, open_store
+
+EXIT_CONFIG = 2
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+async def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[Any]]) -> Any:
+    store = open_store(settings.database_url, schema=settings.database_schema)
+    await store.open()
+    try:
+        await store.migrate()
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway import logs
+    from gateway.app import serve
+
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    _run(serve(settings))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway import logs
+    from gateway.simulator import SimulatorConfig, run_simulator
+
+    logs.configure("INFO")
+    config = SimulatorConfig(
+        host=args.host, port=args.port, system_id=args.system_id, password=args.password,
+        receipt_delay=args.receipt_delay, delivered_ratio=args.delivered_ratio,
+        submit_latency=args.latency, reject_ratio=args.reject_ratio,
+        throttle_tps=args.throttle_tps,
+    )  # fmt: skip
+    try:
+        _run(run_simulator(config))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+
+    async def migrate() -> list[int]:
+        store = open_store(settings.database_url, schema=settings.database_schema)
+        await store.open()
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    applied = _run(migrate())
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    settings = load_settings()
+
+    async def create(store: Store) -> str:
+        if await store.get_account_by_name(args.name) is not None:
+            raise SystemExit(f"an account named {args.name!r} exists already")
+        account = await store.create_account(account_id=new_id(), name=args.name, now=time.time())
+        return account.id
+
+    print(_run(_with_store(settings, create)))
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from gateway.keys import KeyAuthenticator
+
+    settings = load_settings()
+
+    async def create(store: Store) -> str:
+        account = await store.get_account_by_name(args.account)
+        if account is None:
+            raise SystemExit(f"no account named {args.account!r}")
+        return await KeyAuthenticator(store=store).create_key(account_id=account.id)
+
+    key = _run(_with_store(settings, create))
+    print(key)
+    print("store this key now: it is shown only once", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway",
+        description="SMS gateway. Settings come from GATEWAY_* environment variables "
+        "(and GATEWAY_CONFIG_FILE, a TOML file).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the gateway (REST API, dispatch, upstream)").set_defaults(
+        func=cmd_run
+    )
+
+    sim = sub.add_parser("simulate", help="run the built-in SMSC simulator alone")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=2776)
+    sim.add_argument("--system-id", default="gateway")
+    sim.add_argument("--password", default="secret")
+    sim.add_argument("--receipt-delay", type=float, default=0.05, help="seconds")
+    sim.add_argument("--delivered-ratio", type=float, default=1.0)
+    sim.add_argument("--latency", type=float, default=0.0, help="submit_sm_resp delay, seconds")
+    sim.add_argument("--reject-ratio", type=float, default=0.0)
+    sim.add_argument("--throttle-tps", type=float, default=0.0)
+    sim.set_defaults(func=cmd_simulate)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    accounts = sub.add_parser("accounts", help="manage accounts")
+    accounts_sub = accounts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = accounts_sub.add_parser("create", help="create an account; prints its id")
+    create.add_argument("name")
+    create.set_defaults(func=cmd_accounts_create)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    key_create = keys_sub.add_parser("create", help="create an API key; prints it once")
+    key_create.add_argument("account", help="account name")
+    key_create.set_defaults(func=cmd_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print(exc.detail, file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return result

@@ -1,0 +1,182 @@
+"""Settings from `GATEWAY_*` environment variables and an optional TOML file.
+
+Environment variables win over the file (`GATEWAY_CONFIG_FILE`), which wins over the defaults.
+Nothing here is global: the composition root calls `load_settings()` once and passes the result
+down, so a test can run two configurations in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.domain import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """The default route's upstream, parsed from `GATEWAY_UPSTREAM`."""
+
+    kind: str  # "simulator" or a connector entry-point name ("smpp", ...)
+    url: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    system_id: str = ""
+    password: str = ""
+    binds: int = 1
+    window: int = 10
+    tps: float = 0.0  # 0: no limit
+
+    @classmethod
+    def parse(cls, value: str) -> UpstreamConfig:
+        if value == "simulator":
+            return cls(kind="simulator", url=value)
+        parts = urlsplit(value)
+        if not parts.scheme or not parts.hostname:
+            raise ValueError("expected 'simulator' or a URL such as smpp://user:pw@host:2775")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        known = {"binds", "window", "tps"}
+        if unknown := set(query) - known - {"system_type"}:
+            raise ValueError(f"unknown upstream option(s): {', '.join(sorted(unknown))}")
+        try:
+            binds = int(query.get("binds", 1))
+            window = int(query.get("window", 10))
+            tps = float(query.get("tps", 0))
+        except ValueError as exc:
+            raise ValueError(f"bad upstream option: {exc}") from None
+        if binds < 1 or window < 1 or tps < 0:
+            raise ValueError("binds and window must be at least 1 and tps not negative")
+        return cls(
+            kind=parts.scheme,
+            url=value,
+            host=parts.hostname,
+            port=parts.port or 2775,
+            system_id=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            binds=binds,
+            window=window,
+            tps=tps,
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
+
+    environment: Literal["development", "production"] = "development"
+    node_id: str = Field(default="", description="unique per process; default host:http_port")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    database_url: str = "sqlite:///data/gateway.db"
+    database_schema: str | None = None
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    redis_url: str | None = None
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = Field(default=2775, ge=0, le=65535)
+
+    upstream: str = "simulator"
+    simulator_host: str = "127.0.0.1"
+    simulator_port: int = Field(default=2776, ge=0, le=65535)
+    simulator_receipt_delay: float = Field(default=0.05, ge=0)
+    simulator_delivered_ratio: float = Field(default=1.0, ge=0, le=1)
+
+    demo_key: SecretStr | None = None
+    demo_smpp_password: SecretStr | None = None
+
+    dispatch_capacity: int = Field(default=20_000, ge=1, description="parts held in memory")
+    intake_batch_max: int = Field(default=1000, ge=1)
+    retry_base_delay: float = Field(default=2.0, gt=0)
+    retry_max_delay: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    node_heartbeat_interval: float = Field(default=5.0, gt=0)
+    node_heartbeat_ttl: float = Field(default=30.0, gt=0)
+    shutdown_timeout: float = Field(default=15.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.startswith("sqlite:///") or value.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError("expected sqlite:///path or postgresql://user@host:port/database")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:port/db")
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream(cls, value: str) -> str:
+        UpstreamConfig.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_secrets(self) -> Settings:
+        if self.environment == "production" and self.upstream == "simulator":
+            raise ValueError("upstream: the simulator is for development; set GATEWAY_UPSTREAM")
+        if self.node_heartbeat_ttl <= self.node_heartbeat_interval * 2:
+            raise ValueError("node_heartbeat_ttl must exceed twice node_heartbeat_interval")
+        return self
+
+    @property
+    def upstream_config(self) -> UpstreamConfig:
+        return UpstreamConfig.parse(self.upstream)
+
+    @property
+    def effective_node_id(self) -> str:
+        # Stable across restarts of the same process slot, so a restarted node takes back its
+        # own leases at once instead of waiting for its old heartbeat to go stale.
+        return self.node_id or f"{socket.gethostname()}:{self.http_port}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("GATEWAY_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, the config file and `overrides`; a bad value raises
+    `ConfigError` with one line per problem naming the setting."""
+    config_file = os.environ.get("GATEWAY_CONFIG_FILE")
+    if config_file and not os.path.isfile(config_file):
+        raise ConfigError(f"GATEWAY_CONFIG_FILE: no such file: {config_file}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(p) for p in error["loc"]) or "settings"
+            setting = f"GATEWAY_{name.upper()}" if error["loc"] else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"invalid setting {setting}: {message}")
+        raise ConfigError("\n".join(lines)) from None
+    except Exception as exc:  # a malformed TOML file, mostly
+        raise ConfigError(f"invalid configuration: {exc}") from None

@@ -1,0 +1,110 @@
+"""The interface between dispatch and an upstream carrier.
+
+A connector sends parts and reports back: the carrier's id (or its error) for each submit, then
+delivery receipts and inbound messages as they arrive. Connectors are found through the
+`gateway.connectors` entry-point group, so a third-party package can ship one; the composition
+root builds them from configuration and nothing in `gateway` imports `connectors` by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from gateway.domain import PartRecord, Status, UpstreamError
+
+ENTRY_POINT_GROUP = "gateway.connectors"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """What the carrier said about one part: its id for the part, or an error."""
+
+    upstream_id: str | None = None
+    error: UpstreamError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamReceipt:
+    """A delivery report, already normalised to our lifecycle."""
+
+    upstream_id: str
+    status: Status  # SUBMITTED for intermediate states (ENROUTE, ACCEPTD), else terminal
+    raw_state: str
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A mobile-originated message (MO) from the carrier, whole (parts already joined)."""
+
+    source: str
+    destination: str
+    text: str
+    received_at: float
+    incomplete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BindHealth:
+    name: str
+    state: str  # "bound", "connecting", "down"
+    in_flight: int = 0
+    detail: str = ""
+
+
+class ConnectorEvents(Protocol):
+    """Where a connector reports what arrives from the carrier. A connector acknowledges a
+    receipt or an MO to the carrier only after the awaited call returns, which is after the
+    gateway has committed it."""
+
+    async def receipts_received(self, connector: str, receipts: Sequence[UpstreamReceipt]) -> None: ...
+    async def inbound_received(self, connector: str, messages: Sequence[InboundMessage]) -> None: ...
+
+
+class Connector(Protocol):
+    name: str
+
+    @property
+    def capacity(self) -> int:
+        """How many submits may be in flight at once (binds x window)."""
+        ...
+
+    async def start(self, events: ConnectorEvents) -> None: ...
+    async def stop(self) -> None:
+        """Stop taking parts, wait for in-flight responses (bounded), unbind, close."""
+        ...
+
+    async def submit(self, part: PartRecord) -> SubmitOutcome:
+        """Send one part; return once the carrier answered, or with a temporary error."""
+        ...
+
+    def health(self) -> list[BindHealth]: ...
+
+
+class ConnectorFactory(Protocol):
+    def __call__(self, *, name: str, options: Mapping[str, Any]) -> Connector: ...
+
+
+@dataclass
+class ConnectorRegistry:
+    """Connector factories by name, from the entry-point group (and tests' additions)."""
+
+    factories: dict[str, ConnectorFactory] = field(default_factory=dict)
+
+    @classmethod
+    def discover(cls) -> ConnectorRegistry:
+        registry = cls()
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            registry.factories[entry.name] = entry.load()
+        return registry
+
+    def build(self, kind: str, *, name: str, options: Mapping[str, Any]) -> Connector:
+        try:
+            factory = self.factories[kind]
+        except KeyError:
+            known = ", ".join(sorted(self.factories)) or "none"
+            raise LookupError(f"no connector named {kind!r} (installed: {known})") from None
+        return factory(name=name, options=options)

@@ -1,0 +1,73 @@
+"""Prometheus metrics, defined in one place.
+
+Each gateway instance owns its registry (tests run several in one process). Labels are bounded:
+connector names, statuses, message types, outcomes; never a phone number or a message id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages_accepted = Counter(
+            "gateway_messages_accepted", "Messages committed at intake", ["type"], registry=r
+        )
+        self.segments_accepted = Counter(
+            "gateway_segments_accepted", "Segments committed at intake", ["type"], registry=r
+        )
+        self.messages_status = Counter(
+            "gateway_message_status_changes",
+            "Committed message status transitions, by new status",
+            ["status"],
+            registry=r,
+        )
+        self.parts_submitted = Counter(
+            "gateway_parts_submitted",
+            "Submit attempts to an upstream, by outcome",
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.submit_latency = Histogram(
+            "gateway_submit_latency_seconds",
+            "Time from sending a part upstream to the carrier's response",
+            ["connector"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.intake_latency = Histogram(
+            "gateway_intake_commit_seconds",
+            "Time from a validated submission to its durable commit",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "gateway_delivery_latency_seconds",
+            "Time from acceptance to a final status",
+            buckets=_DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self.receipts = Counter(
+            "gateway_receipts",
+            "Delivery receipts from upstreams: matched, parked, expired, evicted",
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "gateway_dispatch_queue_depth",
+            "Parts waiting in this node's dispatch memory",
+            ["connector"],
+            registry=r,
+        )
+        self.binds_up = Gauge(
+            "gateway_upstream_binds_up", "Upstream binds currently bound", ["connector"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

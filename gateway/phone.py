@@ -1,0 +1,35 @@
+"""Phone numbers: normalisation to E.164 and masking for logs (libphonenumber data)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from gateway.domain.errors import InvalidNumber
+
+
+def normalize_e164(raw: str) -> str:
+    """`raw` as E.164 (`+4915112345678`), or `InvalidNumber` saying why not.
+
+    International format is required (a leading `+` or `00`): the gateway serves many countries
+    and guessing a default region turns a typo into a message to the wrong country.
+    """
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not text.startswith("+"):
+        raise InvalidNumber(f"{mask(raw)} is not in international format (+<country><number>)")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidNumber(f"{mask(raw)} is not a phone number: {exc._msg}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidNumber(f"{mask(raw)} is not a valid number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str) -> str:
+    """Keep the country-code end and the last two digits: enough to correlate, not to dial."""
+    digits = number.strip()
+    if len(digits) <= 6:
+        return "*" * len(digits)
+    return digits[:4] + "*" * (len(digits) - 6) + digits[-2:]

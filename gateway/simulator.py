@@ -1,0 +1,256 @@
+"""A built-in SMSC simulator: the upstream for `make run`, the tests and the benchmarks.
+
+It is an SMPP 3.4 server (the SMSC side of `gateway.smpp`) that accepts binds with one set of
+credentials, answers submit_sm with a fresh message id, and, when the submit asked for one,
+sends a delivery receipt after `receipt_delay` seconds on a receiver or transceiver bind of the
+same system_id. Knobs make it misbehave the way carriers do: latency, a share of undelivered
+receipts, a share of rejected submits, throttling above a rate, receipts before the response.
+
+Run alone with `python -m gateway simulate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gateway.ratelimit import Gcra
+from gateway.smpp.codes import CommandStatus
+from gateway.smpp.pdu import (
+    BindReceiver,
+    BindReceiverResp,
+    BindTransceiver,
+    BindTransceiverResp,
+    BindTransmitter,
+    BindTransmitterResp,
+    DeliverSm,
+    EnquireLink,
+    EnquireLinkResp,
+    Pdu,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+    UnbindResp,
+)
+from gateway.smpp.receipt import MessageState, Receipt, build_receipt_pdu
+from gateway.smpp.session import (
+    EnquireLinkDue,
+    Event,
+    LinkTimedOut,
+    RequestReceived,
+    Role,
+    SessionConfig,
+)
+from gateway.smpp_io import SessionProtocol
+
+log = logging.getLogger(__name__)
+
+_BIND_RESPONSES: dict[type[Pdu], type[Pdu]] = {
+    BindTransmitter: BindTransmitterResp,
+    BindReceiver: BindReceiverResp,
+    BindTransceiver: BindTransceiverResp,
+}
+
+
+@dataclass
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 2776
+    system_id: str = "gateway"
+    password: str = "secret"
+    receipt_delay: float = 0.05
+    delivered_ratio: float = 1.0
+    submit_latency: float = 0.0
+    reject_ratio: float = 0.0
+    throttle_tps: float = 0.0  # above this rate, answer ESME_RTHROTTLED (0: never)
+    receipt_before_response: bool = False
+    window: int = 1000
+
+
+@dataclass
+class SimulatorStats:
+    binds: int = 0
+    submits: int = 0
+    rejected: int = 0
+    throttled: int = 0
+    receipts_sent: int = 0
+    receipts_acked: int = 0
+    submitted_ids: list[str] = field(default_factory=list)
+
+
+class Simulator:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.stats = SimulatorStats()
+        self.port = config.port
+        self._server: asyncio.Server | None = None
+        self._connections: set[_SmscConnection] = set()
+        self._ids = itertools.count(random.randrange(1 << 32) << 16)
+        self._limit = Gcra(config.throttle_tps) if config.throttle_tps > 0 else None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _SmscConnection(self), self.config.host, self.config.port
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("SMSC simulator listening on %s:%d", self.config.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            conn.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def next_message_id(self) -> str:
+        # Hex ids, as many SMSCs use: the connector must not assume decimal.
+        return f"{next(self._ids):x}"
+
+    def receiver_for(self, system_id: str, preferred: _SmscConnection) -> _SmscConnection | None:
+        if preferred.can_receive and preferred.is_open:
+            return preferred
+        for conn in self._connections:
+            if conn.system_id == system_id and conn.can_receive and conn.is_open:
+                return conn
+        return None
+
+    def admit(self) -> bool:
+        return self._limit is None or self._limit.try_take() == 0
+
+
+class _SmscConnection(SessionProtocol):
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__(
+            Role.SMSC, SessionConfig(window=simulator.config.window, enquire_link_interval=30)
+        )
+        self.sim = simulator
+        self.system_id = ""
+        self.can_receive = False
+
+    def on_connected(self) -> None:
+        self.sim._connections.add(self)
+
+    def on_closed(self, exc: Exception | None) -> None:
+        self.sim._connections.discard(self)
+
+    def handle_event(self, event: Event) -> None:
+        match event:
+            case RequestReceived(pdu=SubmitSm() as pdu):
+                self._on_submit(pdu)
+            case RequestReceived(pdu=BindTransmitter() | BindReceiver() | BindTransceiver() as pdu):
+                self._on_bind(pdu)
+            case RequestReceived(pdu=EnquireLink() as pdu):
+                self.send(EnquireLinkResp(sequence_number=pdu.sequence_number))
+            case RequestReceived(pdu=Unbind() as pdu):
+                self.send(UnbindResp(sequence_number=pdu.sequence_number))
+                self.close()
+            case EnquireLinkDue():
+                self.send(EnquireLink())
+            case LinkTimedOut():
+                self.close()
+            case _:
+                pass  # responses to our deliver_sm, closes: nothing to do
+
+    def _on_bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> None:
+        cfg = self.sim.config
+        ok = pdu.system_id == cfg.system_id and pdu.password == cfg.password
+        status = CommandStatus.ESME_ROK if ok else CommandStatus.ESME_RINVPASWD
+        response = _BIND_RESPONSES[type(pdu)]
+        self.send(
+            response(  # type: ignore[call-arg]
+                sequence_number=pdu.sequence_number, command_status=status, system_id="SIMSMSC"
+            )
+        )
+        if ok:
+            self.system_id = pdu.system_id
+            self.can_receive = not isinstance(pdu, BindTransmitter)
+            self.sim.stats.binds += 1
+
+    def _on_submit(self, pdu: SubmitSm) -> None:
+        cfg = self.sim.config
+        stats = self.sim.stats
+        if not self.sim.admit():
+            stats.throttled += 1
+            self.send(
+                SubmitSmResp(
+                    sequence_number=pdu.sequence_number,
+                    command_status=CommandStatus.ESME_RTHROTTLED,
+                )
+            )
+            return
+        if cfg.reject_ratio and random.random() < cfg.reject_ratio:
+            stats.rejected += 1
+            self.send(
+                SubmitSmResp(
+                    sequence_number=pdu.sequence_number,
+                    command_status=CommandStatus.ESME_RSUBMITFAIL,
+                )
+            )
+            return
+        message_id = self.sim.next_message_id()
+        stats.submits += 1
+        wants_receipt = pdu.registered_delivery & 0x03 != 0
+        submitted_at = datetime.now(UTC)
+        if wants_receipt and cfg.receipt_before_response:
+            self._send_receipt(pdu, message_id, submitted_at)
+        response = SubmitSmResp(sequence_number=pdu.sequence_number, message_id=message_id)
+        if cfg.submit_latency:
+            self._loop.call_later(cfg.submit_latency, self._send_if_open, response)
+        else:
+            self.send(response)
+        if wants_receipt and not cfg.receipt_before_response:
+            self._loop.call_later(
+                cfg.receipt_delay, self._send_receipt, pdu, message_id, submitted_at
+            )
+
+    def _send_if_open(self, pdu: Pdu) -> None:
+        if self.is_open:
+            self.send(pdu)
+
+    def _send_receipt(self, submit: SubmitSm, message_id: str, submitted_at: datetime) -> None:
+        target = self.sim.receiver_for(self.system_id, self)
+        if target is None:
+            log.debug("no receiver bound for a receipt; dropped by the simulator")
+            return
+        delivered = random.random() < self.sim.config.delivered_ratio
+        receipt = Receipt(
+            message_id=message_id,
+            state=MessageState.DELIVERED if delivered else MessageState.UNDELIVERABLE,
+            error_code="000" if delivered else "001",
+            submitted=1,
+            delivered=1 if delivered else 0,
+            submit_date=submitted_at,
+            done_date=datetime.now(UTC),
+            text=submit.short_message[:20].decode("latin-1"),
+            network_error=None,
+        )
+        pdu: DeliverSm = build_receipt_pdu(
+            receipt,
+            source_addr=submit.destination_addr,
+            destination_addr=submit.source_addr,
+        )
+        target.send(pdu)
+        self.sim.stats.receipts_sent += 1
+
+
+async def run_simulator(config: SimulatorConfig) -> None:
+    """Run until cancelled (`python -m gateway simulate`)."""
+    simulator = Simulator(config)
+    await simulator.start()
+    print(
+        f"SMSC simulator on {config.host}:{simulator.port}"
+        f" (system_id={config.system_id!r}, password={config.password!r})",
+        flush=True,
+    )
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        await simulator.stop()

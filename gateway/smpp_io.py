@@ -1,0 +1,154 @@
+"""Thin asyncio transport for a sans-IO `gateway.smpp.Session`.
+
+Reads bytes, feeds the session, hands each event to `handle_event`, writes what the subclass
+sends, and drives the session's timers with one `call_at` handle. Flow control both ways: when
+the socket's write buffer is full, senders wait (`drain`); subclasses may `pause_reading()`
+when their own queue is full. Used by the SMSC simulator, the SMPP client connector and the
+SMPP server alike, so all three behave the same on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+
+from gateway.smpp.errors import LocalProtocolError
+from gateway.smpp.pdu import Pdu
+from gateway.smpp.session import (
+    ConnectionClosed,
+    Event,
+    ProtocolErrorOccurred,
+    Role,
+    Session,
+    SessionConfig,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SessionProtocol(asyncio.Protocol):
+    def __init__(self, role: Role, config: SessionConfig | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.session = Session(role, config, clock=self._loop.time)
+        self.transport: asyncio.Transport | None = None
+        self.peer: Any = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self.closed = self._loop.create_future()
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
+        self.peer = transport.get_extra_info("peername")
+        self._arm_timer()
+        self.on_connected()
+
+    def data_received(self, data: bytes) -> None:
+        self._dispatch(self.session.receive_data(data))
+
+    def eof_received(self) -> bool | None:
+        self._dispatch(self.session.receive_data(b""))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._writable.set()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.on_closed(exc)
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -- for subclasses ---------------------------------------------------------------------
+
+    def send(self, pdu: Pdu) -> Pdu:
+        """Encode through the session (which assigns the sequence number of a new request and
+        checks the PDU is allowed now) and write. Returns the PDU as sent."""
+        if pdu.sequence_number == 0 and not _is_response(pdu):
+            pdu = _with_sequence(pdu, self.session.next_sequence_number())
+        data = self.session.send(pdu)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+        self._arm_timer()
+        return pdu
+
+    async def drain(self) -> None:
+        await self._writable.wait()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def on_connected(self) -> None:
+        """Called once the connection is up."""
+
+    def on_closed(self, exc: Exception | None) -> None:
+        """Called once the connection is gone."""
+
+    def handle_event(self, event: Event) -> None:
+        raise NotImplementedError
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ProtocolErrorOccurred):
+                self._answer_protocol_error(event)
+            elif isinstance(event, ConnectionClosed):
+                self.handle_event(event)
+                self.close()
+            else:
+                try:
+                    self.handle_event(event)
+                except LocalProtocolError:
+                    log.exception("SMPP handler broke the protocol; closing the connection")
+                    self.close()
+        self._arm_timer()
+
+    def _answer_protocol_error(self, event: ProtocolErrorOccurred) -> None:
+        error = event.error
+        log.warning("SMPP protocol error from %s: %s", self.peer, error)
+        if error.reply is not None and self.is_open:
+            try:
+                self.send(error.reply)
+            except LocalProtocolError:
+                log.debug("could not answer a protocol error in this state", exc_info=True)
+        self.handle_event(event)
+        if error.fatal:
+            self.close()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.session.next_deadline()
+        if deadline is not None and self.is_open:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch(self.session.handle_timer(self._loop.time()))
+
+
+def _is_response(pdu: Pdu) -> bool:
+    return bool(int(pdu.command_id) & 0x80000000)
+
+
+def _with_sequence(pdu: Pdu, sequence_number: int) -> Pdu:
+    import dataclasses
+
+    return dataclasses.replace(pdu, sequence_number=sequence_number)
