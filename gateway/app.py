@@ -14,7 +14,7 @@ import logging
 import secrets
 import signal
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +22,14 @@ import uvicorn
 
 from gateway.api import ApiServices, create_api
 from gateway.config import Settings
-from gateway.connector import Connector, ConnectorRegistry
+from gateway.connector import (
+    Connector,
+    ConnectorRegistry,
+    InboundMessage,
+    UpstreamReceipt,
+)
 from gateway.dispatch import Dispatcher, RetryPolicy
-from gateway.domain import Account, new_id
+from gateway.domain import Account, UpstreamError, new_id
 from gateway.domain.ids import id_timestamp
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
@@ -38,6 +43,24 @@ from gateway.store import Store, open_store
 log = logging.getLogger(__name__)
 
 DEMO_ACCOUNT = "demo"
+
+
+class UpstreamEvents:
+    """What connectors report, routed to the services that handle it."""
+
+    def __init__(self, receipts: ReceiptCorrelator) -> None:
+        self._receipts = receipts
+
+    async def receipts_received(self, connector: str, receipts: Sequence[UpstreamReceipt]) -> None:
+        await self._receipts.receipts_received(connector, receipts)
+
+    async def inbound_received(self, connector: str, messages: Sequence[InboundMessage]) -> None:
+        # Two-way messaging is not built yet. Refusing with a temporary error makes the
+        # connector answer the carrier so that it keeps the MO and retries later, rather than
+        # acknowledging a message we would then drop.
+        raise UpstreamError(
+            "inbound messages are not accepted yet", raw_code="mo_unsupported", temporary=True
+        )
 
 
 class _Server(uvicorn.Server):
@@ -81,24 +104,35 @@ class Gateway:
             password = secrets.token_urlsafe(12)[:8]  # SMPP 3.4 passwords are at most 8 octets
             self.simulator = Simulator(
                 SimulatorConfig(
-                    host=s.simulator_host, port=s.simulator_port, system_id="gateway",
-                    password=password, receipt_delay=s.simulator_receipt_delay,
+                    host=s.simulator_host,
+                    port=s.simulator_port,
+                    system_id="gateway",
+                    password=password,
+                    receipt_delay=s.simulator_receipt_delay,
                     delivered_ratio=s.simulator_delivered_ratio,
-                )  # fmt: skip
+                )
             )
             await self.simulator.start()
             kind, name = "smpp", "simulator"
             options: dict[str, Any] = {
-                "host": s.simulator_host, "port": self.simulator.port, "system_id": "gateway",
-                "password": password, "binds": 1, "window": 50,
-            }  # fmt: skip
+                "host": s.simulator_host,
+                "port": self.simulator.port,
+                "system_id": "gateway",
+                "password": password,
+                "binds": 1,
+                "window": 50,
+            }
             rate = 0.0
         else:
             kind, name = upstream.kind, "upstream"
             options = {
-                "host": upstream.host, "port": upstream.port, "system_id": upstream.system_id,
-                "password": upstream.password, "binds": upstream.binds, "window": upstream.window,
-            }  # fmt: skip
+                "host": upstream.host,
+                "port": upstream.port,
+                "system_id": upstream.system_id,
+                "password": upstream.password,
+                "binds": upstream.binds,
+                "window": upstream.window,
+            }
             rate = upstream.tps
         connector = self.registry.build(kind, name=name, options=options)
         self.connectors[name] = connector
@@ -107,33 +141,53 @@ class Gateway:
         self.status.subscribe(self._count_changes)
         self.receipts = ReceiptCorrelator(store=store, status=self.status, metrics=self.metrics)
         self.dispatcher = Dispatcher(
-            store=store, status=self.status, receipts=self.receipts, metrics=self.metrics,
-            connectors=self.connectors, default_connector=name, node_id=node_id,
+            store=store,
+            status=self.status,
+            receipts=self.receipts,
+            metrics=self.metrics,
+            connectors=self.connectors,
+            default_connector=name,
+            node_id=node_id,
             capacity=s.dispatch_capacity,
-            retry=RetryPolicy(base=s.retry_base_delay, cap=s.retry_max_delay,
-                              max_attempts=s.max_attempts),
-            rates={name: rate}, heartbeat_interval=s.node_heartbeat_interval,
+            retry=RetryPolicy(
+                base=s.retry_base_delay, cap=s.retry_max_delay, max_attempts=s.max_attempts
+            ),
+            rates={name: rate},
+            heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
-        )  # fmt: skip
+        )
         self.intake = Intake(
-            store=store, dispatcher=self.dispatcher, router=Router(default=name),
-            metrics=self.metrics, node_id=node_id, max_batch=s.intake_batch_max,
-        )  # fmt: skip
+            store=store,
+            dispatcher=self.dispatcher,
+            router=Router(default=name),
+            metrics=self.metrics,
+            node_id=node_id,
+            max_batch=s.intake_batch_max,
+        )
         for c in self.connectors.values():
-            await c.start(self.receipts)
+            await c.start(UpstreamEvents(self.receipts))
         self.receipts.start()
         await self.dispatcher.start()
 
         api = create_api(
             ApiServices(
-                store=store, intake=self.intake, keys=KeyAuthenticator(store=store),
-                metrics=self.metrics, readiness=self.readiness,
-            )  # fmt: skip
+                store=store,
+                intake=self.intake,
+                keys=KeyAuthenticator(store=store),
+                metrics=self.metrics,
+                readiness=self.readiness,
+            )
         )
         config = uvicorn.Config(
-            api, host=s.http_host, port=s.http_port, lifespan="off", log_config=None,
-            access_log=False, server_header=False, timeout_graceful_shutdown=5,
-        )  # fmt: skip
+            api,
+            host=s.http_host,
+            port=s.http_port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
         self.http = _Server(config)
         self._http_task = asyncio.create_task(self.http.serve(), name="http")
         while not self.http.started:
@@ -241,7 +295,9 @@ def _announce(gateway: Gateway) -> None:
         f"store: {s.database_url.split('@')[-1]}",
     ]
     if gateway.simulator is not None:
-        lines.append(f"upstream: built-in SMSC simulator on {s.simulator_host}:{gateway.simulator.port}")
+        lines.append(
+            f"upstream: built-in SMSC simulator on {s.simulator_host}:{gateway.simulator.port}"
+        )
     if gateway.demo_key is not None:
         lines.append(f"demo account API key: {gateway.demo_key}")
     print("\n".join(lines), flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -50,15 +51,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     logs.configure("INFO")
     config = SimulatorConfig(
-        host=args.host, port=args.port, system_id=args.system_id, password=args.password,
-        receipt_delay=args.receipt_delay, delivered_ratio=args.delivered_ratio,
-        submit_latency=args.latency, reject_ratio=args.reject_ratio,
+        host=args.host,
+        port=args.port,
+        system_id=args.system_id,
+        password=args.password,
+        receipt_delay=args.receipt_delay,
+        delivered_ratio=args.delivered_ratio,
+        submit_latency=args.latency,
+        reject_ratio=args.reject_ratio,
         throttle_tps=args.throttle_tps,
-    )  # fmt: skip
-    try:
+    )
+    with contextlib.suppress(KeyboardInterrupt):
         _run(run_simulator(config))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if value.startswith("sqlite:///") or value.startswith(("postgresql://", "postgres://")):
+        if value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             return value
         raise ValueError("expected sqlite:///path or postgresql://user@host:port/database")
 
@@ -162,12 +162,21 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+# Variables with the prefix that are read elsewhere, not settings.
+_NOT_SETTINGS = {"GATEWAY_CONFIG_FILE", "GATEWAY_MIGRATIONS_DIR"}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, the config file and `overrides`; a bad value raises
     `ConfigError` with one line per problem naming the setting."""
     config_file = os.environ.get("GATEWAY_CONFIG_FILE")
     if config_file and not os.path.isfile(config_file):
         raise ConfigError(f"GATEWAY_CONFIG_FILE: no such file: {config_file}")
+    # A misspelt variable would otherwise be ignored without a word, and the default used.
+    known = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields} | _NOT_SETTINGS
+    unknown = sorted(k for k in os.environ if k.startswith("GATEWAY_") and k not in known)
+    if unknown:
+        raise ConfigError("\n".join(f"unknown setting {name}" for name in unknown))
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -60,8 +60,12 @@ class ConnectorEvents(Protocol):
     receipt or an MO to the carrier only after the awaited call returns, which is after the
     gateway has committed it."""
 
-    async def receipts_received(self, connector: str, receipts: Sequence[UpstreamReceipt]) -> None: ...
-    async def inbound_received(self, connector: str, messages: Sequence[InboundMessage]) -> None: ...
+    async def receipts_received(
+        self, connector: str, receipts: Sequence[UpstreamReceipt]
+    ) -> None: ...
+    async def inbound_received(
+        self, connector: str, messages: Sequence[InboundMessage]
+    ) -> None: ...
 
 
 class Connector(Protocol):

@@ -107,6 +107,9 @@ class Dispatcher:
         self._held = 0  # parts in lanes or in flight
         self._reserved = 0  # promised to intake, not yet handed over
         self._room = asyncio.Event()
+        self._in_flight = 0
+        self._idle = asyncio.Event()  # set while no submit is in flight
+        self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -162,9 +165,8 @@ class Dispatcher:
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking work, let in-flight submits finish (bounded), hand back the rest."""
         self._stopping = True
-        deadline = time.monotonic() + timeout
-        while self._held > self.queued and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -181,6 +183,8 @@ class Dispatcher:
         limit = self._limits.get(name)
         while not self._stopping:
             part = await lanes.get()
+            self._in_flight += 1
+            self._idle.clear()
             try:
                 if limit is not None:
                     await limit.take(1)
@@ -192,6 +196,9 @@ class Dispatcher:
                 await self._status.apply([self._retry_update(part, "internal", "dispatch error")])
             finally:
                 self._held -= 1
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
                 self._metrics.queue_depth.labels(connector=name).set(lanes.size)
                 self._room.set()
 
@@ -211,10 +218,14 @@ class Dispatcher:
             await self._status.apply(
                 [
                     PartUpdate(
-                        part.message_id, part.seq, Status.SUBMITTED, now,
-                        upstream_id=outcome.upstream_id, attempt=True,
+                        part.message_id,
+                        part.seq,
+                        Status.SUBMITTED,
+                        now,
+                        upstream_id=outcome.upstream_id,
+                        attempt=True,
                         connector=name if name != part.connector else None,
-                    )  # fmt: skip
+                    )
                 ]
             )
             await self._receipts.submitted(name, [(outcome.upstream_id, PartKey(*part.key))])
@@ -231,18 +242,29 @@ class Dispatcher:
         await self._status.apply(
             [
                 PartUpdate(
-                    part.message_id, part.seq, final, now, error_code=code,
-                    error_detail=detail, attempt=True,
-                )  # fmt: skip
+                    part.message_id,
+                    part.seq,
+                    final,
+                    now,
+                    error_code=code,
+                    error_detail=detail,
+                    attempt=True,
+                )
             ]
         )
 
     def _retry_update(self, part: PartRecord, code: str, detail: str) -> PartUpdate:
         now = self._clock()
         return PartUpdate(
-            part.message_id, part.seq, Status.QUEUED, now, error_code=code, error_detail=detail,
-            retry_at=now + self._retry.delay(part.attempts + 1), attempt=True,
-        )  # fmt: skip
+            part.message_id,
+            part.seq,
+            Status.QUEUED,
+            now,
+            error_code=code,
+            error_detail=detail,
+            retry_at=now + self._retry.delay(part.attempts + 1),
+            attempt=True,
+        )
 
     # -- feeding from the store -------------------------------------------------------------
 

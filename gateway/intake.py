@@ -92,9 +92,13 @@ class Intake:
                 encoding=encoded.encoding.value,
                 data_coding=encoded.data_coding,
                 udh=concat_udh(
-                    reference, total, i + 1, national=encoded.national,
-                    locking=encoded.locking_shift, single=encoded.single_shift,
-                ),  # fmt: skip
+                    reference,
+                    total,
+                    i + 1,
+                    national=encoded.national,
+                    locking=encoded.locking_shift,
+                    single=encoded.single_shift,
+                ),
                 payload=segment.payload,
             )
             for i, segment in enumerate(encoded.segments)
@@ -163,11 +167,22 @@ def _records(m: NewMessage) -> list[PartRecord]:
     total = len(m.parts)
     return [
         PartRecord(
-            message_id=m.id, seq=p.seq, total=total, account_id=m.account_id, source=m.source,
-            destination=m.destination, encoding=p.encoding, data_coding=p.data_coding, udh=p.udh,
-            payload=p.payload, connector=m.connector, priority=m.priority,
-            registered_delivery=m.registered_delivery, attempts=0, expires_at=m.expires_at,
-        )  # fmt: skip
+            message_id=m.id,
+            seq=p.seq,
+            total=total,
+            account_id=m.account_id,
+            source=m.source,
+            destination=m.destination,
+            encoding=p.encoding,
+            data_coding=p.data_coding,
+            udh=p.udh,
+            payload=p.payload,
+            connector=m.connector,
+            priority=m.priority,
+            registered_delivery=m.registered_delivery,
+            attempts=0,
+            expires_at=m.expires_at,
+        )
         for p in m.parts
         if m.send_at is None or m.send_at <= m.created_at
     ]

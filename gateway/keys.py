@@ -63,7 +63,9 @@ class KeyAuthenticator:
     async def create_key(self, *, account_id: str) -> str:
         key = generate_key()
         await self._store.add_api_key(
-            account_id=account_id, key_hash=hash_key(key), prefix=display_prefix(key),
+            account_id=account_id,
+            key_hash=hash_key(key),
+            prefix=display_prefix(key),
             now=time.time(),
-        )  # fmt: skip
+        )
         return key

@@ -37,5 +37,5 @@ class Gcra:
         return 0.0
 
     async def take(self, n: int = 1) -> None:
-        while (wait := self.try_take(n)) > 0:
+        while (wait := self.try_take(n)) > 0:  # noqa: ASYNC110 - pacing is the point
             await asyncio.sleep(wait)

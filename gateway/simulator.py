@@ -46,6 +46,7 @@ from gateway.smpp.session import (
     SessionConfig,
 )
 from gateway.smpp_io import SessionProtocol
+from gateway.text import ESM_CLASS_UDHI, decode_short_message
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 2776
     system_id: str = "gateway"
-    password: str = "secret"
+    password: str = "secret"  # noqa: S105 - the development simulator's default
     receipt_delay: float = 0.05
     delivered_ratio: float = 1.0
     submit_latency: float = 0.0
@@ -228,7 +229,7 @@ class _SmscConnection(SessionProtocol):
             delivered=1 if delivered else 0,
             submit_date=submitted_at,
             done_date=datetime.now(UTC),
-            text=submit.short_message[:20].decode("latin-1"),
+            text=_receipt_snippet(submit),
             network_error=None,
         )
         pdu: DeliverSm = build_receipt_pdu(
@@ -238,6 +239,22 @@ class _SmscConnection(SessionProtocol):
         )
         target.send(pdu)
         self.sim.stats.receipts_sent += 1
+
+
+def _receipt_snippet(submit: SubmitSm) -> str:
+    """The receipt's `text:` field: the first 20 characters (SMPP 3.4 Appendix B), kept to
+    printable ASCII because receipt text travels as plain octets whatever the message's coding."""
+    try:
+        part = decode_short_message(
+            submit.short_message,
+            data_coding=submit.data_coding,
+            udhi=bool(submit.esm_class & ESM_CLASS_UDHI),
+            packed=False,
+        )
+        text = part.text() or ""
+    except ValueError:
+        text = ""
+    return "".join(c if " " <= c <= "~" else "." for c in text[:20])
 
 
 async def run_simulator(config: SimulatorConfig) -> None:
@@ -250,7 +267,6 @@ async def run_simulator(config: SimulatorConfig) -> None:
         flush=True,
     )
     try:
-        while True:
-            await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # until cancelled
     finally:
         await simulator.stop()

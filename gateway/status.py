@@ -34,9 +34,7 @@ class StatusWriter:
             return ()
         return await self._commit.submit(updates)
 
-    async def _write(
-        self, groups: Sequence[Sequence[PartUpdate]]
-    ) -> list[Sequence[StatusChange]]:
+    async def _write(self, groups: Sequence[Sequence[PartUpdate]]) -> list[Sequence[StatusChange]]:
         flat = [u for group in groups for u in group]
         changes = await self._store.apply_updates(flat)
         for listener in self._listeners:
@@ -44,9 +42,7 @@ class StatusWriter:
         by_message: dict[str, list[StatusChange]] = {}
         for change in changes:
             by_message.setdefault(change.message_id, []).append(change)
-        return [
-            [c for u in group for c in by_message.pop(u.message_id, ())] for group in groups
-        ]
+        return [[c for u in group for c in by_message.pop(u.message_id, ())] for group in groups]
 
     async def drain(self) -> None:
         await self._commit.drain()

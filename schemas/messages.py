@@ -12,9 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MessageTypeName = Literal["otp", "transactional", "promotional"]
 StatusName = Literal[
-    "accepted", "scheduled", "queued", "submitted", "delivered", "undelivered", "expired",
-    "rejected", "failed", "cancelled",
-]  # fmt: skip
+    "accepted",
+    "scheduled",
+    "queued",
+    "submitted",
+    "delivered",
+    "undelivered",
+    "expired",
+    "rejected",
+    "failed",
+    "cancelled",
+]
 
 
 class MessageCreate(BaseModel):

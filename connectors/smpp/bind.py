@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 DeliverHandler = Callable[[DeliverSm], Awaitable[int]]
 
 
-class SubmitFailed(Exception):
+class SubmitNotAnsweredError(Exception):
     """The submit got no usable response: connection lost or timed out. Always temporary."""
 
 
@@ -86,11 +86,13 @@ class _EsmeConnection(SessionProtocol):
 
     def on_connected(self) -> None:
         s = self.bind.settings
-        self.send(BindTransceiver(system_id=s.system_id, password=s.password, system_type=s.system_type))
+        self.send(
+            BindTransceiver(system_id=s.system_id, password=s.password, system_type=s.system_type)
+        )
 
     def on_closed(self, exc: Exception | None) -> None:
         if not self.bound.done():
-            self.bound.set_exception(SubmitFailed("connection closed before bind"))
+            self.bound.set_exception(SubmitNotAnsweredError("connection closed before bind"))
         self._fail_pending("connection lost")
         self.bind.connection_lost(self)
 
@@ -98,11 +100,13 @@ class _EsmeConnection(SessionProtocol):
         pending, self.pending = self.pending, {}
         for future in pending.values():
             if not future.done():
-                future.set_exception(SubmitFailed(why))
+                future.set_exception(SubmitNotAnsweredError(why))
 
     def handle_event(self, event: Event) -> None:
         match event:
-            case ResponseReceived(pdu=BindTransceiverResp() | BindTransmitterResp() | BindReceiverResp() as pdu):
+            case ResponseReceived(
+                pdu=BindTransceiverResp() | BindTransmitterResp() | BindReceiverResp() as pdu
+            ):
                 if not self.bound.done():
                     self.bound.set_result(pdu.command_status)
             case ResponseReceived(pdu=SubmitSmResp() | GenericNack() as pdu):
@@ -113,7 +117,7 @@ class _EsmeConnection(SessionProtocol):
             case ResponseTimedOut(request=request):
                 future = self.pending.pop(request.sequence_number, None)
                 if future is not None and not future.done():
-                    future.set_exception(SubmitFailed("no response within the timeout"))
+                    future.set_exception(SubmitNotAnsweredError("no response within the timeout"))
                 self.bind.window_freed()
             case RequestReceived(pdu=DeliverSm() as pdu):
                 self.bind.spawn(self._answer_deliver(pdu))
@@ -148,9 +152,8 @@ class _EsmeConnection(SessionProtocol):
         return await future
 
     async def unbind(self, timeout: float) -> None:
-        deadline = self._loop.time() + timeout
-        while self.pending and self._loop.time() < deadline:
-            await asyncio.sleep(0.02)
+        if self.pending:
+            await asyncio.wait(list(self.pending.values()), timeout=timeout)
         if self.is_open and self.session.bound:
             with contextlib.suppress(Exception):
                 self.send(Unbind())
@@ -207,7 +210,7 @@ class Bind:
     async def submit(self, pdu: SubmitSm) -> Pdu:
         conn = self._conn
         if conn is None or self.state != "bound":
-            raise SubmitFailed("bind is not up")
+            raise SubmitNotAnsweredError("bind is not up")
         return await conn.submit(pdu)
 
     async def _run(self) -> None:
@@ -239,7 +242,7 @@ class Bind:
                     log.info("upstream bind %s is up", self.name)
                     await self._lost.wait()
                     log.warning("upstream bind %s went down", self.name)
-            except (OSError, TimeoutError, SubmitFailed) as exc:
+            except (OSError, TimeoutError, SubmitNotAnsweredError) as exc:
                 self.detail = f"{type(exc).__name__}: {exc}"
                 if self._conn is not None:
                     self._conn.close()

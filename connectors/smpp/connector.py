@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from connectors.smpp.bind import Bind, BindSettings, SubmitNotAnsweredError
 from gateway.connector import (
     BindHealth,
     ConnectorEvents,
@@ -25,8 +26,6 @@ from gateway.smpp.codes import CommandStatus, is_temporary, status_name
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
 from gateway.text import pack_septets
-
-from connectors.smpp.bind import Bind, BindSettings, SubmitFailed
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +143,7 @@ class SmppConnector:
         bind = await self._ready_bind()
         try:
             response = await bind.submit(pdu)
-        except SubmitFailed as exc:
+        except SubmitNotAnsweredError as exc:
             return SubmitOutcome(
                 error=UpstreamError(str(exc), raw_code="connection", temporary=True)
             )

@@ -19,9 +19,7 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://smsgw.dev/problems/"
 
 
-def problem(
-    status: int, code: str, title: str, detail: str, **extra: Any
-) -> JSONResponse:
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": title,
@@ -63,14 +61,24 @@ def install(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
             for e in exc.errors()
         ]
-        malformed = any(e["type"] in ("json_invalid", "model_attributes_type") for e in exc.errors())
+        malformed = any(
+            e["type"] in ("json_invalid", "model_attributes_type") for e in exc.errors()
+        )
         if malformed:
-            return problem(400, "request.malformed", "Malformed request body",
-                           "the body is not a JSON object of the expected shape", errors=errors)  # fmt: skip
+            return problem(
+                400,
+                "request.malformed",
+                "Malformed request body",
+                "the body is not a JSON object of the expected shape",
+                errors=errors,
+            )
         return problem(
-            422, "request.validation_failed", "Request validation failed",
-            "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors), errors=errors,
-        )  # fmt: skip
+            422,
+            "request.validation_failed",
+            "Request validation failed",
+            "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors),
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

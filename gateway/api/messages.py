@@ -22,7 +22,9 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
     responses=problem_responses(400, 401, 422, 429, 503),
     summary="Submit one message",
 )
-async def submit_message(body: MessageCreate, account: AccountDep, svc: ServicesDep) -> MessageAccepted:
+async def submit_message(
+    body: MessageCreate, account: AccountDep, svc: ServicesDep
+) -> MessageAccepted:
     """Accepted (202) means committed: the message survives a crash from this point on."""
     message, encoded = await svc.intake.submit(
         Submission(
@@ -78,10 +80,15 @@ def _public(r: MessageRecord) -> MessagePublic:
         error_detail=r.error_detail,
         parts=[
             PartPublic(
-                seq=p.seq, status=p.status.value, upstream_id=p.upstream_id,
-                connector=p.connector, attempts=p.attempts, error_code=p.error_code,
-                submitted_at=p.submitted_at, done_at=p.done_at,
-            )  # fmt: skip
+                seq=p.seq,
+                status=p.status.value,
+                upstream_id=p.upstream_id,
+                connector=p.connector,
+                attempts=p.attempts,
+                error_code=p.error_code,
+                submitted_at=p.submitted_at,
+                done_at=p.done_at,
+            )
             for p in r.parts
         ],
     )

@@ -69,7 +69,9 @@ InvalidSender = _client_error("message.invalid_sender", 422, "Invalid sender ID"
 ValidationFailed = _client_error("request.validation_failed", 422, "Request validation failed")
 MalformedRequest = _client_error("request.malformed", 400, "Malformed request body")
 QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting; retry later")
-ShuttingDown = _client_error("gateway.shutting_down", 503, "Gateway is draining; retry on another node")
+ShuttingDown = _client_error(
+    "gateway.shutting_down", 503, "Gateway is draining; retry on another node"
+)
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,

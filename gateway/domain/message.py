@@ -74,7 +74,9 @@ class NewMessage:
 
     @property
     def status(self) -> Status:
-        return Status.SCHEDULED if self.send_at and self.send_at > self.created_at else Status.ACCEPTED
+        return (
+            Status.SCHEDULED if self.send_at and self.send_at > self.created_at else Status.ACCEPTED
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The message and part status lifecycle.
 
-    accepted -> scheduled -> queued -> submitted -> delivered | undelivered | expired | rejected | failed
+    accepted -> scheduled -> queued -> submitted
+             -> delivered | undelivered | expired | rejected | failed
     (cancelled is reachable from any state before submitted)
 
 A status only ever moves to a higher rank, and a terminal status never changes: a late, repeated
@@ -55,7 +56,7 @@ _RANK: dict[Status, int] = {
     Status.SCHEDULED: 1,
     Status.QUEUED: 2,
     Status.SUBMITTED: 3,
-    **{s: TERMINAL_RANK for s in TERMINAL},
+    **dict.fromkeys(TERMINAL, TERMINAL_RANK),
 }
 
 

@@ -26,7 +26,9 @@ def load_migrations(dialect: str) -> list[tuple[int, str]]:
             found.append((int(match.group(1)), path.read_text(encoding="utf-8")))
     versions = [v for v, _ in found]
     if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"migrations in {folder} are not numbered 0001.. without gaps: {versions}")
+        raise RuntimeError(
+            f"migrations in {folder} are not numbered 0001.. without gaps: {versions}"
+        )
     return found
 
 

@@ -112,14 +112,20 @@ class PostgresStore:
         return Account(id=account_id, name=name)
 
     async def get_account_by_name(self, name: str) -> Account | None:
-        row = await self.pool.fetchrow("SELECT id, name, active FROM accounts WHERE name = $1", name)
+        row = await self.pool.fetchrow(
+            "SELECT id, name, active FROM accounts WHERE name = $1", name
+        )
         return None if row is None else Account(id=row[0], name=row[1], active=row[2])
 
     async def add_api_key(self, *, account_id: str, key_hash: str, prefix: str, now: float) -> None:
         await self.pool.execute(
-            "INSERT INTO api_keys (key_hash, account_id, prefix, created_at) VALUES ($1, $2, $3, $4)",
-            key_hash, account_id, prefix, now,
-        )  # fmt: skip
+            "INSERT INTO api_keys (key_hash, account_id, prefix, created_at)"
+            " VALUES ($1, $2, $3, $4)",
+            key_hash,
+            account_id,
+            prefix,
+            now,
+        )
 
     async def account_for_key(self, key_hash: str) -> Account | None:
         row = await self.pool.fetchrow(
@@ -172,7 +178,9 @@ class PostgresStore:
                 await conn.executemany(_N(sql.RETRY_PART), retries)
             if not transitions:
                 return []
-            await conn.executemany(_N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions])
+            await conn.executemany(
+                _N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions]
+            )
             messages: dict[str, tuple[str, Status]] = {
                 r[0]: (r[1], Status(r[2]))
                 for r in await conn.fetch(
@@ -192,16 +200,28 @@ class PostgresStore:
                     _N(sql.UPDATE_MESSAGE),
                     [
                         (
-                            p.change.status.value, p.rank, p.submitted_at, p.done_at, p.error_code,
-                            p.error_detail, p.change.at, p.change.message_id, p.rank,
-                        )  # fmt: skip
+                            p.change.status.value,
+                            p.rank,
+                            p.submitted_at,
+                            p.done_at,
+                            p.error_code,
+                            p.error_detail,
+                            p.change.at,
+                            p.change.message_id,
+                            p.rank,
+                        )
                         for p in planned
                     ],
                 )
                 await conn.executemany(
                     _N(sql.INSERT_EVENT),
                     [
-                        (p.change.account_id, p.change.message_id, p.change.status.value, p.change.at)
+                        (
+                            p.change.account_id,
+                            p.change.message_id,
+                            p.change.status.value,
+                            p.change.at,
+                        )
                         for p in planned
                     ],
                 )

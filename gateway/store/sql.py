@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from gateway.domain import (
     MessageRecord,
@@ -97,6 +97,12 @@ INSERT INTO nodes (node_id, heartbeat_at) VALUES (?, ?)
 ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 """
 
+class Row(Protocol):
+    """A result row by position: a tuple from sqlite3, an asyncpg.Record."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -113,10 +119,23 @@ def in_list(count: int) -> str:
 def message_row(m: NewMessage) -> tuple[object, ...]:
     status = m.status
     return (
-        m.id, m.account_id, m.client_ref, m.source, m.destination, m.body, m.encoding,
-        len(m.parts), m.message_type.value, m.registered_delivery, status.value, status.rank,
-        m.created_at, m.created_at, m.send_at, m.expires_at,
-    )  # fmt: skip
+        m.id,
+        m.account_id,
+        m.client_ref,
+        m.source,
+        m.destination,
+        m.body,
+        m.encoding,
+        len(m.parts),
+        m.message_type.value,
+        m.registered_delivery,
+        status.value,
+        status.rank,
+        m.created_at,
+        m.created_at,
+        m.send_at,
+        m.expires_at,
+    )
 
 
 def part_rows(m: NewMessage, owner: str | None) -> list[tuple[object, ...]]:
@@ -125,9 +144,21 @@ def part_rows(m: NewMessage, owner: str | None) -> list[tuple[object, ...]]:
     total = len(m.parts)
     return [
         (
-            m.id, p.seq, total, p.encoding, p.data_coding, p.udh, p.payload, m.connector,
-            m.priority, Status.QUEUED.value, Status.QUEUED.rank, part_owner, due_at, m.created_at,
-        )  # fmt: skip
+            m.id,
+            p.seq,
+            total,
+            p.encoding,
+            p.data_coding,
+            p.udh,
+            p.payload,
+            m.connector,
+            m.priority,
+            Status.QUEUED.value,
+            Status.QUEUED.rank,
+            part_owner,
+            due_at,
+            m.created_at,
+        )
         for p in m.parts
     ]
 
@@ -136,36 +167,73 @@ def update_part_row(u: PartUpdate) -> tuple[object, ...]:
     # Cancellation is allowed only before submission, so its guard is the rank of `submitted`.
     guard = Status.SUBMITTED.rank if u.status is Status.CANCELLED else u.status.rank
     return (
-        u.status.value, u.status.rank, u.upstream_id, u.connector, u.error_code, u.error_detail,
+        u.status.value,
+        u.status.rank,
+        u.upstream_id,
+        u.connector,
+        u.error_code,
+        u.error_detail,
         1 if u.attempt else 0,
         u.at if u.status is Status.SUBMITTED else None,
         u.at if u.status.rank == TERMINAL_RANK else None,
-        u.at, u.message_id, u.seq, guard,
-    )  # fmt: skip
+        u.at,
+        u.message_id,
+        u.seq,
+        guard,
+    )
 
 
 def retry_part_row(u: PartUpdate) -> tuple[object, ...]:
     return (u.retry_at, u.error_code, u.error_detail, u.at, u.message_id, u.seq)
 
 
-def part_record(r: Sequence[Any]) -> PartRecord:
+def part_record(r: Row) -> PartRecord:
     return PartRecord(
-        message_id=r[0], seq=r[1], total=r[2], account_id=r[3], source=r[4], destination=r[5],
-        encoding=r[6], data_coding=r[7], udh=bytes(r[8]), payload=bytes(r[9]), connector=r[10],
-        priority=r[11], registered_delivery=bool(r[12]), attempts=r[13], expires_at=r[14],
+        message_id=r[0],
+        seq=r[1],
+        total=r[2],
+        account_id=r[3],
+        source=r[4],
+        destination=r[5],
+        encoding=r[6],
+        data_coding=r[7],
+        udh=bytes(r[8]),
+        payload=bytes(r[9]),
+        connector=r[10],
+        priority=r[11],
+        registered_delivery=bool(r[12]),
+        attempts=r[13],
+        expires_at=r[14],
     )
 
 
-def message_record(r: Sequence[Any], parts: Iterable[Sequence[Any]]) -> MessageRecord:
+def message_record(r: Row, parts: Iterable[Row]) -> MessageRecord:
     return MessageRecord(
-        id=r[0], account_id=r[1], source=r[2], destination=r[3], status=Status(r[4]),
-        encoding=r[5], segments=r[6], message_type=MessageType(r[7]), client_ref=r[8],
-        created_at=r[9], updated_at=r[10], submitted_at=r[11], done_at=r[12], error_code=r[13],
+        id=r[0],
+        account_id=r[1],
+        source=r[2],
+        destination=r[3],
+        status=Status(r[4]),
+        encoding=r[5],
+        segments=r[6],
+        message_type=MessageType(r[7]),
+        client_ref=r[8],
+        created_at=r[9],
+        updated_at=r[10],
+        submitted_at=r[11],
+        done_at=r[12],
+        error_code=r[13],
         error_detail=r[14],
         parts=tuple(
             PartView(
-                seq=p[0], status=Status(p[1]), upstream_id=p[2], connector=p[3], attempts=p[4],
-                error_code=p[5], submitted_at=p[6], done_at=p[7],
+                seq=p[0],
+                status=Status(p[1]),
+                upstream_id=p[2],
+                connector=p[3],
+                attempts=p[4],
+                error_code=p[5],
+                submitted_at=p[6],
+                done_at=p[7],
             )
             for p in parts
         ),

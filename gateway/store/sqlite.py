@@ -231,9 +231,16 @@ class SqliteStore:
                 sql.UPDATE_MESSAGE,
                 [
                     (
-                        p.change.status.value, p.rank, p.submitted_at, p.done_at, p.error_code,
-                        p.error_detail, p.change.at, p.change.message_id, p.rank,
-                    )  # fmt: skip
+                        p.change.status.value,
+                        p.rank,
+                        p.submitted_at,
+                        p.done_at,
+                        p.error_code,
+                        p.error_detail,
+                        p.change.at,
+                        p.change.message_id,
+                        p.rank,
+                    )
                     for p in planned
                 ],
             )

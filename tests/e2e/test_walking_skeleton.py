@@ -29,7 +29,9 @@ def test_submitted_message_is_delivered(tmp_path: Path, database: dict[str, str]
             assert body["submitted_at"] <= body["done_at"]
 
             long_text = "x" * 400  # GSM 7-bit: 3 segments of 153 septets
-            response = client.post("/v1/messages", json={"to": DEST, "from": "Acme", "text": long_text})
+            response = client.post(
+                "/v1/messages", json={"to": DEST, "from": "Acme", "text": long_text}
+            )
             assert response.status_code == 202 and response.json()["segments"] == 3
             body = wait_for_status(client, response.json()["id"], "delivered")
             assert len(set(body["upstream_ids"])) == 3
@@ -51,19 +53,42 @@ def test_errors_are_problem_json(tmp_path: Path) -> None:
         gw.wait_ready()
         with gw.client() as client:
             cases = [
-                (client.post("/v1/messages", headers={"Authorization": "Bearer nope"},
-                             json={"to": DEST, "from": "Acme", "text": "x"}), 401, "auth.unauthorized"),
+                (
+                    client.post(
+                        "/v1/messages",
+                        headers={"Authorization": "Bearer nope"},
+                        json={"to": DEST, "from": "Acme", "text": "x"},
+                    ),
+                    401,
+                    "auth.unauthorized",
+                ),
                 (client.get("/v1/messages/01JDZZZZZZZZZZZZZZZZZZZZZZ"), 404, "message.not_found"),
                 (client.get("/v1/messages/not-an-id"), 404, "message.not_found"),
-                (client.post("/v1/messages", content=b"{not json",
-                             headers={"Content-Type": "application/json"}), 400, "request.malformed"),
-                (client.post("/v1/messages", json={"to": "12345", "from": "Acme", "text": "x"}),
-                 422, "message.invalid_number"),
-                (client.post("/v1/messages", json={"to": DEST, "from": "Acme", "text": ""}),
-                 422, "message.empty_text"),
-                (client.post("/v1/messages", json={"to": DEST, "text": "x"}),
-                 422, "request.validation_failed"),
-            ]  # fmt: skip
+                (
+                    client.post(
+                        "/v1/messages",
+                        content=b"{not json",
+                        headers={"Content-Type": "application/json"},
+                    ),
+                    400,
+                    "request.malformed",
+                ),
+                (
+                    client.post("/v1/messages", json={"to": "12345", "from": "Acme", "text": "x"}),
+                    422,
+                    "message.invalid_number",
+                ),
+                (
+                    client.post("/v1/messages", json={"to": DEST, "from": "Acme", "text": ""}),
+                    422,
+                    "message.empty_text",
+                ),
+                (
+                    client.post("/v1/messages", json={"to": DEST, "text": "x"}),
+                    422,
+                    "request.validation_failed",
+                ),
+            ]
             for response, status, code in cases:
                 assert response.status_code == status, response.text
                 assert response.headers["content-type"].startswith("application/problem+json")

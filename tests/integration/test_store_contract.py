@@ -17,21 +17,21 @@ async def _account(store: Store, name: str = "acme") -> str:
 
 
 def _message(account_id: str, parts: int = 1, **kwargs: object) -> NewMessage:
-    fields: dict[str, object] = dict(
-        id=new_id(),
-        account_id=account_id,
-        source="Acme",
-        destination="+4915112345678",
-        body="hello",
-        encoding="gsm7",
-        message_type=MessageType.TRANSACTIONAL,
-        connector="simulator",
-        parts=tuple(
+    fields: dict[str, object] = {
+        "id": new_id(),
+        "account_id": account_id,
+        "source": "Acme",
+        "destination": "+4915112345678",
+        "body": "hello",
+        "encoding": "gsm7",
+        "message_type": MessageType.TRANSACTIONAL,
+        "connector": "simulator",
+        "parts": tuple(
             NewPart(seq=i, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello")
             for i in range(parts)
         ),
-        created_at=NOW,
-    )
+        "created_at": NOW,
+    }
     fields.update(kwargs)
     return NewMessage(**fields)  # type: ignore[arg-type]
 
@@ -118,9 +118,10 @@ async def test_status_moves_forward_and_never_back(store: Store) -> None:
     assert (await store.find_parts_by_upstream_ids("simulator", ["up-1", "x"])) == {
         "up-1": (m.id, 0)
     }
-    assert [c.status for c in await store.apply_updates(
-        [PartUpdate(m.id, 0, Status.DELIVERED, NOW + 2)]
-    )] == [Status.DELIVERED]  # fmt: skip
+    assert [
+        c.status
+        for c in await store.apply_updates([PartUpdate(m.id, 0, Status.DELIVERED, NOW + 2)])
+    ] == [Status.DELIVERED]
     # A late intermediate report and a contradicting final one are both ignored.
     assert await store.apply_updates([PartUpdate(m.id, 0, Status.SUBMITTED, NOW + 3)]) == []
     assert await store.apply_updates([PartUpdate(m.id, 0, Status.UNDELIVERED, NOW + 4)]) == []
