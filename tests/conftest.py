@@ -39,7 +39,9 @@ def _ensure_service(name: str, port: int, start: list[str]) -> None:
             if _reachable("127.0.0.1", port):
                 return
             time.sleep(0.2)
-    pytest.fail(f"{name} is not reachable on 127.0.0.1:{port} and could not be started", pytrace=False)
+    pytest.fail(
+        f"{name} is not reachable on 127.0.0.1:{port} and could not be started", pytrace=False
+    )
 
 
 def _pg_start_command() -> list[str]:
@@ -59,9 +61,20 @@ def redis_url() -> str:
     _ensure_service(
         "Redis",
         6379,
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-         "--save", "", "--appendonly", "no"],
-    )  # fmt: skip
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+    )
     return REDIS_URL
 
 
