@@ -196,6 +196,12 @@ class Gateway:
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
 
+    @property
+    def http_port(self) -> int:
+        """The bound HTTP port (differs from the setting when that is 0)."""
+        assert self.http is not None
+        return int(self.http.servers[0].sockets[0].getsockname()[1])
+
     def _count_changes(self, changes: Any) -> None:
         now = time.time()
         for change in changes:

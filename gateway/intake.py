@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from gateway.dispatch import Dispatcher
 from gateway.domain import MessageType, NewMessage, NewPart, PartRecord, new_id
-from gateway.domain.errors import EmptyText, InvalidSender, TextTooLong, ValidationFailed
+from gateway.domain.errors import EmptyText, InvalidSender, TextTooLong
+from gateway.domain.errors import UnencodableText as UnencodableTextError
 from gateway.groupcommit import GroupCommit
 from gateway.metrics import Metrics
 from gateway.phone import normalize_e164
@@ -25,6 +26,7 @@ from gateway.store import Store
 from gateway.text import (
     ConcatReferenceAllocator,
     EncodedText,
+    Encoding,
     UnencodableText,
     concat_udh,
     encode_text,
@@ -45,6 +47,8 @@ class Submission:
     message_type: MessageType = MessageType.TRANSACTIONAL
     client_ref: str | None = None
     registered_delivery: bool = True
+    encoding: Encoding | None = None  # None: the cheapest that carries the text exactly
+    transliterate: bool = False
 
 
 class Intake:
@@ -70,21 +74,36 @@ class Intake:
         self._references = ConcatReferenceAllocator()
         self._commit: GroupCommit[NewMessage, None] = GroupCommit(self._write, max_batch=max_batch)
 
-    def prepare(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
-        """Validate, encode and segment; raise a `ClientError` for bad input. No I/O."""
+    def encode(self, submission: Submission) -> tuple[str, str, EncodedText]:
+        """Validate and encode: (E.164 destination, sender, encoded text). No side effects, so
+        the preview endpoint answers exactly what a submit would do."""
         destination = normalize_e164(submission.to)
         sender = _validate_sender(submission.sender)
         if not submission.text:
             raise EmptyText("text must not be empty")
         try:
-            encoded = encode_text(submission.text)
+            encoded = encode_text(
+                submission.text,
+                encoding=submission.encoding,
+                transliterate=submission.transliterate,
+            )
         except UnencodableText as exc:  # only when an encoding is pinned
-            raise ValidationFailed(f"text cannot be encoded: {exc}") from None
+            raise UnencodableTextError(
+                f"{exc.encoding.value} cannot carry "
+                + ", ".join(f"{c!r} (U+{ord(c):04X})" for c in exc.characters),
+                characters=list(exc.characters),
+            ) from None
         total = len(encoded.segments)
         if total > self._max_segments:
             raise TextTooLong(
                 f"text needs {total} segments; at most {self._max_segments} are allowed"
             )
+        return destination, sender, encoded
+
+    def prepare(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
+        """Validate, encode and segment; raise a `ClientError` for bad input. No I/O."""
+        destination, sender, encoded = self.encode(submission)
+        total = len(encoded.segments)
         reference = self._references.allocate(destination) if total > 1 else 0
         parts = tuple(
             NewPart(
@@ -113,7 +132,7 @@ class Intake:
             account_id=submission.account_id,
             source=sender,
             destination=destination,
-            body=submission.text,
+            body=encoded.text,
             encoding=encoded.encoding.value,
             message_type=submission.message_type,
             connector=route.connectors[0],

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MessageTypeName = Literal["otp", "transactional", "promotional"]
+EncodingName = Literal["gsm7", "latin1", "ucs2"]
 StatusName = Literal[
     "accepted",
     "scheduled",
@@ -35,6 +36,22 @@ class MessageCreate(BaseModel):
     text: str = Field(max_length=10_000, examples=["Your code is 123456"])
     type: MessageTypeName = "transactional"
     client_ref: str | None = Field(default=None, max_length=128)
+    encoding: EncodingName | None = Field(
+        default=None,
+        description="Pin an encoding; by default the cheapest that carries the text exactly "
+        "(GSM 7-bit, GSM 7-bit with a national shift table, then UCS-2). Text the pinned "
+        "encoding cannot carry is refused with message.unencodable_text, never replaced by '?'.",
+    )
+    transliterate: bool = Field(
+        default=False,
+        description="Replace typographic quotes, dashes, ellipses and exotic spaces by GSM 7-bit "
+        "equivalents when that avoids UCS-2; the response lists what was replaced.",
+    )
+
+
+class Transliteration(BaseModel):
+    original: str
+    replacement: str
 
 
 class MessageAccepted(BaseModel):
@@ -42,6 +59,29 @@ class MessageAccepted(BaseModel):
     status: StatusName
     segments: int
     encoding: str
+    transliterated: list[Transliteration] = []
+
+
+class SegmentPreview(BaseModel):
+    index: int = Field(description="1-based")
+    text: str
+    units: int = Field(description="septets (gsm7), octets (latin1) or UTF-16 code units (ucs2)")
+    start: int = Field(description="offset of the segment's first character in the sent text")
+    end: int = Field(description="offset just past its last character: the split point")
+
+
+class MessagePreview(BaseModel):
+    encoding: str
+    data_coding: int
+    segments: int
+    units: int
+    characters_per_segment: int = Field(description="the per-segment limit used, in units")
+    national_language: str | None = Field(description="national shift table used, if any")
+    ucs2_forced_by: list[str] = Field(description="the characters that made UCS-2 necessary")
+    transliterated: list[Transliteration]
+    text: str = Field(description="the text as it will be sent (after transliteration)")
+    parts: list[SegmentPreview]
+    price: float | None = Field(default=None, description="per message, once prices are set")
 
 
 class PartPublic(BaseModel):

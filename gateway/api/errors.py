@@ -53,7 +53,7 @@ def install(app: FastAPI) -> None:
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
         if exc.http_status >= 500:
             log.error("internal error: %s", exc.detail)
-        return problem(exc.http_status, exc.code, exc.title, exc.detail)
+        return problem(exc.http_status, exc.code, exc.title, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,16 @@ from gateway.domain import MessageRecord, MessageType
 from gateway.domain.errors import NotFound
 from gateway.domain.ids import is_valid_id
 from gateway.intake import Submission
-from schemas.messages import MessageAccepted, MessageCreate, MessagePublic, PartPublic
+from gateway.text import EncodedText, Encoding
+from schemas.messages import (
+    MessageAccepted,
+    MessageCreate,
+    MessagePreview,
+    MessagePublic,
+    PartPublic,
+    SegmentPreview,
+    Transliteration,
+)
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -26,22 +35,66 @@ async def submit_message(
     body: MessageCreate, account: AccountDep, svc: ServicesDep
 ) -> MessageAccepted:
     """Accepted (202) means committed: the message survives a crash from this point on."""
-    message, encoded = await svc.intake.submit(
-        Submission(
-            account_id=account.id,
-            to=body.to,
-            sender=body.from_,
-            text=body.text,
-            message_type=MessageType(body.type),
-            client_ref=body.client_ref,
-        )
-    )
+    message, encoded = await svc.intake.submit(_submission(body, account.id))
     return MessageAccepted(
         id=message.id,
         status=message.status.value,
         segments=len(message.parts),
         encoding=encoded.encoding.value,
+        transliterated=_transliterations(encoded),
     )
+
+
+@router.post(
+    "/preview",
+    response_model=MessagePreview,
+    responses=problem_responses(400, 401, 422),
+    summary="Preview encoding and segments without sending",
+)
+async def preview_message(
+    body: MessageCreate, account: AccountDep, svc: ServicesDep
+) -> MessagePreview:
+    """Exactly what a submit of the same body would send: encoding, segments, split points."""
+    _, _, encoded = svc.intake.encode(_submission(body, account.id))
+    parts = []
+    offset = 0
+    for index, segment in enumerate(encoded.segments, start=1):
+        end = offset + len(segment.text)
+        parts.append(
+            SegmentPreview(
+                index=index, text=segment.text, units=segment.units, start=offset, end=end
+            )
+        )
+        offset = end
+    return MessagePreview(
+        encoding=encoded.encoding.value,
+        data_coding=encoded.data_coding,
+        segments=len(encoded.segments),
+        units=encoded.units,
+        characters_per_segment=encoded.characters_per_segment,
+        national_language=encoded.national.name.lower() if encoded.national else None,
+        ucs2_forced_by=list(encoded.ucs2_forced_by),
+        transliterated=_transliterations(encoded),
+        text=encoded.text,
+        parts=parts,
+    )
+
+
+def _submission(body: MessageCreate, account_id: str) -> Submission:
+    return Submission(
+        account_id=account_id,
+        to=body.to,
+        sender=body.from_,
+        text=body.text,
+        message_type=MessageType(body.type),
+        client_ref=body.client_ref,
+        encoding=Encoding(body.encoding) if body.encoding else None,
+        transliterate=body.transliterate,
+    )
+
+
+def _transliterations(encoded: EncodedText) -> list[Transliteration]:
+    return [Transliteration(original=a, replacement=b) for a, b in encoded.replaced]
 
 
 @router.get(

@@ -66,6 +66,9 @@ InvalidNumber = _client_error("message.invalid_number", 422, "Invalid phone numb
 EmptyText = _client_error("message.empty_text", 422, "Empty message text")
 TextTooLong = _client_error("message.text_too_long", 422, "Message text too long")
 InvalidSender = _client_error("message.invalid_sender", 422, "Invalid sender ID")
+UnencodableText = _client_error(
+    "message.unencodable_text", 422, "Text cannot be carried in the requested encoding"
+)
 ValidationFailed = _client_error("request.validation_failed", 422, "Request validation failed")
 MalformedRequest = _client_error("request.malformed", 400, "Malformed request body")
 QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting; retry later")
@@ -80,6 +83,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     EmptyText,
     TextTooLong,
     InvalidSender,
+    UnencodableText,
     ValidationFailed,
     MalformedRequest,
     QueueFull,
