@@ -14,10 +14,14 @@ from gateway.domain.message import (
     MessageType,
     NewMessage,
     NewPart,
+    OutboxItem,
     PartKey,
     PartRecord,
     PartUpdate,
+    SmppCredential,
     StatusChange,
+    parse_public_part_id,
+    public_part_id,
 )
 from gateway.domain.status import Status, aggregate_status, can_transition
 
@@ -31,13 +35,17 @@ __all__ = [
     "MessageType",
     "NewMessage",
     "NewPart",
+    "OutboxItem",
     "PartKey",
     "PartRecord",
     "PartUpdate",
+    "SmppCredential",
     "Status",
     "StatusChange",
     "UpstreamError",
     "aggregate_status",
     "can_transition",
     "new_id",
+    "parse_public_part_id",
+    "public_part_id",
 ]

@@ -37,6 +37,20 @@ class PartKey(NamedTuple):
     seq: int
 
 
+def public_part_id(message_id: str, seq: int, total: int) -> str:
+    """The id an ESME gets for one submit_sm: the message id, or for one part of a long
+    message the message id and the part number, so each part's receipt is its own."""
+    return message_id if total == 1 else f"{message_id}-{seq + 1}"
+
+
+def parse_public_part_id(value: str) -> tuple[str, int | None]:
+    """(message id, part seq or None for the whole message)."""
+    message_id, _, number = value.partition("-")
+    if number.isdigit() and int(number) >= 1:
+        return message_id, int(number) - 1
+    return message_id, None
+
+
 @dataclass(frozen=True, slots=True)
 class NewPart:
     """One segment as stored: the body in its canonical 3GPP form (GSM 7-bit as one septet per
@@ -49,6 +63,9 @@ class NewPart:
     data_coding: int
     udh: bytes
     payload: bytes
+    # SMPP registered_delivery bits 0-1 of the submit that carried this part: whether the ESME
+    # wants a receipt for it (0 no, 1 always, 2 on failure only). REST parts: 0.
+    esme_receipt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +84,16 @@ class NewMessage:
     registered_delivery: bool = True
     send_at: float | None = None
     expires_at: float | None = None
+    # Parts of an SMPP-submitted long message arrive in separate PDUs, each committed before it
+    # is answered: the first creates the message with its declared segment count, the others
+    # are `continuation`s that add their part (and, with the last, the assembled body).
+    segments: int | None = None
+    continuation: bool = False
+    origin_system_id: str | None = None
+
+    @property
+    def segment_count(self) -> int:
+        return self.segments if self.segments is not None else len(self.parts)
 
     @property
     def priority(self) -> int:
@@ -164,3 +191,33 @@ class MessageRecord:
     error_code: str | None
     error_detail: str | None
     parts: tuple[PartView, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class SmppCredential:
+    """What an ESME binds with, and the limits of its binds."""
+
+    system_id: str
+    account_id: str
+    password_hash: str
+    allowed_networks: tuple[str, ...] = ()  # CIDRs; empty: any address
+    max_binds: int = 10
+    throughput: float = 0.0  # segments per second over all its binds; 0: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A receipt (or MO) owed to an ESME, waiting for one of its receivers to take it."""
+
+    id: int
+    system_id: str
+    kind: str
+    receipted_id: str | None
+    status: str | None
+    error_code: str | None
+    source: str
+    destination: str
+    text: str
+    submitted_at: float | None
+    done_at: float | None
+    attempts: int

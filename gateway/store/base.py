@@ -14,9 +14,11 @@ from gateway.domain import (
     Account,
     MessageRecord,
     NewMessage,
+    OutboxItem,
     PartKey,
     PartRecord,
     PartUpdate,
+    SmppCredential,
     StatusChange,
 )
 
@@ -73,3 +75,17 @@ class Store(Protocol):
     async def find_parts_by_upstream_ids(
         self, connector: str, upstream_ids: Sequence[str]
     ) -> dict[str, PartKey]: ...
+
+    # SMPP server
+    async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None: ...
+    async def smpp_credential(self, system_id: str) -> SmppCredential | None: ...
+    async def claim_outbox(
+        self, *, node_id: str, system_ids: Sequence[str], limit: int, now: float, lease: float
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` items owed to these system_ids, oldest first; an item whose
+        lease ran out (its node died, or its deliver_sm went unanswered) is leased again."""
+        ...
+
+    async def complete_outbox(self, ids: Sequence[int]) -> None: ...
+    async def release_outbox(self, ids: Sequence[int]) -> None: ...
+    async def expire_outbox(self, *, now: float) -> int: ...

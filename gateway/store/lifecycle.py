@@ -1,11 +1,40 @@
-"""Pure rules the stores share for applying part updates and re-aggregating messages."""
+"""Pure rules the stores share when the status writer applies part updates: which message
+transitions follow, and which receipts are now owed to ESMEs. Both stores read the same rows
+back inside the transaction and call these, so SQLite and PostgreSQL cannot drift apart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.domain import PartUpdate, Status, StatusChange, aggregate_status
+from gateway.domain import PartUpdate, Status, StatusChange, aggregate_status, public_part_id
+from gateway.store.sql import Row
+
+# How long a receipt waits for an ESME receiver to bind before it is dropped (and counted).
+ESME_RECEIPT_TTL = 72 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: str
+    account_id: str
+    status: Status
+    segments: int
+    origin_system_id: str | None
+    source: str
+    destination: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartRow:
+    message_id: str
+    seq: int
+    status: Status
+    esme_receipt: int
+    error_code: str | None
+    submitted_at: float | None
+    done_at: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,32 +46,68 @@ class MessageChange:
     error_code: str | None
     error_detail: str | None
 
+    def update_row(self) -> tuple[object, ...]:
+        c = self.change
+        return (
+            c.status.value, self.rank, self.submitted_at, self.done_at, self.error_code,
+            self.error_detail, c.at, c.message_id, self.rank,
+        )  # fmt: skip
+
+    def event_row(self) -> tuple[object, ...]:
+        c = self.change
+        return (c.account_id, c.message_id, c.status.value, c.at)
+
+
+def message_row(r: Row) -> MessageRow:
+    return MessageRow(
+        id=r[0],
+        account_id=r[1],
+        status=Status(r[2]),
+        segments=r[3],
+        origin_system_id=r[4],
+        source=r[5],
+        destination=r[6],
+        body=r[7],
+    )
+
+
+def part_row(r: Row) -> PartRow:
+    return PartRow(
+        message_id=r[0],
+        seq=r[1],
+        status=Status(r[2]),
+        esme_receipt=r[3],
+        error_code=r[4],
+        submitted_at=r[5],
+        done_at=r[6],
+    )
+
 
 def plan_message_changes(
     updates: Sequence[PartUpdate],
-    messages: Mapping[str, tuple[str, Status]],
-    part_statuses: Mapping[str, Iterable[Status]],
+    messages: Mapping[str, MessageRow],
+    parts: Mapping[str, list[PartRow]],
 ) -> list[MessageChange]:
-    """Message transitions implied by the part statuses read back after the updates.
-
-    `messages` maps message id to (account id, current status); `part_statuses` maps message id
-    to the statuses of all its parts as now committed in this transaction.
-    """
+    """Message transitions implied by the part statuses read back after the updates."""
     latest: dict[str, PartUpdate] = {}
     for update in updates:
         latest[update.message_id] = update
     changes: list[MessageChange] = []
     for message_id, update in latest.items():
-        if message_id not in messages:
+        message = messages.get(message_id)
+        if message is None:
             continue
-        account_id, current = messages[message_id]
-        new = aggregate_status(part_statuses[message_id])
-        if new.rank <= current.rank:
+        statuses = [p.status for p in parts.get(message_id, ())]
+        # Parts of an SMPP long message that have not arrived yet count as just accepted: a
+        # message is never final while some of its parts are still to come.
+        statuses += [Status.ACCEPTED] * (message.segments - len(statuses))
+        new = aggregate_status(statuses)
+        if new.rank <= message.status.rank:
             continue
         error_code = update.error_code if new.terminal and new is not Status.DELIVERED else None
         changes.append(
             MessageChange(
-                change=StatusChange(message_id, account_id, current, new, update.at),
+                change=StatusChange(message_id, message.account_id, message.status, new, update.at),
                 rank=new.rank,
                 submitted_at=update.at if _was_sent(new) else None,
                 done_at=update.at if new.terminal else None,
@@ -51,6 +116,46 @@ def plan_message_changes(
             )
         )
     return changes
+
+
+def plan_esme_receipts(
+    updates: Sequence[PartUpdate],
+    messages: Mapping[str, MessageRow],
+    parts: Mapping[str, list[PartRow]],
+    now: float,
+) -> list[tuple[object, ...]]:
+    """Outbox rows (for `INSERT_OUTBOX_RECEIPT`) for parts that just reached a final status and
+    whose submit asked for a receipt. Inserting twice is harmless: the outbox is unique per part."""
+    touched = {(u.message_id, u.seq) for u in updates if u.retry_at is None}
+    rows: list[tuple[object, ...]] = []
+    for message_id in {m for m, _ in touched}:
+        message = messages.get(message_id)
+        if message is None or message.origin_system_id is None:
+            continue
+        for part in parts.get(message_id, ()):
+            if (message_id, part.seq) not in touched or not part.status.terminal:
+                continue
+            wanted = part.esme_receipt & 0x03
+            if wanted == 1 or (wanted == 2 and part.status is not Status.DELIVERED):
+                rows.append(
+                    (
+                        message.origin_system_id,
+                        message_id,
+                        part.seq,
+                        public_part_id(message_id, part.seq, message.segments),
+                        part.status.value,
+                        part.error_code,
+                        # A receipt travels back: from the destination to the sender.
+                        message.destination,
+                        message.source,
+                        message.body[:20],
+                        part.submitted_at,
+                        part.done_at or now,
+                        now,
+                        now + ESME_RECEIPT_TTL,
+                    )
+                )
+    return rows
 
 
 def _was_sent(status: Status) -> bool:

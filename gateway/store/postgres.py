@@ -17,14 +17,22 @@ from gateway.domain import (
     Account,
     MessageRecord,
     NewMessage,
+    OutboxItem,
     PartKey,
     PartRecord,
     PartUpdate,
-    Status,
+    SmppCredential,
     StatusChange,
 )
 from gateway.store import sql
-from gateway.store.lifecycle import plan_message_changes
+from gateway.store.lifecycle import (
+    MessageRow,
+    PartRow,
+    message_row,
+    part_row,
+    plan_esme_receipts,
+    plan_message_changes,
+)
 from gateway.store.migrations import load_migrations, split_statements
 
 _N = sql.numbered
@@ -138,11 +146,15 @@ class PostgresStore:
     # -- intake -----------------------------------------------------------------------------
 
     async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
-        message_rows = [sql.message_row(m) for m in messages]
+        message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
+        bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.executemany(_N(sql.INSERT_MESSAGE), message_rows)
+            if message_rows:
+                await conn.executemany(_N(sql.INSERT_MESSAGE), message_rows)
             await conn.executemany(_N(sql.INSERT_PART), part_rows)
+            if bodies:
+                await conn.executemany(_N(sql.SET_BODY), bodies)
 
     async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
         async with self.pool.acquire() as conn:
@@ -173,6 +185,7 @@ class PostgresStore:
         retries = [sql.retry_part_row(u) for u in updates if u.retry_at is not None]
         transitions = [u for u in updates if u.retry_at is None]
         message_ids = list(dict.fromkeys(u.message_id for u in transitions))
+        now = max((u.at for u in updates), default=0.0)
         async with self.pool.acquire() as conn, conn.transaction():
             if retries:
                 await conn.executemany(_N(sql.RETRY_PART), retries)
@@ -181,50 +194,25 @@ class PostgresStore:
             await conn.executemany(
                 _N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions]
             )
-            messages: dict[str, tuple[str, Status]] = {
-                r[0]: (r[1], Status(r[2]))
+            any_id = "ANY($1::text[])"
+            messages: dict[str, MessageRow] = {
+                r[0]: message_row(r)
                 for r in await conn.fetch(
-                    "SELECT id, account_id, status FROM messages WHERE id = ANY($1::text[])",
-                    message_ids,
+                    sql.SELECT_MESSAGES_FOR_UPDATE.replace("IN ({})", "= " + any_id), message_ids
                 )
             }
-            statuses: dict[str, list[Status]] = {}
+            parts: dict[str, list[PartRow]] = {}
             for r in await conn.fetch(
-                "SELECT message_id, status FROM parts WHERE message_id = ANY($1::text[])",
-                message_ids,
+                sql.SELECT_PARTS_FOR_UPDATE.replace("IN ({})", "= " + any_id), message_ids
             ):
-                statuses.setdefault(r[0], []).append(Status(r[1]))
-            planned = plan_message_changes(transitions, messages, statuses)
+                parts.setdefault(r[0], []).append(part_row(r))
+            planned = plan_message_changes(transitions, messages, parts)
             if planned:
-                await conn.executemany(
-                    _N(sql.UPDATE_MESSAGE),
-                    [
-                        (
-                            p.change.status.value,
-                            p.rank,
-                            p.submitted_at,
-                            p.done_at,
-                            p.error_code,
-                            p.error_detail,
-                            p.change.at,
-                            p.change.message_id,
-                            p.rank,
-                        )
-                        for p in planned
-                    ],
-                )
-                await conn.executemany(
-                    _N(sql.INSERT_EVENT),
-                    [
-                        (
-                            p.change.account_id,
-                            p.change.message_id,
-                            p.change.status.value,
-                            p.change.at,
-                        )
-                        for p in planned
-                    ],
-                )
+                await conn.executemany(_N(sql.UPDATE_MESSAGE), [p.update_row() for p in planned])
+                await conn.executemany(_N(sql.INSERT_EVENT), [p.event_row() for p in planned])
+            receipts = plan_esme_receipts(transitions, messages, parts, now)
+            if receipts:
+                await conn.executemany(_N(sql.INSERT_OUTBOX_RECEIPT), receipts)
         return [p.change for p in planned]
 
     async def find_parts_by_upstream_ids(
@@ -237,6 +225,54 @@ class PostgresStore:
             list(upstream_ids),
         )
         return {r[0]: PartKey(r[1], r[2]) for r in rows}
+
+    # -- SMPP server ------------------------------------------------------------------------
+
+    async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None:
+        await self.pool.execute(_N(sql.INSERT_CREDENTIAL), *sql.credential_row(credential, now))
+
+    async def smpp_credential(self, system_id: str) -> SmppCredential | None:
+        row = await self.pool.fetchrow(_N(sql.SELECT_CREDENTIAL), system_id)
+        return None if row is None else sql.credential(row)
+
+    async def claim_outbox(
+        self, *, node_id: str, system_ids: Sequence[str], limit: int, now: float, lease: float
+    ) -> list[OutboxItem]:
+        if not system_ids:
+            return []
+        rows = await self.pool.fetch(
+            f"""
+            WITH due AS (
+                SELECT id FROM smpp_outbox
+                WHERE system_id = ANY($1::text[]) AND (owner IS NULL OR lease_until < $2)
+                  AND expires_at > $2
+                ORDER BY id LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE smpp_outbox o SET owner = $4, lease_until = $5, attempts = o.attempts + 1
+            FROM due WHERE o.id = due.id
+            RETURNING {", ".join("o." + c.strip() for c in sql.OUTBOX_COLUMNS.split(","))}
+            """,
+            list(system_ids), now, limit, node_id, now + lease,
+        )  # fmt: skip
+        return sorted((sql.outbox_item(r) for r in rows), key=lambda item: item.id)
+
+    async def complete_outbox(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self.pool.execute(
+                "DELETE FROM smpp_outbox WHERE id = ANY($1::bigint[])", list(ids)
+            )
+
+    async def release_outbox(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self.pool.execute(
+                "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL"
+                " WHERE id = ANY($1::bigint[])",
+                list(ids),
+            )
+
+    async def expire_outbox(self, *, now: float) -> int:
+        return _count(await self.pool.execute(_N(sql.EXPIRE_OUTBOX), now))
 
 
 def _count(status: str) -> int:

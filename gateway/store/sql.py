@@ -15,8 +15,10 @@ from gateway.domain import (
     MessageRecord,
     MessageType,
     NewMessage,
+    OutboxItem,
     PartRecord,
     PartUpdate,
+    SmppCredential,
     Status,
 )
 from gateway.domain.message import PartView
@@ -25,14 +27,14 @@ from gateway.domain.status import TERMINAL_RANK
 INSERT_MESSAGE = """
 INSERT INTO messages (id, account_id, client_ref, source, destination, body, encoding, segments,
     message_type, registered_delivery, status, status_rank, created_at, updated_at, send_at,
-    expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, origin_system_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_PART = """
 INSERT INTO parts (message_id, seq, total, encoding, data_coding, udh, payload, connector,
-    priority, status, status_rank, owner, due_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    priority, status, status_rank, owner, due_at, updated_at, esme_receipt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 SELECT_DUE_PARTS = """
@@ -79,6 +81,26 @@ UPDATE messages SET status = ?, status_rank = ?,
 WHERE id = ? AND status_rank < ?
 """
 
+SET_BODY = "UPDATE messages SET body = ? WHERE id = ?"
+
+# What the status writer reads back after applying part updates, to re-aggregate messages and
+# to owe receipts to ESMEs.
+SELECT_MESSAGES_FOR_UPDATE = """
+SELECT id, account_id, status, segments, origin_system_id, source, destination, body
+FROM messages WHERE id IN ({})
+"""
+SELECT_PARTS_FOR_UPDATE = """
+SELECT message_id, seq, status, esme_receipt, error_code, submitted_at, done_at
+FROM parts WHERE message_id IN ({})
+"""
+
+INSERT_OUTBOX_RECEIPT = """
+INSERT INTO smpp_outbox (system_id, kind, message_id, seq, receipted_id, status, error_code,
+    source, destination, text, submitted_at, done_at, created_at, expires_at)
+VALUES (?, 'receipt', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+"""
+
 INSERT_EVENT = "INSERT INTO events (account_id, message_id, status, at) VALUES (?, ?, ?, ?)"
 
 SELECT_MESSAGE = """
@@ -97,10 +119,51 @@ INSERT INTO nodes (node_id, heartbeat_at) VALUES (?, ?)
 ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 """
 
+
 class Row(Protocol):
     """A result row by position: a tuple from sqlite3, an asyncpg.Record."""
 
     def __getitem__(self, index: int, /) -> Any: ...
+
+
+INSERT_CREDENTIAL = """
+INSERT INTO smpp_credentials (system_id, account_id, password_hash, allowed_networks, max_binds,
+    throughput, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (system_id) DO UPDATE SET account_id = excluded.account_id,
+    password_hash = excluded.password_hash, allowed_networks = excluded.allowed_networks,
+    max_binds = excluded.max_binds, throughput = excluded.throughput
+"""
+SELECT_CREDENTIAL = """
+SELECT system_id, account_id, password_hash, allowed_networks, max_binds, throughput
+FROM smpp_credentials WHERE system_id = ?
+"""
+OUTBOX_COLUMNS = """id, system_id, kind, receipted_id, status, error_code, source, destination,
+    text, submitted_at, done_at, attempts"""
+EXPIRE_OUTBOX = "DELETE FROM smpp_outbox WHERE expires_at <= ?"
+
+
+def credential(r: Row) -> SmppCredential:
+    networks = tuple(n for n in str(r[3]).split(",") if n)
+    return SmppCredential(
+        system_id=r[0], account_id=r[1], password_hash=r[2], allowed_networks=networks,
+        max_binds=r[4], throughput=r[5],
+    )  # fmt: skip
+
+
+def credential_row(c: SmppCredential, now: float) -> tuple[object, ...]:
+    return (
+        c.system_id, c.account_id, c.password_hash, ",".join(c.allowed_networks), c.max_binds,
+        c.throughput, now,
+    )  # fmt: skip
+
+
+def outbox_item(r: Row) -> OutboxItem:
+    return OutboxItem(
+        id=r[0], system_id=r[1], kind=r[2], receipted_id=r[3], status=r[4], error_code=r[5],
+        source=r[6], destination=r[7], text=r[8], submitted_at=r[9], done_at=r[10],
+        attempts=r[11],
+    )  # fmt: skip
 
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -126,7 +189,7 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.destination,
         m.body,
         m.encoding,
-        len(m.parts),
+        m.segment_count,
         m.message_type.value,
         m.registered_delivery,
         status.value,
@@ -135,13 +198,14 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.created_at,
         m.send_at,
         m.expires_at,
+        m.origin_system_id,
     )
 
 
 def part_rows(m: NewMessage, owner: str | None) -> list[tuple[object, ...]]:
     due_at = m.send_at if m.send_at is not None and m.send_at > m.created_at else m.created_at
     part_owner = owner if due_at <= m.created_at else None
-    total = len(m.parts)
+    total = m.segment_count
     return [
         (
             m.id,
@@ -158,6 +222,7 @@ def part_rows(m: NewMessage, owner: str | None) -> list[tuple[object, ...]]:
             part_owner,
             due_at,
             m.created_at,
+            p.esme_receipt,
         )
         for p in m.parts
     ]

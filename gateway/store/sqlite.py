@@ -11,6 +11,7 @@ keeps the fsync cost per batch rather than per message.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +22,22 @@ from gateway.domain import (
     Account,
     MessageRecord,
     NewMessage,
+    OutboxItem,
     PartKey,
     PartRecord,
     PartUpdate,
-    Status,
+    SmppCredential,
     StatusChange,
 )
 from gateway.store import sql
-from gateway.store.lifecycle import plan_message_changes
+from gateway.store.lifecycle import (
+    MessageRow,
+    PartRow,
+    message_row,
+    part_row,
+    plan_esme_receipts,
+    plan_message_changes,
+)
 from gateway.store.migrations import load_migrations, split_statements
 
 T = TypeVar("T")
@@ -162,12 +171,15 @@ class SqliteStore:
     # -- intake -----------------------------------------------------------------------------
 
     async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
-        message_rows = [sql.message_row(m) for m in messages]
+        message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
+        bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
 
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(sql.INSERT_MESSAGE, message_rows)
             conn.executemany(sql.INSERT_PART, part_rows)
+            if bodies:
+                conn.executemany(sql.SET_BODY, bodies)
 
         await self._write(run)
 
@@ -207,6 +219,7 @@ class SqliteStore:
         transitions = [u for u in updates if u.retry_at is None]
         rows = [sql.update_part_row(u) for u in transitions]
         message_ids = list(dict.fromkeys(u.message_id for u in transitions))
+        now = max((u.at for u in updates), default=0.0)
 
         def run(conn: sqlite3.Connection) -> list[StatusChange]:
             if retries:
@@ -214,43 +227,20 @@ class SqliteStore:
             if not rows:
                 return []
             conn.executemany(sql.UPDATE_PART, rows)
-            messages: dict[str, tuple[str, Status]] = {}
-            statuses: dict[str, list[Status]] = {}
+            messages: dict[str, MessageRow] = {}
+            parts: dict[str, list[PartRow]] = {}
             for chunk in _chunks(message_ids):
                 marks = sql.in_list(len(chunk))
-                for mid, account, status in conn.execute(
-                    f"SELECT id, account_id, status FROM messages WHERE id IN ({marks})", chunk
-                ):
-                    messages[mid] = (account, Status(status))
-                for mid, status in conn.execute(
-                    f"SELECT message_id, status FROM parts WHERE message_id IN ({marks})", chunk
-                ):
-                    statuses.setdefault(mid, []).append(Status(status))
-            planned = plan_message_changes(transitions, messages, statuses)
-            conn.executemany(
-                sql.UPDATE_MESSAGE,
-                [
-                    (
-                        p.change.status.value,
-                        p.rank,
-                        p.submitted_at,
-                        p.done_at,
-                        p.error_code,
-                        p.error_detail,
-                        p.change.at,
-                        p.change.message_id,
-                        p.rank,
-                    )
-                    for p in planned
-                ],
-            )
-            conn.executemany(
-                sql.INSERT_EVENT,
-                [
-                    (p.change.account_id, p.change.message_id, p.change.status.value, p.change.at)
-                    for p in planned
-                ],
-            )
+                for r in conn.execute(sql.SELECT_MESSAGES_FOR_UPDATE.format(marks), chunk):
+                    messages[r[0]] = message_row(r)
+                for r in conn.execute(sql.SELECT_PARTS_FOR_UPDATE.format(marks), chunk):
+                    parts.setdefault(r[0], []).append(part_row(r))
+            planned = plan_message_changes(transitions, messages, parts)
+            conn.executemany(sql.UPDATE_MESSAGE, [p.update_row() for p in planned])
+            conn.executemany(sql.INSERT_EVENT, [p.event_row() for p in planned])
+            receipts = plan_esme_receipts(transitions, messages, parts, now)
+            if receipts:
+                conn.executemany(sql.INSERT_OUTBOX_RECEIPT, receipts)
             return [p.change for p in planned]
 
         return await self._write(run)
@@ -271,6 +261,56 @@ class SqliteStore:
             return found
 
         return await self._read(run)
+
+    # -- SMPP server ------------------------------------------------------------------------
+
+    async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None:
+        row = sql.credential_row(credential, now)
+        await self._write(lambda c: c.execute(sql.INSERT_CREDENTIAL, row))
+
+    async def smpp_credential(self, system_id: str) -> SmppCredential | None:
+        row = await self._read(lambda c: c.execute(sql.SELECT_CREDENTIAL, (system_id,)).fetchone())
+        return None if row is None else sql.credential(row)
+
+    async def claim_outbox(
+        self, *, node_id: str, system_ids: Sequence[str], limit: int, now: float, lease: float
+    ) -> list[OutboxItem]:
+        if not system_ids:
+            return []
+
+        def run(conn: sqlite3.Connection) -> list[OutboxItem]:
+            rows = conn.execute(
+                f"SELECT {sql.OUTBOX_COLUMNS} FROM smpp_outbox"
+                f" WHERE system_id IN ({sql.in_list(len(system_ids))})"
+                " AND (owner IS NULL OR lease_until < ?) AND expires_at > ? ORDER BY id LIMIT ?",
+                (*system_ids, now, now, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE smpp_outbox SET owner = ?, lease_until = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                [(node_id, now + lease, r[0]) for r in rows],
+            )
+            # Report attempts including this one, as PostgreSQL's RETURNING does.
+            return [dataclasses.replace(sql.outbox_item(r), attempts=r[11] + 1) for r in rows]
+
+        return await self._write(run)
+
+    async def complete_outbox(self, ids: Sequence[int]) -> None:
+        if ids:
+            rows = [(i,) for i in ids]
+            await self._write(lambda c: c.executemany("DELETE FROM smpp_outbox WHERE id = ?", rows))
+
+    async def release_outbox(self, ids: Sequence[int]) -> None:
+        if ids:
+            rows = [(i,) for i in ids]
+            await self._write(
+                lambda c: c.executemany(
+                    "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL WHERE id = ?", rows
+                )
+            )
+
+    async def expire_outbox(self, *, now: float) -> int:
+        return await self._write(lambda c: c.execute(sql.EXPIRE_OUTBOX, (now,)).rowcount)
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:

@@ -157,3 +157,95 @@ async def test_retry_returns_the_part_to_the_queue_later(store: Store) -> None:
     assert await store.claim_parts(node_id="a", limit=5, now=NOW + 10) == []
     (part,) = await store.claim_parts(node_id="a", limit=5, now=NOW + 31)
     assert part.attempts == 1
+
+
+async def test_smpp_parts_arriving_separately_form_one_message(store: Store) -> None:
+    account_id = await _account(store)
+    first = _message(account_id, parts=1, segments=2, origin_system_id="esme1", body="")
+    first = _with_part_receipts(first, esme_receipt=1)
+    await store.insert_messages([first], owner=None)
+    await store.apply_updates([PartUpdate(first.id, 0, Status.SUBMITTED, NOW, upstream_id="a")])
+    # Part 0 delivered, part 1 not even arrived: the message must not be final yet.
+    assert await store.apply_updates([PartUpdate(first.id, 0, Status.DELIVERED, NOW + 1)]) == []
+    second = NewMessage(
+        **{
+            **_fields(first),
+            "parts": (NewPart(1, "gsm7", 0, b"", b"there", esme_receipt=1),),
+            "continuation": True,
+            "body": "hello there",
+        }  # fmt: skip
+    )
+    await store.insert_messages([second], owner=None)
+    await store.apply_updates([PartUpdate(first.id, 1, Status.SUBMITTED, NOW + 2, upstream_id="b")])
+    changes = await store.apply_updates([PartUpdate(first.id, 1, Status.DELIVERED, NOW + 3)])
+    assert [c.status for c in changes] == [Status.DELIVERED]
+    record = await store.get_message(account_id=account_id, message_id=first.id)
+    assert record is not None and record.segments == 2 and len(record.parts) == 2
+
+    owed = await store.claim_outbox(
+        node_id="n", system_ids=["esme1"], limit=10, now=NOW + 4, lease=30
+    )
+    assert [(o.receipted_id, o.status) for o in owed] == [
+        (f"{first.id}-1", "delivered"),
+        (f"{first.id}-2", "delivered"),
+    ]
+    assert owed[0].source == first.destination and owed[0].destination == first.source
+    # Leased: not handed out again until the lease runs out, then again; completed: gone.
+    assert (
+        await store.claim_outbox(node_id="m", system_ids=["esme1"], limit=10, now=NOW + 5, lease=30)
+        == []
+    )
+    again = await store.claim_outbox(
+        node_id="m", system_ids=["esme1"], limit=10, now=NOW + 40, lease=30
+    )
+    assert [o.id for o in again] == [o.id for o in owed] and again[0].attempts == 2
+    await store.complete_outbox([o.id for o in again])
+    assert (
+        await store.claim_outbox(
+            node_id="m", system_ids=["esme1"], limit=10, now=NOW + 99, lease=30
+        )
+        == []
+    )
+
+
+async def test_receipt_on_failure_only_is_owed_only_for_failures(store: Store) -> None:
+    account_id = await _account(store)
+    ok = _with_part_receipts(_message(account_id, origin_system_id="e"), esme_receipt=2)
+    bad = _with_part_receipts(_message(account_id, origin_system_id="e"), esme_receipt=2)
+    await store.insert_messages([ok, bad], owner=None)
+    await store.apply_updates(
+        [
+            PartUpdate(ok.id, 0, Status.DELIVERED, NOW),
+            PartUpdate(bad.id, 0, Status.UNDELIVERED, NOW),
+        ]
+    )
+    owed = await store.claim_outbox(node_id="n", system_ids=["e"], limit=10, now=NOW, lease=5)
+    assert [o.receipted_id for o in owed] == [bad.id]
+    await store.release_outbox([owed[0].id])
+    assert (
+        len(await store.claim_outbox(node_id="n", system_ids=["e"], limit=10, now=NOW, lease=5))
+        == 1
+    )
+    assert await store.expire_outbox(now=NOW + 10 * 86400) == 1
+
+
+async def test_smpp_credentials_round_trip(store: Store) -> None:
+    from gateway.domain import SmppCredential
+
+    account_id = await _account(store)
+    cred = SmppCredential("esme1", account_id, "scrypt$x", ("10.0.0.0/8", "127.0.0.1/32"), 4, 50.0)
+    await store.add_smpp_credential(cred, now=NOW)
+    assert await store.smpp_credential("esme1") == cred
+    assert await store.smpp_credential("nobody") is None
+
+
+def _fields(m: NewMessage) -> dict[str, object]:
+    return {name: getattr(m, name) for name in m.__dataclass_fields__}
+
+
+def _with_part_receipts(m: NewMessage, *, esme_receipt: int) -> NewMessage:
+    parts = tuple(
+        NewPart(p.seq, p.encoding, p.data_coding, p.udh, p.payload, esme_receipt=esme_receipt)
+        for p in m.parts
+    )
+    return NewMessage(**{**_fields(m), "parts": parts})  # type: ignore[arg-type]

@@ -1,0 +1,42 @@
+-- The SMPP server for aggregators (PostgreSQL).
+
+-- Credentials an ESME binds with. The password is stored as an scrypt hash.
+CREATE TABLE smpp_credentials (
+    system_id         TEXT PRIMARY KEY,
+    account_id        TEXT NOT NULL REFERENCES accounts(id),
+    password_hash     TEXT NOT NULL,
+    allowed_networks  TEXT NOT NULL DEFAULT '',
+    max_binds         INTEGER NOT NULL DEFAULT 10,
+    throughput        DOUBLE PRECISION NOT NULL DEFAULT 0,
+    created_at        DOUBLE PRECISION NOT NULL
+);
+
+-- The bind a message came in on (NULL for REST), and for each part whether the ESME asked for
+-- a receipt: SMPP registered_delivery bits 0-1 (0 none, 1 always, 2 on failure only).
+ALTER TABLE messages ADD COLUMN origin_system_id TEXT;
+ALTER TABLE parts ADD COLUMN esme_receipt INTEGER NOT NULL DEFAULT 0;
+
+-- What is owed to ESMEs (receipts now, MO later), kept until a receiver of that system_id
+-- acknowledges it: store-and-forward across restarts and nodes. A node sending a row leases it.
+CREATE TABLE smpp_outbox (
+    id            BIGSERIAL PRIMARY KEY,
+    system_id     TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    message_id    TEXT,
+    seq           INTEGER,
+    receipted_id  TEXT,
+    status        TEXT,
+    error_code    TEXT,
+    source        TEXT NOT NULL,
+    destination   TEXT NOT NULL,
+    text          TEXT NOT NULL DEFAULT '',
+    submitted_at  DOUBLE PRECISION,
+    done_at       DOUBLE PRECISION,
+    created_at    DOUBLE PRECISION NOT NULL,
+    expires_at    DOUBLE PRECISION NOT NULL,
+    owner         TEXT,
+    lease_until   DOUBLE PRECISION,
+    attempts      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX smpp_outbox_pending ON smpp_outbox(system_id, id);
+CREATE UNIQUE INDEX smpp_outbox_receipt ON smpp_outbox(message_id, seq) WHERE kind = 'receipt';
