@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import secrets
 import signal
+import ssl
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -29,14 +30,16 @@ from gateway.connector import (
     UpstreamReceipt,
 )
 from gateway.dispatch import Dispatcher, RetryPolicy
-from gateway.domain import Account, UpstreamError, new_id
+from gateway.domain import Account, SmppCredential, UpstreamError, new_id
 from gateway.domain.ids import id_timestamp
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
+from gateway.passwords import hash_password
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router
 from gateway.simulator import Simulator, SimulatorConfig
+from gateway.smpp_server.server import SmppServer, SmppServerSettings
 from gateway.status import StatusWriter
 from gateway.store import Store, open_store
 
@@ -84,6 +87,8 @@ class Gateway:
     status: StatusWriter | None = None
     intake: Intake | None = None
     demo_key: str | None = None
+    demo_smpp_password: str | None = None
+    smpp_server: SmppServer | None = None
     http: _Server | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
@@ -98,6 +103,7 @@ class Gateway:
             log.info("applied migrations %s", applied)
         if s.environment == "development" or s.demo_key is not None:
             self.demo_key = await self._ensure_demo_account(store)
+            self.demo_smpp_password = await self._ensure_demo_smpp(store)
 
         upstream = s.upstream_config
         if upstream.kind == "simulator":
@@ -168,6 +174,19 @@ class Gateway:
             await c.start(UpstreamEvents(self.receipts))
         self.receipts.start()
         await self.dispatcher.start()
+        self.smpp_server = SmppServer(
+            settings=SmppServerSettings(
+                host=s.smpp_host, port=s.smpp_port, window=s.smpp_window, tls=_tls_context(s)
+            ),
+            store=store,
+            intake=self.intake,
+            status=self.status,
+            dispatcher=self.dispatcher,
+            metrics=self.metrics,
+            node_id=node_id,
+            packed=s.smpp_packed,
+        )
+        await self.smpp_server.start()
 
         api = create_api(
             ApiServices(
@@ -229,6 +248,24 @@ class Gateway:
             return key
         return await KeyAuthenticator(store=store).create_key(account_id=account.id)
 
+    async def _ensure_demo_smpp(self, store: Store) -> str:
+        """The demo account binds as system_id `demo`; the password is set at every start."""
+        account = await store.get_account_by_name(DEMO_ACCOUNT)
+        assert account is not None
+        configured = self.settings.demo_smpp_password
+        # SMPP 3.4 passwords are at most 8 octets (§4.1.1).
+        password = configured.get_secret_value() if configured else secrets.token_hex(4)
+        credential = SmppCredential(
+            system_id=DEMO_ACCOUNT, account_id=account.id, password_hash=hash_password(password)
+        )
+        await store.add_smpp_credential(credential, now=time.time())
+        return password
+
+    @property
+    def smpp_port(self) -> int:
+        assert self.smpp_server is not None
+        return self.smpp_server.port
+
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"node": self.settings.effective_node_id, "draining": self.draining}
         store_ok = True
@@ -251,6 +288,8 @@ class Gateway:
             self.http.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._http_task, timeout=s.shutdown_timeout)
+        if self.smpp_server is not None:
+            await self.smpp_server.stop(timeout=s.shutdown_timeout)
         if self.intake is not None:
             await self.intake.drain()
         if self.dispatcher is not None:
@@ -264,6 +303,15 @@ class Gateway:
             await self.simulator.stop()
         if self.store is not None:
             await self.store.close()
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.smpp_tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.smpp_tls_cert, settings.smpp_tls_key)
+    return context
 
 
 async def serve(settings: Settings) -> None:
@@ -304,8 +352,12 @@ def _announce(gateway: Gateway) -> None:
         lines.append(
             f"upstream: built-in SMSC simulator on {s.simulator_host}:{gateway.simulator.port}"
         )
+    if gateway.smpp_server is not None:
+        lines.append(f"SMPP server on {s.smpp_host}:{gateway.smpp_port}")
     if gateway.demo_key is not None:
         lines.append(f"demo account API key: {gateway.demo_key}")
+    if gateway.demo_smpp_password is not None:
+        lines.append(f"demo SMPP bind: system_id=demo password={gateway.demo_smpp_password}")
     print("\n".join(lines), flush=True)
 
 

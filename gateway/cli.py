@@ -95,6 +95,35 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts_smpp(args: argparse.Namespace) -> int:
+    from gateway.domain import SmppCredential
+    from gateway.passwords import hash_password
+
+    if not 1 <= len(args.password) <= 8 or not 1 <= len(args.system_id) <= 15:
+        raise SystemExit("SMPP 3.4: system_id is 1-15 characters and the password 1-8")
+    settings = load_settings()
+
+    async def set_credentials(store: Store) -> None:
+        account = await store.get_account_by_name(args.name)
+        if account is None:
+            raise SystemExit(f"no account named {args.name!r}")
+        await store.add_smpp_credential(
+            SmppCredential(
+                system_id=args.system_id,
+                account_id=account.id,
+                password_hash=hash_password(args.password),
+                allowed_networks=tuple(args.allow),
+                max_binds=args.max_binds,
+                throughput=args.throughput,
+            ),
+            now=time.time(),
+        )
+
+    _run(_with_store(settings, set_credentials))
+    print(f"account {args.name!r} binds as system_id {args.system_id!r}")
+    return 0
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from gateway.keys import KeyAuthenticator
 
@@ -143,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     create = accounts_sub.add_parser("create", help="create an account; prints its id")
     create.add_argument("name")
     create.set_defaults(func=cmd_accounts_create)
+
+    smpp = accounts_sub.add_parser(
+        "smpp", help="set an account's SMPP credentials (system_id and password)"
+    )
+    smpp.add_argument("name", help="account name")
+    smpp.add_argument("--system-id", required=True)
+    smpp.add_argument("--password", required=True, help="at most 8 characters (SMPP 3.4)")
+    smpp.add_argument("--max-binds", type=int, default=10)
+    smpp.add_argument("--throughput", type=float, default=0.0, help="segments/s; 0: no limit")
+    smpp.add_argument(
+        "--allow", action="append", default=[], metavar="CIDR", help="allowed source network"
+    )
+    smpp.set_defaults(func=cmd_accounts_smpp)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     smpp_host: str = "127.0.0.1"
     smpp_port: int = Field(default=2775, ge=0, le=65535)
+    smpp_window: int = Field(default=100, ge=1, description="requests in progress per bind")
+    smpp_packed: bool = Field(default=False, description="ESMEs send GSM 7-bit packed")
+    smpp_tls_cert: str | None = Field(default=None, description="PEM file; enables TLS")
+    smpp_tls_key: str | None = None
 
     upstream: str = "simulator"
     simulator_host: str = "127.0.0.1"

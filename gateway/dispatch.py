@@ -47,6 +47,15 @@ class Lanes:
         self.size += 1
         self._ready.set()
 
+    def remove(self, message_id: str) -> int:
+        removed = 0
+        for i, lane in enumerate(self._lanes):
+            kept = deque(p for p in lane if p.message_id != message_id)
+            removed += len(lane) - len(kept)
+            self._lanes[i] = kept
+        self.size -= removed
+        return removed
+
     async def get(self) -> PartRecord:
         while True:
             for lane in self._lanes:
@@ -108,6 +117,7 @@ class Dispatcher:
         self._reserved = 0  # promised to intake, not yet handed over
         self._room = asyncio.Event()
         self._in_flight = 0
+        self._sending: dict[str, int] = {}  # message id -> parts being sent
         self._idle = asyncio.Event()  # set while no submit is in flight
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,6 +146,16 @@ class Dispatcher:
             name = part.connector if part.connector in self._lanes else self._default
             self._lanes[name].put(part)
         self._held += len(parts)
+
+    def in_flight(self, message_id: str) -> bool:
+        """Whether a part of the message is being sent by this node right now."""
+        return message_id in self._sending
+
+    def withdraw(self, message_id: str) -> int:
+        """Take a message's parts out of this node's lanes (it was cancelled)."""
+        removed = sum(lanes.remove(message_id) for lanes in self._lanes.values())
+        self._held -= removed
+        return removed
 
     @property
     def queued(self) -> int:
@@ -185,6 +205,7 @@ class Dispatcher:
             part = await lanes.get()
             self._in_flight += 1
             self._idle.clear()
+            self._sending[part.message_id] = self._sending.get(part.message_id, 0) + 1
             try:
                 if limit is not None:
                     await limit.take(1)
@@ -197,6 +218,9 @@ class Dispatcher:
             finally:
                 self._held -= 1
                 self._in_flight -= 1
+                left = self._sending.pop(part.message_id) - 1
+                if left:
+                    self._sending[part.message_id] = left
                 if not self._in_flight:
                     self._idle.set()
                 self._metrics.queue_depth.labels(connector=name).set(lanes.size)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gateway.dispatch import Dispatcher
 from gateway.domain import MessageType, NewMessage, NewPart, PartRecord, new_id
-from gateway.domain.errors import EmptyText, InvalidSender, TextTooLong
+from gateway.domain.errors import EmptyText, InvalidSender, QueueFull, TextTooLong
 from gateway.domain.errors import UnencodableText as UnencodableTextError
 from gateway.groupcommit import GroupCommit
 from gateway.metrics import Metrics
@@ -62,6 +62,7 @@ class Intake:
         node_id: str,
         max_batch: int = 1000,
         max_segments: int = 20,
+        max_pending: int = 20_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -70,6 +71,7 @@ class Intake:
         self._metrics = metrics
         self._node_id = node_id
         self._max_segments = max_segments
+        self._max_pending = max_pending
         self._clock = clock
         self._references = ConcatReferenceAllocator()
         self._commit: GroupCommit[NewMessage, None] = GroupCommit(self._write, max_batch=max_batch)
@@ -78,7 +80,7 @@ class Intake:
         """Validate and encode: (E.164 destination, sender, encoded text). No side effects, so
         the preview endpoint answers exactly what a submit would do."""
         destination = normalize_e164(submission.to)
-        sender = _validate_sender(submission.sender)
+        sender = validate_sender(submission.sender)
         if not submission.text:
             raise EmptyText("text must not be empty")
         try:
@@ -104,7 +106,7 @@ class Intake:
         """Validate, encode and segment; raise a `ClientError` for bad input. No I/O."""
         destination, sender, encoded = self.encode(submission)
         total = len(encoded.segments)
-        reference = self._references.allocate(destination) if total > 1 else 0
+        reference = self.concat_reference(destination) if total > 1 else 0
         parts = tuple(
             NewPart(
                 seq=i,
@@ -146,6 +148,7 @@ class Intake:
     async def submit(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
         """Prepare and commit; return once the message is durable."""
         message, encoded = self.prepare(submission)
+        self._check_room()
         started = time.perf_counter()
         await self._commit.submit(message)
         self._metrics.intake_latency.observe(time.perf_counter() - started)
@@ -169,11 +172,41 @@ class Intake:
             self._metrics.segments_accepted.labels(type=m.message_type.value).inc(len(m.parts))
         return [None] * len(messages)
 
+    async def commit(self, message: NewMessage) -> None:
+        """Commit a message a front door built itself (the SMPP server); returns once durable."""
+        self._check_room()
+        started = time.perf_counter()
+        await self._commit.submit(message)
+        self._metrics.intake_latency.observe(time.perf_counter() - started)
+
+    def concat_reference(self, destination: str) -> int:
+        """The next concatenation reference for a long message to `destination`.
+
+        References cycle per destination (from a random start), so one repeats only after 255
+        later long messages to the same handset: far beyond how many a handset reassembles at
+        once. They are released at once rather than tracked until the last part is sent,
+        which would tie intake to dispatch on whichever node sends the parts.
+        """
+        reference = self._references.allocate(destination)
+        self._references.release(destination, reference)
+        return reference
+
+    def route(self, *, account_id: str, destination: str, message_type: MessageType) -> str:
+        return self._router.route(
+            account_id=account_id, destination=destination, message_type=message_type.value
+        ).connectors[0]
+
+    def _check_room(self) -> None:
+        # Commits that have not started yet: when the store cannot keep up, callers hear it
+        # (429, ESME_RMSGQFUL) instead of the gateway buffering without bound.
+        if self._commit.pending >= self._max_pending:
+            raise QueueFull(f"{self._commit.pending} submissions are waiting for the store")
+
     async def drain(self) -> None:
         await self._commit.drain()
 
 
-def _validate_sender(sender: str) -> str:
+def validate_sender(sender: str) -> str:
     value = sender.strip()
     if _NUMERIC_SENDER.match(value) or _ALPHANUMERIC_SENDER.match(value):
         return value

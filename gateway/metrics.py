@@ -65,6 +65,14 @@ class Metrics:
             ["connector"],
             registry=r,
         )
+        self.smpp_binds = Gauge(
+            "gateway_smpp_server_binds", "ESME binds to our SMPP server", ["system_id"], registry=r
+        )
+        self.smpp_throttled = Counter(
+            "gateway_smpp_server_throttled",
+            "Requests answered ESME_RTHROTTLED (window or rate exceeded)",
+            registry=r,
+        )
         self.binds_up = Gauge(
             "gateway_upstream_binds_up", "Upstream binds currently bound", ["connector"], registry=r
         )

@@ -242,8 +242,7 @@ class _SmscConnection(SessionProtocol):
 
 
 def _receipt_snippet(submit: SubmitSm) -> str:
-    """The receipt's `text:` field: the first 20 characters (SMPP 3.4 Appendix B), kept to
-    printable ASCII because receipt text travels as plain octets whatever the message's coding."""
+    """The text the receipt's `text:` field starts from: the message's, decoded."""
     try:
         part = decode_short_message(
             submit.short_message,
@@ -254,7 +253,7 @@ def _receipt_snippet(submit: SubmitSm) -> str:
         text = part.text() or ""
     except ValueError:
         text = ""
-    return "".join(c if " " <= c <= "~" else "." for c in text[:20])
+    return text
 
 
 async def run_simulator(config: SimulatorConfig) -> None:

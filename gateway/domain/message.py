@@ -90,6 +90,7 @@ class NewMessage:
     segments: int | None = None
     continuation: bool = False
     origin_system_id: str | None = None
+    esme_receipt: int = 0  # a receipt for the whole message (registered_delivery bits 0-1)
 
     @property
     def segment_count(self) -> int:

@@ -127,8 +127,14 @@ def format_receipt_text(r: Receipt) -> bytes:
         parts.append(f"done date:{_format_date(r.done_date)}")
     parts.append(f"stat:{STAT_WORDS[r.state]}")
     parts.append(f"err:{r.error_code}")
-    parts.append(f"text:{r.text[:RECEIPT_TEXT_LENGTH]}")
-    return " ".join(parts).encode("latin-1", errors="replace")
+    parts.append(f"text:{_printable(r.text[:RECEIPT_TEXT_LENGTH])}")
+    return " ".join(parts).encode("ascii")
+
+
+def _printable(text: str) -> str:
+    """The receipt travels as plain ASCII whatever the message's data_coding was (receivers
+    parse it as text), so characters outside printable ASCII become '.'."""
+    return "".join(c if " " <= c <= "~" else "." for c in text)
 
 
 _KEY = re.compile(r"(?i)(?<![a-z_])(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err|text)\s*:")

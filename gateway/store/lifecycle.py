@@ -24,6 +24,8 @@ class MessageRow:
     source: str
     destination: str
     body: str
+    esme_receipt: int
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +51,16 @@ class MessageChange:
     def update_row(self) -> tuple[object, ...]:
         c = self.change
         return (
-            c.status.value, self.rank, self.submitted_at, self.done_at, self.error_code,
-            self.error_detail, c.at, c.message_id, self.rank,
-        )  # fmt: skip
+            c.status.value,
+            self.rank,
+            self.submitted_at,
+            self.done_at,
+            self.error_code,
+            self.error_detail,
+            c.at,
+            c.message_id,
+            self.rank,
+        )
 
     def event_row(self) -> tuple[object, ...]:
         c = self.change
@@ -68,6 +77,8 @@ def message_row(r: Row) -> MessageRow:
         source=r[5],
         destination=r[6],
         body=r[7],
+        esme_receipt=r[8],
+        created_at=r[9],
     )
 
 
@@ -122,15 +133,41 @@ def plan_esme_receipts(
     updates: Sequence[PartUpdate],
     messages: Mapping[str, MessageRow],
     parts: Mapping[str, list[PartRow]],
+    changes: Sequence[MessageChange],
     now: float,
 ) -> list[tuple[object, ...]]:
     """Outbox rows (for `INSERT_OUTBOX_RECEIPT`) for parts that just reached a final status and
-    whose submit asked for a receipt. Inserting twice is harmless: the outbox is unique per part."""
+    whose submit asked for a receipt, and for messages whose single submit did. Inserting twice
+    is harmless: the outbox is unique per part (seq -1 stands for the whole message)."""
     touched = {(u.message_id, u.seq) for u in updates if u.retry_at is None}
     rows: list[tuple[object, ...]] = []
+    for planned in changes:
+        message = messages[planned.change.message_id]
+        status = planned.change.status
+        wanted = message.esme_receipt & 0x03
+        if message.origin_system_id is None or not status.terminal or not wanted:
+            continue
+        if wanted == 1 or status is not Status.DELIVERED:
+            rows.append(
+                (
+                    message.origin_system_id,
+                    message.id,
+                    -1,
+                    message.id,
+                    status.value,
+                    planned.error_code,
+                    message.destination,
+                    message.source,
+                    message.body[:20],
+                    planned.submitted_at or message.created_at,
+                    planned.done_at or now,
+                    now,
+                    now + ESME_RECEIPT_TTL,
+                )
+            )
     for message_id in {m for m, _ in touched}:
-        message = messages.get(message_id)
-        if message is None or message.origin_system_id is None:
+        row = messages.get(message_id)
+        if row is None or row.origin_system_id is None:
             continue
         for part in parts.get(message_id, ()):
             if (message_id, part.seq) not in touched or not part.status.terminal:
@@ -139,16 +176,16 @@ def plan_esme_receipts(
             if wanted == 1 or (wanted == 2 and part.status is not Status.DELIVERED):
                 rows.append(
                     (
-                        message.origin_system_id,
+                        row.origin_system_id,
                         message_id,
                         part.seq,
-                        public_part_id(message_id, part.seq, message.segments),
+                        public_part_id(message_id, part.seq, row.segments),
                         part.status.value,
                         part.error_code,
                         # A receipt travels back: from the destination to the sender.
-                        message.destination,
-                        message.source,
-                        message.body[:20],
+                        row.destination,
+                        row.source,
+                        row.body[:20],
                         part.submitted_at,
                         part.done_at or now,
                         now,

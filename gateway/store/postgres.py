@@ -210,7 +210,7 @@ class PostgresStore:
             if planned:
                 await conn.executemany(_N(sql.UPDATE_MESSAGE), [p.update_row() for p in planned])
                 await conn.executemany(_N(sql.INSERT_EVENT), [p.event_row() for p in planned])
-            receipts = plan_esme_receipts(transitions, messages, parts, now)
+            receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
                 await conn.executemany(_N(sql.INSERT_OUTBOX_RECEIPT), receipts)
         return [p.change for p in planned]
@@ -253,8 +253,12 @@ class PostgresStore:
             FROM due WHERE o.id = due.id
             RETURNING {", ".join("o." + c.strip() for c in sql.OUTBOX_COLUMNS.split(","))}
             """,
-            list(system_ids), now, limit, node_id, now + lease,
-        )  # fmt: skip
+            list(system_ids),
+            now,
+            limit,
+            node_id,
+            now + lease,
+        )
         return sorted((sql.outbox_item(r) for r in rows), key=lambda item: item.id)
 
     async def complete_outbox(self, ids: Sequence[int]) -> None:

@@ -27,8 +27,8 @@ from gateway.domain.status import TERMINAL_RANK
 INSERT_MESSAGE = """
 INSERT INTO messages (id, account_id, client_ref, source, destination, body, encoding, segments,
     message_type, registered_delivery, status, status_rank, created_at, updated_at, send_at,
-    expires_at, origin_system_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, origin_system_id, esme_receipt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_PART = """
@@ -86,7 +86,8 @@ SET_BODY = "UPDATE messages SET body = ? WHERE id = ?"
 # What the status writer reads back after applying part updates, to re-aggregate messages and
 # to owe receipts to ESMEs.
 SELECT_MESSAGES_FOR_UPDATE = """
-SELECT id, account_id, status, segments, origin_system_id, source, destination, body
+SELECT id, account_id, status, segments, origin_system_id, source, destination, body,
+    esme_receipt, created_at
 FROM messages WHERE id IN ({})
 """
 SELECT_PARTS_FOR_UPDATE = """
@@ -146,24 +147,42 @@ EXPIRE_OUTBOX = "DELETE FROM smpp_outbox WHERE expires_at <= ?"
 def credential(r: Row) -> SmppCredential:
     networks = tuple(n for n in str(r[3]).split(",") if n)
     return SmppCredential(
-        system_id=r[0], account_id=r[1], password_hash=r[2], allowed_networks=networks,
-        max_binds=r[4], throughput=r[5],
-    )  # fmt: skip
+        system_id=r[0],
+        account_id=r[1],
+        password_hash=r[2],
+        allowed_networks=networks,
+        max_binds=r[4],
+        throughput=r[5],
+    )
 
 
 def credential_row(c: SmppCredential, now: float) -> tuple[object, ...]:
     return (
-        c.system_id, c.account_id, c.password_hash, ",".join(c.allowed_networks), c.max_binds,
-        c.throughput, now,
-    )  # fmt: skip
+        c.system_id,
+        c.account_id,
+        c.password_hash,
+        ",".join(c.allowed_networks),
+        c.max_binds,
+        c.throughput,
+        now,
+    )
 
 
 def outbox_item(r: Row) -> OutboxItem:
     return OutboxItem(
-        id=r[0], system_id=r[1], kind=r[2], receipted_id=r[3], status=r[4], error_code=r[5],
-        source=r[6], destination=r[7], text=r[8], submitted_at=r[9], done_at=r[10],
+        id=r[0],
+        system_id=r[1],
+        kind=r[2],
+        receipted_id=r[3],
+        status=r[4],
+        error_code=r[5],
+        source=r[6],
+        destination=r[7],
+        text=r[8],
+        submitted_at=r[9],
+        done_at=r[10],
         attempts=r[11],
-    )  # fmt: skip
+    )
 
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -199,6 +218,7 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.send_at,
         m.expires_at,
         m.origin_system_id,
+        m.esme_receipt,
     )
 
 

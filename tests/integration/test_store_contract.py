@@ -173,7 +173,7 @@ async def test_smpp_parts_arriving_separately_form_one_message(store: Store) -> 
             "parts": (NewPart(1, "gsm7", 0, b"", b"there", esme_receipt=1),),
             "continuation": True,
             "body": "hello there",
-        }  # fmt: skip
+        }
     )
     await store.insert_messages([second], owner=None)
     await store.apply_updates([PartUpdate(first.id, 1, Status.SUBMITTED, NOW + 2, upstream_id="b")])

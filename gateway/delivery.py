@@ -1,0 +1,219 @@
+"""Delivery: drains what the gateway owes its users. Here: receipts owed to ESMEs, sent as
+deliver_sm on their receiver binds.
+
+Store-and-forward: the outbox row is written with the final status (one transaction), waits
+while no receiver of that system_id is bound on any node, and is deleted only when an ESME
+acknowledges the deliver_sm. Each node leases the rows it sends, so several nodes never send one
+row at once; a row whose deliver_sm went unanswered, or whose node died, is leased again when its
+lease runs out. At-least-once: an ESME may see a receipt twice, never zero times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from gateway.domain import OutboxItem, Status
+from gateway.smpp.codes import CommandStatus
+from gateway.smpp.pdu import DeliverSm
+from gateway.smpp.receipt import MessageState, Receipt, build_receipt_pdu
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+TON_INTERNATIONAL, TON_ALPHANUMERIC, NPI_ISDN = 0x01, 0x05, 0x01
+
+_STATE = {
+    Status.DELIVERED: MessageState.DELIVERED,
+    Status.UNDELIVERED: MessageState.UNDELIVERABLE,
+    Status.EXPIRED: MessageState.EXPIRED,
+    Status.REJECTED: MessageState.REJECTED,
+    Status.FAILED: MessageState.UNDELIVERABLE,
+    Status.CANCELLED: MessageState.DELETED,
+}
+
+
+class Receiver(Protocol):
+    @property
+    def delivery_room(self) -> int: ...
+    def deliver(self, item: OutboxItem, pdu: DeliverSm) -> None: ...
+
+
+class ReceiverRegistry(Protocol):
+    def receivers(self, system_id: str) -> Sequence[Receiver]: ...
+    def receiving_system_ids(self) -> Sequence[str]: ...
+
+
+def receipt_pdu(item: OutboxItem) -> DeliverSm:
+    status = Status(item.status) if item.status else Status.UNDELIVERED
+    delivered = status is Status.DELIVERED
+    receipt = Receipt(
+        message_id=item.receipted_id or "",
+        state=_STATE.get(status, MessageState.UNKNOWN),
+        error_code="000" if delivered else _err(item.error_code),
+        submitted=1,
+        delivered=1 if delivered else 0,
+        submit_date=_date(item.submitted_at),
+        done_date=_date(item.done_at),
+        text=item.text,
+    )
+    source, source_ton = _address(item.source)
+    destination, destination_ton = _address(item.destination)
+    return build_receipt_pdu(
+        receipt,
+        source_addr=source,
+        source_addr_ton=source_ton,
+        source_addr_npi=_npi(source_ton),
+        destination_addr=destination,
+        dest_addr_ton=destination_ton,
+        dest_addr_npi=_npi(destination_ton),
+    )
+
+
+class SmppOutboxDelivery:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: ReceiverRegistry,
+        node_id: str,
+        lease: float = 30.0,
+        batch: int = 500,
+        poll_interval: float = 0.1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._node_id = node_id
+        self._lease = lease
+        self._batch = batch
+        self._poll = poll_interval
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._done: list[int] = []
+        self._retry: list[int] = []
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.acknowledged = 0
+
+    def wake(self) -> None:
+        """A receiver bound or room opened: look at the outbox now."""
+        self._wake.set()
+
+    def answered(self, item: OutboxItem, status: int) -> None:
+        if status == CommandStatus.ESME_ROK:
+            self._done.append(item.id)
+            self.acknowledged += 1
+        else:
+            self._retry.append(item.id)
+        self._wake.set()
+
+    def lost(self, items: Sequence[OutboxItem]) -> None:
+        """A bind closed with deliver_sm unanswered: hand them back at once."""
+        self._retry.extend(item.id for item in items)
+        self._wake.set()
+
+    async def run(self) -> None:
+        last_expiry = 0.0
+        while True:
+            try:
+                await self._flush_answers()
+                sent = await self._send_some()
+                now = self._clock()
+                if now - last_expiry > 60:
+                    last_expiry = now
+                    expired = await self._store.expire_outbox(now=now)
+                    if expired:
+                        log.warning(
+                            "%d receipts expired before any ESME receiver took them", expired
+                        )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMPP outbox delivery failed; retrying")
+                sent = 0
+            if sent < self._batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+
+    async def _flush_answers(self) -> None:
+        done, self._done = self._done, []
+        retry, self._retry = self._retry, []
+        if done:
+            await self._store.complete_outbox(done)
+        if retry:
+            await self._store.release_outbox(retry)
+
+    async def _send_some(self) -> int:
+        room = {
+            system_id: sum(r.delivery_room for r in self._registry.receivers(system_id))
+            for system_id in self._registry.receiving_system_ids()
+        }
+        wanted = [s for s, n in room.items() if n > 0]
+        if not wanted:
+            return 0
+        items = await self._store.claim_outbox(
+            node_id=self._node_id,
+            system_ids=wanted,
+            limit=min(self._batch, sum(room.values())),
+            now=self._clock(),
+            lease=self._lease,
+        )
+        unsent = []
+        for item in items:
+            receiver = max(
+                self._registry.receivers(item.system_id),
+                key=lambda r: r.delivery_room,
+                default=None,
+            )
+            if receiver is None or receiver.delivery_room <= 0:
+                unsent.append(item.id)
+                continue
+            receiver.deliver(item, receipt_pdu(item))
+            self.sent += 1
+        if unsent:
+            await self._store.release_outbox(unsent)
+        return len(items) - len(unsent)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="smpp-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._flush_answers()
+
+
+def _address(value: str) -> tuple[str, int]:
+    if value.startswith("+") and value[1:].isdigit():
+        return value[1:], TON_INTERNATIONAL
+    if value.isdigit():
+        return value, 0
+    return value, TON_ALPHANUMERIC
+
+
+def _npi(ton: int) -> int:
+    return NPI_ISDN if ton in (0, TON_INTERNATIONAL) else 0
+
+
+def _err(code: str | None) -> str:
+    """The receipt's 3-character `err:` field from an upstream code such as 0x0000000B."""
+    if not code:
+        return "000"
+    try:
+        return f"{int(code, 0) & 0xFFF:03X}"[-3:] if code.startswith("0x") else code[-3:].zfill(3)
+    except ValueError:
+        return "999"
+
+
+def _date(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)

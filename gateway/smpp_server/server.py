@@ -1,0 +1,387 @@
+"""The SMPP server for aggregators: we are their SMSC.
+
+Keeps the registry of live connections and binds per system_id (bind limits, receivers for
+receipts, orderly shutdown), authenticates binds, and turns submits into committed messages and
+queries or cancellations into store calls. The protocol work is in `connection.py`, the
+translation of fields in `mapping.py` and `submission.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gateway.delivery import SmppOutboxDelivery
+from gateway.dispatch import Dispatcher
+from gateway.domain import (
+    GatewayError,
+    OutboxItem,
+    PartUpdate,
+    SmppCredential,
+    Status,
+    parse_public_part_id,
+)
+from gateway.domain.errors import NotFound
+from gateway.intake import Intake
+from gateway.metrics import Metrics
+from gateway.passwords import verify_password
+from gateway.ratelimit import Gcra
+from gateway.smpp.codes import CommandStatus
+from gateway.smpp.fields import UnsuccessSme
+from gateway.smpp.pdu import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
+from gateway.smpp.receipt import MessageState
+from gateway.smpp_server.connection import EsmeConnection
+from gateway.smpp_server.mapping import SmppFieldError, format_smpp_time, status_for_error
+from gateway.smpp_server.submission import Built, SubmissionBuilder
+from gateway.status import StatusWriter
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+_QUERY_STATE = {
+    Status.ACCEPTED: MessageState.ACCEPTED,
+    Status.SCHEDULED: MessageState.ENROUTE,
+    Status.QUEUED: MessageState.ENROUTE,
+    Status.SUBMITTED: MessageState.ENROUTE,
+    Status.DELIVERED: MessageState.DELIVERED,
+    Status.UNDELIVERED: MessageState.UNDELIVERABLE,
+    Status.EXPIRED: MessageState.EXPIRED,
+    Status.REJECTED: MessageState.REJECTED,
+    Status.FAILED: MessageState.UNDELIVERABLE,
+    Status.CANCELLED: MessageState.DELETED,
+}
+
+
+@dataclass
+class SmppServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 2775
+    window: int = 100  # requests an ESME may have in progress per bind
+    deliver_window: int = 50  # our deliver_sm awaiting an answer per bind
+    enquire_link_interval: float = 30.0
+    response_timeout: float = 10.0
+    tls: ssl.SSLContext | None = None
+
+
+class SmppServer:
+    def __init__(
+        self,
+        *,
+        settings: SmppServerSettings,
+        store: Store,
+        intake: Intake,
+        status: StatusWriter,
+        dispatcher: Dispatcher,
+        metrics: Metrics,
+        node_id: str,
+        packed: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._intake = intake
+        self._status = status
+        self._dispatcher = dispatcher
+        self._metrics = metrics
+        self._clock = clock
+        self._builder = SubmissionBuilder(intake=intake, packed=packed, clock=clock)
+        self._server: asyncio.Server | None = None
+        self.connections: set[EsmeConnection] = set()
+        self._binds: dict[str, list[EsmeConnection]] = defaultdict(list)
+        self._failures: dict[str, int] = defaultdict(int)
+        self._rates: dict[str, Gcra] = {}
+        self.delivery = SmppOutboxDelivery(store=store, registry=self, node_id=node_id)
+        self.port = settings.port
+        self.accepting = True
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: EsmeConnection(self),
+            self.settings.host,
+            self.settings.port,
+            ssl=self.settings.tls,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.delivery.start()
+        log.info("SMPP server listening on %s:%d", self.settings.host, self.port)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop listening, let every bind answer what it has in progress, unbind, close."""
+        self.accepting = False
+        if self._server is not None:
+            self._server.close()
+        await asyncio.gather(
+            *(c.unbind(timeout) for c in list(self.connections)), return_exceptions=True
+        )
+        await self.delivery.stop()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def connection_opened(self, conn: EsmeConnection) -> None:
+        self.connections.add(conn)
+
+    def connection_closed(self, conn: EsmeConnection, undelivered: list[OutboxItem]) -> None:
+        self.connections.discard(conn)
+        if conn.system_id is not None and conn in self._binds[conn.system_id]:
+            self._binds[conn.system_id].remove(conn)
+            self._metrics.smpp_binds.labels(system_id=conn.system_id).set(
+                len(self._binds[conn.system_id])
+            )
+        if undelivered:
+            self.delivery.lost(undelivered)
+
+    def bound(self, conn: EsmeConnection) -> None:
+        assert conn.system_id is not None
+        self._binds[conn.system_id].append(conn)
+        self._metrics.smpp_binds.labels(system_id=conn.system_id).set(
+            len(self._binds[conn.system_id])
+        )
+        if conn.can_receive:
+            self.delivery.wake()
+
+    def receivers(self, system_id: str) -> Sequence[EsmeConnection]:
+        return [c for c in self._binds.get(system_id, ()) if c.can_receive and c.is_open]
+
+    def receiving_system_ids(self) -> Sequence[str]:
+        return [s for s, conns in self._binds.items() if any(c.can_receive for c in conns)]
+
+    def delivery_answered(self, item: OutboxItem, status: int) -> None:
+        self.delivery.answered(item, status)
+
+    def metrics_throttled(self) -> None:
+        self._metrics.smpp_throttled.inc()
+
+    # -- binds ------------------------------------------------------------------------------
+
+    async def authenticate(
+        self, conn: EsmeConnection, pdu: BindTransmitter | BindReceiver | BindTransceiver
+    ) -> tuple[int, SmppCredential | None]:
+        peer = str(conn.peer[0]) if conn.peer else "?"
+        failures = self._failures.get(peer, 0)
+        if failures:
+            # Each failed bind from an address doubles the wait before the next answer.
+            await asyncio.sleep(min(0.25 * 2 ** (failures - 1), 10.0))
+        if not self.accepting:
+            return CommandStatus.ESME_RBINDFAIL, None
+        credential = await self._store.smpp_credential(pdu.system_id)
+        ok = credential is not None and await asyncio.to_thread(
+            verify_password, pdu.password, credential.password_hash
+        )
+        if not ok or credential is None:
+            # Unknown system_id and wrong password look the same from outside.
+            self._failures[peer] = failures + 1
+            log.warning("SMPP bind refused: bad credentials", extra={"peer": peer})
+            return CommandStatus.ESME_RINVPASWD, None
+        if not _allowed(peer, credential.allowed_networks):
+            log.warning("SMPP bind refused: address not allowed", extra={"peer": peer})
+            return CommandStatus.ESME_RBINDFAIL, None
+        if len(self._binds.get(credential.system_id, ())) >= credential.max_binds:
+            log.warning("SMPP bind refused: too many binds", extra={"system_id": pdu.system_id})
+            return CommandStatus.ESME_RBINDFAIL, None
+        self._failures.pop(peer, None)
+        return CommandStatus.ESME_ROK, credential
+
+    # -- submits ----------------------------------------------------------------------------
+
+    def _within_rate(self, credential: SmppCredential) -> bool:
+        if credential.throughput <= 0:
+            return True
+        limit = self._rates.get(credential.system_id)
+        if limit is None or limit.rate != credential.throughput:
+            limit = self._rates[credential.system_id] = Gcra(
+                credential.throughput, burst=max(credential.throughput / 10, 1)
+            )
+        return limit.try_take(1) == 0
+
+    async def submit(self, credential: SmppCredential, pdu: Pdu) -> Pdu:
+        if not self.accepting:
+            return _reply(pdu, CommandStatus.ESME_RX_T_APPN)
+        if not self._within_rate(credential):
+            self._metrics.smpp_throttled.inc()
+            return _reply(pdu, CommandStatus.ESME_RTHROTTLED)
+        match pdu:
+            case SubmitSm() | DataSm():
+                built = self._build(credential, pdu, pdu.destination_addr, pdu.dest_addr_ton)
+                await self._commit(built)
+                response = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
+                return response(sequence_number=pdu.sequence_number, message_id=built.public_id)
+            case SubmitMulti():
+                return await self._submit_multi(credential, pdu)
+        return _reply(pdu, CommandStatus.ESME_RINVCMDID)
+
+    def _build(
+        self,
+        credential: SmppCredential,
+        pdu: SubmitSm | DataSm | SubmitMulti,
+        address: str,
+        ton: int,
+    ) -> Built:
+        try:
+            return self._builder.build(
+                account_id=credential.account_id,
+                system_id=credential.system_id,
+                pdu=pdu,
+                destination_addr=address,
+                dest_addr_ton=ton,
+            )
+        except SmppFieldError as exc:
+            raise _StatusError(exc.status) from None
+
+    async def _commit(self, built: Built) -> None:
+        if built.message is not None:
+            try:
+                await self._intake.commit(built.message)
+            except BaseException:
+                self._builder.abandon(built)
+                raise
+
+    async def _submit_multi(self, credential: SmppCredential, pdu: SubmitMulti) -> Pdu:
+        unsuccess: list[UnsuccessSme] = []
+        first_id = ""
+        for dest in pdu.dest_addresses:
+            if dest.dl_name:
+                unsuccess.append(UnsuccessSme(0, 0, dest.dl_name, CommandStatus.ESME_RINVDLNAME))
+                continue
+            try:
+                built = self._build(credential, pdu, dest.destination_addr, dest.dest_addr_ton)
+                await self._commit(built)
+                first_id = first_id or built.public_id
+            except (GatewayError, _StatusError) as exc:
+                status = exc.status if isinstance(exc, _StatusError) else status_for_error(exc)
+                unsuccess.append(
+                    UnsuccessSme(
+                        dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, status
+                    )
+                )
+        if not first_id:
+            return SubmitMultiResp(
+                sequence_number=pdu.sequence_number,
+                command_status=CommandStatus.ESME_RSUBMITFAIL,
+                unsuccess_sme=tuple(unsuccess),
+            )
+        return SubmitMultiResp(
+            sequence_number=pdu.sequence_number, message_id=first_id, unsuccess_sme=tuple(unsuccess)
+        )
+
+    # -- query, cancel, replace -------------------------------------------------------------
+
+    async def manage(self, credential: SmppCredential, pdu: Pdu) -> Pdu:
+        match pdu:
+            case QuerySm():
+                return await self._query(credential, pdu)
+            case CancelSm():
+                return await self._cancel(credential, pdu)
+            case ReplaceSm():
+                # Replacing text already handed to dispatch cannot be made safe across nodes
+                # without a lock per message; refuse explicitly rather than pretend.
+                return ReplaceSmResp(
+                    sequence_number=pdu.sequence_number,
+                    command_status=CommandStatus.ESME_RREPLACEFAIL,
+                )
+        return _reply(pdu, CommandStatus.ESME_RINVCMDID)
+
+    async def _query(self, credential: SmppCredential, pdu: QuerySm) -> Pdu:
+        message_id, seq = parse_public_part_id(pdu.message_id)
+        record = await self._store.get_message(
+            account_id=credential.account_id, message_id=message_id
+        )
+        if record is None:
+            raise NotFound("no such message")
+        status, done_at, error = record.status, record.done_at, record.error_code
+        if seq is not None:
+            part = next((p for p in record.parts if p.seq == seq), None)
+            if part is None:
+                raise NotFound("no such part")
+            status, done_at, error = part.status, part.done_at, part.error_code
+        return QuerySmResp(
+            sequence_number=pdu.sequence_number,
+            message_id=pdu.message_id,
+            final_date=format_smpp_time(done_at) if done_at and status.terminal else "",
+            message_state=_QUERY_STATE[status],
+            error_code=_network_error(error),
+        )
+
+    async def _cancel(self, credential: SmppCredential, pdu: CancelSm) -> Pdu:
+        message_id, _ = parse_public_part_id(pdu.message_id)
+        record = await self._store.get_message(
+            account_id=credential.account_id, message_id=message_id
+        )
+        if record is None:
+            raise NotFound("no such message")
+        if record.status.rank >= Status.SUBMITTED.rank or self._dispatcher.in_flight(message_id):
+            return CancelSmResp(
+                sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RCANCELFAIL
+            )
+        self._dispatcher.withdraw(message_id)
+        now = self._clock()
+        await self._status.apply(
+            [PartUpdate(message_id, p.seq, Status.CANCELLED, now) for p in record.parts]
+        )
+        after = await self._store.get_message(
+            account_id=credential.account_id, message_id=message_id
+        )
+        ok = after is not None and after.status is Status.CANCELLED
+        return CancelSmResp(
+            sequence_number=pdu.sequence_number,
+            command_status=CommandStatus.ESME_ROK if ok else CommandStatus.ESME_RCANCELFAIL,
+        )
+
+
+class _StatusError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"0x{status:08X}")
+        self.status = status
+
+
+def _reply(pdu: Pdu, status: int) -> Pdu:
+    from gateway.smpp.pdu import error_reply
+
+    return error_reply(pdu.command_id, pdu.sequence_number, status)
+
+
+def _allowed(peer: str, networks: Sequence[str]) -> bool:
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def _network_error(code: str | None) -> int:
+    if not code:
+        return 0
+    try:
+        return int(code, 0) & 0xFF
+    except ValueError:
+        return 0

@@ -1,0 +1,259 @@
+"""From an ESME's submit_sm / data_sm to messages the intake commits.
+
+A short message is one message. A long message arrives as several submit_sm, each carrying a
+part with its UDH (or SAR TLVs) and each answered on its own after its own commit: the first part
+creates the message with the declared part count, later parts join it, and the text is decoded
+only once all parts are there, because common clients cut a surrogate pair or a GSM escape
+pair across parts. A long text sent in one PDU (message_payload) is segmented here like a REST
+text and gets one receipt for the whole message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gateway.domain import MessageType, NewMessage, NewPart, new_id, public_part_id
+from gateway.domain.errors import ClientError, EmptyText
+from gateway.intake import Intake, validate_sender
+from gateway.phone import normalize_e164
+from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm
+from gateway.smpp.tlv import Tlv
+from gateway.smpp_server.mapping import destination_e164, parse_smpp_time, source_address
+from gateway.text import (
+    ESM_CLASS_UDHI,
+    Encoding,
+    UnencodableText,
+    concat_udh,
+    decode_body,
+    decode_short_message,
+    encode_text,
+    encoding_for_data_coding,
+)
+
+
+class InvalidConcatenationError(ClientError):
+    code = "smpp.invalid_concatenation"
+    http_status = 422
+    title = "Invalid concatenation information"
+
+
+@dataclass
+class _Assembly:
+    message_id: str
+    total: int
+    created: float
+    bodies: dict[int, bytes] = field(default_factory=dict)  # seq (1-based) -> body
+    locking: int | None = None
+    single: int | None = None
+    encoding: Encoding = Encoding.GSM7
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A message (or a part of one) to commit, and the id to answer with."""
+
+    message: NewMessage | None  # None: a retransmitted part, already committed
+    public_id: str
+    segments: int
+    assembly_key: tuple[str, ...] | None = None
+    assembly: _Assembly | None = None
+    seq: int = 0
+
+
+class SubmissionBuilder:
+    def __init__(
+        self,
+        *,
+        intake: Intake,
+        packed: bool = False,
+        max_assemblies: int = 100_000,
+        assembly_ttl: float = 600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._intake = intake
+        self._packed = packed
+        self._max = max_assemblies
+        self._ttl = assembly_ttl
+        self._clock = clock
+        self._assemblies: OrderedDict[tuple[str, ...], _Assembly] = OrderedDict()
+
+    def build(
+        self,
+        *,
+        account_id: str,
+        system_id: str,
+        pdu: SubmitSm | DataSm | SubmitMulti,
+        destination_addr: str,
+        dest_addr_ton: int,
+    ) -> Built:
+        now = self._clock()
+        destination = normalize_e164(destination_e164(destination_addr, dest_addr_ton))
+        sender = validate_sender(source_address(pdu.source_addr, pdu.source_addr_ton))
+        send_at = parse_smpp_time(getattr(pdu, "schedule_delivery_time", ""), now=now)
+        expires_at = parse_smpp_time(getattr(pdu, "validity_period", ""), now=now)
+        receipt = pdu.registered_delivery & 0x03
+        priority_flag = getattr(pdu, "priority_flag", 0)
+        message_type = MessageType.OTP if priority_flag >= 2 else MessageType.TRANSACTIONAL
+        connector = self._intake.route(
+            account_id=account_id, destination=destination, message_type=message_type
+        )
+        base = {
+            "account_id": account_id,
+            "source": sender,
+            "destination": destination,
+            "message_type": message_type,
+            "connector": connector,
+            "created_at": now,
+            "send_at": send_at,
+            "expires_at": expires_at,
+            "origin_system_id": system_id,
+        }
+
+        short_message = getattr(pdu, "short_message", b"")
+        payload_tlv = pdu.tlvs.get(Tlv.MESSAGE_PAYLOAD)
+        if not short_message and isinstance(payload_tlv, bytes):
+            return self._whole_text(pdu, payload_tlv, receipt, base)
+        udhi = bool(pdu.esm_class & ESM_CLASS_UDHI)
+        sar = _sar(pdu)
+        try:
+            part = decode_short_message(
+                short_message, data_coding=pdu.data_coding, udhi=udhi, packed=self._packed, sar=sar
+            )
+        except ValueError as exc:
+            raise InvalidConcatenationError(f"malformed user data header: {exc}") from None
+        udh = short_message[: 1 + short_message[0]] if udhi and short_message else b""
+        if part.concat is None or part.concat[1] == 1:
+            if not part.body and not udh:
+                raise EmptyText("short_message is empty")
+            text = part.text() or ""
+            message = NewMessage(
+                id=new_id(now),
+                body=text,
+                encoding=part.encoding.value,
+                parts=(NewPart(0, part.encoding.value, pdu.data_coding, udh, part.body, receipt),),
+                **base,  # type: ignore[arg-type]
+            )
+            return Built(message, message.id, 1)
+
+        reference, total, seq = part.concat
+        if not 1 <= seq <= total:
+            raise InvalidConcatenationError(f"part {seq} of {total} is out of range")
+        if not udh:  # SAR TLVs: upstreams get a concatenation UDH
+            udh = concat_udh(reference, total, seq, ref16=reference > 0xFF)
+        key = (account_id, sender, destination, str(reference), str(total))
+        assembly = self._assemblies.get(key)
+        if assembly is not None and seq in assembly.bodies:
+            if assembly.bodies[seq] == part.body:  # the ESME retransmitted: same answer
+                return Built(None, public_part_id(assembly.message_id, seq - 1, total), total)
+            assembly = None  # the reference came round again: a new message
+        first = assembly is None
+        if assembly is None:
+            self._expire(now)
+            assembly = _Assembly(new_id(now), total, now, encoding=part.encoding)
+            self._assemblies[key] = assembly
+        assembly.bodies[seq] = part.body
+        assembly.locking = assembly.locking or part.national_locking
+        assembly.single = assembly.single or part.national_single
+        body = ""
+        if len(assembly.bodies) == total:
+            joined = b"".join(assembly.bodies[i] for i in range(1, total + 1))
+            body = (
+                decode_body(
+                    assembly.encoding, joined, locking=assembly.locking, single=assembly.single
+                )
+                or ""
+            )
+            del self._assemblies[key]
+        message = NewMessage(
+            id=assembly.message_id,
+            body=body,
+            encoding=assembly.encoding.value,
+            parts=(
+                NewPart(seq - 1, part.encoding.value, pdu.data_coding, udh, part.body, receipt),
+            ),
+            segments=total,
+            continuation=not first,
+            **base,  # type: ignore[arg-type]
+        )
+        return Built(
+            message, public_part_id(assembly.message_id, seq - 1, total), total, key, assembly, seq
+        )
+
+    def abandon(self, built: Built) -> None:
+        """The commit of `built` failed: forget its part, so the ESME's retry is taken anew."""
+        key, assembly = built.assembly_key, built.assembly
+        if key is None or assembly is None or built.message is None:
+            return
+        # The last part closed the assembly when it was built: reopen it for the retry.
+        self._assemblies.setdefault(key, assembly)
+        assembly.bodies.pop(built.seq, None)
+        if not assembly.bodies:
+            del self._assemblies[key]
+
+    def _whole_text(
+        self,
+        pdu: SubmitSm | DataSm | SubmitMulti,
+        payload: bytes,
+        receipt: int,
+        base: dict[str, object],
+    ) -> Built:
+        encoding = encoding_for_data_coding(pdu.data_coding)
+        text = decode_short_message(
+            payload, data_coding=pdu.data_coding, udhi=False, packed=self._packed
+        ).text()
+        if not text:
+            raise EmptyText("message_payload is empty or binary")
+        try:
+            encoded = encode_text(text, encoding=encoding)
+        except UnencodableText as exc:
+            raise InvalidConcatenationError(str(exc)) from None
+        total = len(encoded.segments)
+        message_id = new_id(float(base["created_at"]))  # type: ignore[arg-type]
+        reference = self._intake.concat_reference(str(base["destination"])) if total > 1 else 0
+        parts = tuple(
+            NewPart(
+                i,
+                encoded.encoding.value,
+                encoded.data_coding,
+                concat_udh(
+                    reference,
+                    total,
+                    i + 1,
+                    national=encoded.national,
+                    locking=encoded.locking_shift,
+                    single=encoded.single_shift,
+                ),
+                segment.payload,
+            )
+            for i, segment in enumerate(encoded.segments)
+        )
+        message = NewMessage(
+            id=message_id,
+            body=encoded.text,
+            encoding=encoded.encoding.value,
+            parts=parts,
+            esme_receipt=receipt,
+            **base,  # type: ignore[arg-type]
+        )
+        return Built(message, message_id, total)
+
+    def _expire(self, now: float) -> None:
+        """Forget assemblies older than the TTL or beyond the bound. Parts already committed
+        stay committed and are sent; only a late part would then start a message of its own."""
+        while self._assemblies:
+            key, oldest = next(iter(self._assemblies.items()))
+            if now - oldest.created < self._ttl and len(self._assemblies) < self._max:
+                break
+            del self._assemblies[key]
+
+
+def _sar(pdu: SubmitSm | DataSm | SubmitMulti) -> tuple[int, int, int] | None:
+    ref = pdu.tlvs.get(Tlv.SAR_MSG_REF_NUM)
+    total = pdu.tlvs.get(Tlv.SAR_TOTAL_SEGMENTS)
+    seq = pdu.tlvs.get(Tlv.SAR_SEGMENT_SEQNUM)
+    if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
+        return ref, total, seq
+    return None
