@@ -14,6 +14,8 @@ CREATE TABLE smpp_credentials (
 -- The bind a message came in on (NULL for REST), and for each part whether the ESME asked for
 -- a receipt: SMPP registered_delivery bits 0-1 (0 none, 1 always, 2 on failure only).
 ALTER TABLE messages ADD COLUMN origin_system_id TEXT;
+-- A long text an ESME sent in one PDU (message_payload) gets one receipt for the whole message.
+ALTER TABLE messages ADD COLUMN esme_receipt INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE parts ADD COLUMN esme_receipt INTEGER NOT NULL DEFAULT 0;
 
 -- What is owed to ESMEs (receipts now, MO later), kept until a receiver of that system_id

@@ -50,13 +50,25 @@ def _ours(data: bytes) -> Pdu:
 
 # --- smpplib builds, we decode ---------------------------------------------------------------
 
+
 def test_smpplib_submit_sm_decodes() -> None:
     theirs = smpplib_pdu(
-        "submit_sm", sequence=42, service_type="CMT", source_addr_ton=5, source_addr_npi=0,
-        source_addr="ACME", dest_addr_ton=1, dest_addr_npi=1, destination_addr="447700900123",
-        esm_class=0x40, registered_delivery=1, data_coding=8,
+        "submit_sm",
+        sequence=42,
+        service_type="CMT",
+        source_addr_ton=5,
+        source_addr_npi=0,
+        source_addr="ACME",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr="447700900123",
+        esm_class=0x40,
+        registered_delivery=1,
+        data_coding=8,
         short_message=b"\x05\x00\x03\x07\x02\x01" + "Grüße".encode("utf-16-be"),
-        sar_msg_ref_num=7, sar_total_segments=2, sar_segment_seqnum=1,
+        sar_msg_ref_num=7,
+        sar_total_segments=2,
+        sar_segment_seqnum=1,
     )
     pdu = _ours(theirs.generate())
     assert isinstance(pdu, SubmitSm)
@@ -65,16 +77,25 @@ def test_smpplib_submit_sm_decodes() -> None:
     assert (pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr) == (1, 1, "447700900123")
     assert (pdu.esm_class, pdu.registered_delivery, pdu.data_coding) == (0x40, 1, 8)
     assert pdu.short_message == theirs.short_message
-    assert pdu.tlvs == {Tlv.SAR_MSG_REF_NUM: 7, Tlv.SAR_TOTAL_SEGMENTS: 2,
-                        Tlv.SAR_SEGMENT_SEQNUM: 1}
+    assert pdu.tlvs == {
+        Tlv.SAR_MSG_REF_NUM: 7,
+        Tlv.SAR_TOTAL_SEGMENTS: 2,
+        Tlv.SAR_SEGMENT_SEQNUM: 1,
+    }
     assert encode(pdu) == theirs.generate()
 
 
 def test_smpplib_deliver_sm_receipt_decodes() -> None:
     text = b"id:abc sub:001 dlvrd:001 submit date:2401021530 done date:2401021531 stat:DELIVRD"
     theirs = smpplib_pdu(
-        "deliver_sm", sequence=9, source_addr="447700900123", destination_addr="ACME",
-        esm_class=0x04, short_message=text, receipted_message_id="abc", message_state=2,
+        "deliver_sm",
+        sequence=9,
+        source_addr="447700900123",
+        destination_addr="ACME",
+        esm_class=0x04,
+        short_message=text,
+        receipted_message_id="abc",
+        message_state=2,
     )
     pdu = _ours(theirs.generate())
     assert isinstance(pdu, DeliverSm)
@@ -83,9 +104,17 @@ def test_smpplib_deliver_sm_receipt_decodes() -> None:
 
 
 def test_smpplib_bind_transceiver_decodes() -> None:
-    theirs = smpplib_pdu("bind_transceiver", sequence=1, system_id="esme01", password="secret",
-                         system_type="VMA", interface_version=0x34, addr_ton=1, addr_npi=1,
-                         address_range="")
+    theirs = smpplib_pdu(
+        "bind_transceiver",
+        sequence=1,
+        system_id="esme01",
+        password="secret",
+        system_type="VMA",
+        interface_version=0x34,
+        addr_ton=1,
+        addr_npi=1,
+        address_range="",
+    )
     assert _ours(theirs.generate()) == BindTransceiver(
         1, system_id="esme01", password="secret", system_type="VMA", addr_ton=1, addr_npi=1
     )
@@ -102,11 +131,19 @@ def test_smpplib_enquire_link_decodes() -> None:
 
 # --- we encode, smpplib parses ---------------------------------------------------------------
 
+
 def test_our_submit_sm_parses_in_smpplib() -> None:
     ours = SubmitSm(
-        77, source_addr_ton=1, source_addr_npi=1, source_addr="447700900001", dest_addr_ton=1,
-        dest_addr_npi=1, destination_addr="447700900123", registered_delivery=1,
-        short_message=b"hello world", tlvs={Tlv.USER_MESSAGE_REFERENCE: 513},
+        77,
+        source_addr_ton=1,
+        source_addr_npi=1,
+        source_addr="447700900001",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr="447700900123",
+        registered_delivery=1,
+        short_message=b"hello world",
+        tlvs={Tlv.USER_MESSAGE_REFERENCE: 513},
     )
     theirs = smpplib_parse(encode(ours))
     assert theirs.command == "submit_sm"
@@ -119,9 +156,14 @@ def test_our_submit_sm_parses_in_smpplib() -> None:
 
 
 def test_our_deliver_sm_parses_in_smpplib() -> None:
-    ours = DeliverSm(5, source_addr="447700900123", destination_addr="ACME", esm_class=4,
-                     short_message=b"id:x stat:DELIVRD",
-                     tlvs={Tlv.RECEIPTED_MESSAGE_ID: "x", Tlv.MESSAGE_STATE: 2})
+    ours = DeliverSm(
+        5,
+        source_addr="447700900123",
+        destination_addr="ACME",
+        esm_class=4,
+        short_message=b"id:x stat:DELIVRD",
+        tlvs={Tlv.RECEIPTED_MESSAGE_ID: "x", Tlv.MESSAGE_STATE: 2},
+    )
     theirs = smpplib_parse(encode(ours))
     assert theirs.command == "deliver_sm"
     assert theirs.esm_class == 4
@@ -134,8 +176,9 @@ def test_our_bind_transceiver_and_resp_parse_in_smpplib() -> None:
     bind = smpplib_parse(encode(BindTransceiver(1, system_id="esme01", password="pw")))
     assert bind.command == "bind_transceiver"
     assert (bind.system_id, bind.password, bind.interface_version) == (b"esme01", b"pw", 0x34)
-    resp = smpplib_parse(encode(BindTransceiverResp(
-        1, system_id="SMSC", tlvs={Tlv.SC_INTERFACE_VERSION: 0x34})))
+    resp = smpplib_parse(
+        encode(BindTransceiverResp(1, system_id="SMSC", tlvs={Tlv.SC_INTERFACE_VERSION: 0x34}))
+    )
     assert resp.command == "bind_transceiver_resp"
     assert resp.system_id == b"SMSC"
     assert resp.sc_interface_version == 0x34
@@ -168,10 +211,13 @@ def _aio_decode(data: bytes) -> Any:
 
 def test_aiosmpplib_submit_sm_decodes() -> None:
     theirs = aio.SubmitSm(
-        sequence_num=11, short_message="hello", encoding="latin_1",
+        sequence_num=11,
+        short_message="hello",
+        encoding="latin_1",
         source=aio_state.PhoneNumber("ACME", aio_state.TON.ALPHANUMERIC),
-        destination=aio_state.PhoneNumber("447700900123", aio_state.TON.INTERNATIONAL,
-                                          aio_state.NPI.ISDN),
+        destination=aio_state.PhoneNumber(
+            "447700900123", aio_state.TON.INTERNATIONAL, aio_state.NPI.ISDN
+        ),
     )
     pdu = _ours(theirs.pdu())
     assert isinstance(pdu, SubmitSm)
@@ -193,18 +239,34 @@ def test_aiosmpplib_bind_and_resp_decode() -> None:
 
 
 def test_our_pdus_parse_in_aiosmpplib() -> None:
-    submit = _aio_decode(encode(SubmitSm(
-        5, source_addr="ACME", destination_addr="447700900123", data_coding=3,
-        short_message=b"hello", tlvs={Tlv.USER_MESSAGE_REFERENCE: 9},
-    )))
+    submit = _aio_decode(
+        encode(
+            SubmitSm(
+                5,
+                source_addr="ACME",
+                destination_addr="447700900123",
+                data_coding=3,
+                short_message=b"hello",
+                tlvs={Tlv.USER_MESSAGE_REFERENCE: 9},
+            )
+        )
+    )
     assert (submit.sequence_num, submit.short_message) == (5, "hello")
     assert (submit.source.number, submit.destination.number) == ("ACME", "447700900123")
     assert [(p.tag, p.value) for p in submit.optional_params] == [(0x0204, 9)]
 
-    deliver = _aio_decode(encode(DeliverSm(
-        6, source_addr="447700900123", destination_addr="ACME", esm_class=4, data_coding=1,
-        short_message=b"id:abc stat:DELIVRD err:000",
-    )))
+    deliver = _aio_decode(
+        encode(
+            DeliverSm(
+                6,
+                source_addr="447700900123",
+                destination_addr="ACME",
+                esm_class=4,
+                data_coding=1,
+                short_message=b"id:abc stat:DELIVRD err:000",
+            )
+        )
+    )
     assert deliver.is_receipt()
     assert deliver.short_message == "id:abc stat:DELIVRD err:000"
 

@@ -53,6 +53,7 @@ def test_spec_values() -> None:
 def test_every_request_has_its_response_id() -> None:
     for command in CommandId:
         if not is_response(command) and command not in (
-            CommandId.OUTBIND, CommandId.ALERT_NOTIFICATION
+            CommandId.OUTBIND,
+            CommandId.ALERT_NOTIFICATION,
         ):
             assert response_id(command) in set(CommandId)

@@ -31,10 +31,19 @@ from gateway.smpp.tlv import Tlv
 SEEDS = [
     encode(p)
     for p in (
-        SubmitSm(3, source_addr="123", destination_addr="456", short_message=b"hello",
-                 tlvs={Tlv.SAR_MSG_REF_NUM: 1, 0x1500: b"vendor"}),
-        DeliverSm(4, esm_class=4, short_message=b"id:1 stat:DELIVRD",
-                  tlvs={Tlv.RECEIPTED_MESSAGE_ID: "1", Tlv.MESSAGE_STATE: 2}),
+        SubmitSm(
+            3,
+            source_addr="123",
+            destination_addr="456",
+            short_message=b"hello",
+            tlvs={Tlv.SAR_MSG_REF_NUM: 1, 0x1500: b"vendor"},
+        ),
+        DeliverSm(
+            4,
+            esm_class=4,
+            short_message=b"id:1 stat:DELIVRD",
+            tlvs={Tlv.RECEIPTED_MESSAGE_ID: "1", Tlv.MESSAGE_STATE: 2},
+        ),
         SubmitSmResp(3, message_id="abc"),
         BindTransceiver(1, system_id="a", password="b"),
         BindTransceiverResp(1, system_id="s", tlvs={Tlv.SC_INTERFACE_VERSION: 0x34}),

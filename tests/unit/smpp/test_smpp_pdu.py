@@ -68,10 +68,16 @@ VECTORS: list[tuple[Pdu, str]] = [
         "| 00 | 34 | 00 | 00 | 00",
     ),
     (
-        BindReceiver(2, system_id="esme", password="pw", system_type="VMA", addr_ton=1,
-                     addr_npi=1, address_range="^44"),
-        "00000023 00000001 00000000 00000002 | 65736d6500 | 707700 | 564d4100 | 34 01 01"
-        "| 5e343400",
+        BindReceiver(
+            2,
+            system_id="esme",
+            password="pw",
+            system_type="VMA",
+            addr_ton=1,
+            addr_npi=1,
+            address_range="^44",
+        ),
+        "00000023 00000001 00000000 00000002 | 65736d6500 | 707700 | 564d4100 | 34 01 01| 5e343400",
     ),
     (
         BindTransceiver(3, system_id="a", password="b", interface_version=0x34),
@@ -99,16 +105,29 @@ VECTORS: list[tuple[Pdu, str]] = [
     (EnquireLink(5), "00000010 00000015 00000000 00000005"),
     (EnquireLinkResp(5), "00000010 80000015 00000000 00000005"),
     (
-        SubmitSm(6, source_addr_ton=1, source_addr_npi=1, source_addr="1234", dest_addr_ton=1,
-                 dest_addr_npi=1, destination_addr="5678", registered_delivery=1,
-                 short_message=b"Hello"),
+        SubmitSm(
+            6,
+            source_addr_ton=1,
+            source_addr_npi=1,
+            source_addr="1234",
+            dest_addr_ton=1,
+            dest_addr_npi=1,
+            destination_addr="5678",
+            registered_delivery=1,
+            short_message=b"Hello",
+        ),
         "0000002e 00000004 00000000 00000006 | 00 | 01 01 3132333400 | 01 01 3536373800"
         "| 00 00 00 | 00 | 00 | 01 00 00 00 | 05 48656c6c6f",
     ),
     (
         SubmitSm(
-            8, service_type="CMT", source_addr="A", destination_addr="447700900123",
-            esm_class=0x40, data_coding=8, validity_period="000001000000000R",
+            8,
+            service_type="CMT",
+            source_addr="A",
+            destination_addr="447700900123",
+            esm_class=0x40,
+            data_coding=8,
+            validity_period="000001000000000R",
             short_message=bytes.fromhex("050003010201") + "hi".encode("utf-16-be"),
             tlvs={Tlv.USER_MESSAGE_REFERENCE: 0x1234, 0x1400: b"\x01\x02"},
         ),
@@ -126,7 +145,10 @@ VECTORS: list[tuple[Pdu, str]] = [
     ),
     (
         DeliverSm(
-            10, source_addr="5678", destination_addr="1234", esm_class=0x04,
+            10,
+            source_addr="5678",
+            destination_addr="1234",
+            esm_class=0x04,
             short_message=b"id:abc stat:DELIVRD",
             tlvs={
                 Tlv.RECEIPTED_MESSAGE_ID: "abc",
@@ -141,7 +163,8 @@ VECTORS: list[tuple[Pdu, str]] = [
     (DeliverSmResp(10), "00000011 80000005 00000000 0000000a | 00"),
     (
         SubmitMulti(
-            11, source_addr="A",
+            11,
+            source_addr="A",
             dest_addresses=(DestAddress(1, 1, "111"), DestAddress.distribution_list("friends")),
             short_message=b"x",
         ),
@@ -154,8 +177,13 @@ VECTORS: list[tuple[Pdu, str]] = [
         "0000001e 80000021 00000000 0000000b | 6d3100 | 01 | 01 01 32323200 0000000b",
     ),
     (
-        DataSm(12, source_addr="1234", destination_addr="5678", data_coding=0,
-               tlvs={Tlv.MESSAGE_PAYLOAD: b"payload"}),
+        DataSm(
+            12,
+            source_addr="1234",
+            destination_addr="5678",
+            data_coding=0,
+            tlvs={Tlv.MESSAGE_PAYLOAD: b"payload"},
+        ),
         "0000002d 00000103 00000000 0000000c | 00 | 00 00 3132333400 | 00 00 3536373800"
         "| 00 00 00 | 0424 0007 7061796c6f6164",
     ),
@@ -178,15 +206,14 @@ VECTORS: list[tuple[Pdu, str]] = [
     (CancelSmResp(14), "00000010 80000008 00000000 0000000e"),
     (
         ReplaceSm(15, message_id="m1", source_addr="1", short_message=b"new"),
-        "0000001f 00000007 00000000 0000000f | 6d3100 | 00 00 3100 | 00 | 00 | 00 | 00"
-        "| 03 6e6577",
+        "0000001f 00000007 00000000 0000000f | 6d3100 | 00 00 3100 | 00 | 00 | 00 | 00| 03 6e6577",
     ),
     (ReplaceSmResp(15), "00000010 80000007 00000000 0000000f"),
     (
-        AlertNotification(16, source_addr="1234", esme_addr="5678",
-                          tlvs={Tlv.MS_AVAILABILITY_STATUS: 0}),
-        "00000023 00000102 00000000 00000010 | 00 00 3132333400 | 00 00 3536373800"
-        "| 0422 0001 00",
+        AlertNotification(
+            16, source_addr="1234", esme_addr="5678", tlvs={Tlv.MS_AVAILABILITY_STATUS: 0}
+        ),
+        "00000023 00000102 00000000 00000010 | 00 00 3132333400 | 00 00 3536373800| 0422 0001 00",
     ),
 ]
 
@@ -216,6 +243,7 @@ def test_vectors_command_length_is_frame_length() -> None:
 
 # --- generated round trips -----------------------------------------------------------------
 
+
 def _cstrings(max_length: int) -> st.SearchStrategy[str]:
     return st.text(st.characters(min_codepoint=1, max_codepoint=255), max_size=max_length - 1)
 
@@ -225,8 +253,9 @@ _dest = st.one_of(
     st.builds(DestAddress, st.integers(0, 255), st.integers(0, 255), _addr),
     st.builds(DestAddress.distribution_list, _addr),
 )
-_unsuccess = st.builds(UnsuccessSme, st.integers(0, 255), st.integers(0, 255), _addr,
-                       st.integers(0, 2**32 - 1))
+_unsuccess = st.builds(
+    UnsuccessSme, st.integers(0, 255), st.integers(0, 255), _addr, st.integers(0, 2**32 - 1)
+)
 
 
 def _tlv_value(tag: Tlv) -> st.SearchStrategy[Any]:
@@ -308,14 +337,19 @@ def test_known_tlvs_are_keyed_by_member_and_typed() -> None:
     pdu = decode(encode(DeliverSm(tlvs={0x001E: "id", 0x0427: 2, 0x020C: 7})))
     assert isinstance(pdu, DeliverSm)
     assert {type(k) for k in pdu.tlvs} == {Tlv}
-    assert pdu.tlvs == {Tlv.RECEIPTED_MESSAGE_ID: "id", Tlv.MESSAGE_STATE: 2,
-                        Tlv.SAR_MSG_REF_NUM: 7}
+    assert pdu.tlvs == {
+        Tlv.RECEIPTED_MESSAGE_ID: "id",
+        Tlv.MESSAGE_STATE: 2,
+        Tlv.SAR_MSG_REF_NUM: 7,
+    }
 
 
 # --- error responses and empty bodies ------------------------------------------------------
 
+
 @pytest.mark.parametrize(
-    "cls", [c for c in PDU_CLASSES.values() if c.command_id & 0x80000000],
+    "cls",
+    [c for c in PDU_CLASSES.values() if c.command_id & 0x80000000],
     ids=lambda c: c.__name__,
 )
 def test_response_with_error_status_and_empty_body_decodes(cls: type[Pdu]) -> None:
@@ -334,6 +368,7 @@ def test_data_sm_resp_error_keeps_its_body() -> None:
 
 
 # --- malformed input -------------------------------------------------------------------------
+
 
 def _error(frame: bytes) -> RemoteProtocolError:
     with pytest.raises(RemoteProtocolError) as info:
@@ -436,6 +471,7 @@ def test_decode_accepts_bytearray_and_memoryview() -> None:
 
 
 # --- encode refuses what it cannot represent -----------------------------------------------
+
 
 @pytest.mark.parametrize(
     "pdu",

@@ -36,8 +36,11 @@ RECEIPT = Receipt(
 
 
 def _deliver(text: str, **tlvs: object) -> DeliverSm:
-    return DeliverSm(esm_class=0x04, short_message=text.encode("latin-1"),
-                     tlvs={Tlv[k.upper()]: v for k, v in tlvs.items()})  # type: ignore[misc]
+    return DeliverSm(
+        esm_class=0x04,
+        short_message=text.encode("latin-1"),
+        tlvs={Tlv[k.upper()]: v for k, v in tlvs.items()},
+    )  # type: ignore[misc]
 
 
 def test_format_matches_appendix_b() -> None:
@@ -66,15 +69,22 @@ def test_parse_the_typical_receipt_text() -> None:
     st.from_regex(r"\A[0-9]{3}\Z"),
     st.none() | st.integers(0, 999),
     st.none() | st.integers(0, 999),
-    st.none() | st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)).map(
+    st.none()
+    | st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)).map(
         lambda d: d.replace(second=0, microsecond=0)
     ),
     st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20).map(str.strip),
     st.none() | st.builds(NetworkErrorCode, st.integers(0, 255), st.integers(0, 65535)),
 )
 def test_build_and_parse_round_trip(
-    message_id: str, state: MessageState, err: str, sub: int | None, dlvrd: int | None,
-    date: datetime | None, text: str, network_error: NetworkErrorCode | None,
+    message_id: str,
+    state: MessageState,
+    err: str,
+    sub: int | None,
+    dlvrd: int | None,
+    date: datetime | None,
+    text: str,
+    network_error: NetworkErrorCode | None,
 ) -> None:
     receipt = Receipt(message_id, state, err, sub, dlvrd, date, date, text, network_error)
     pdu = build_receipt_pdu(receipt, source_addr="447700900123", destination_addr="ACME")
@@ -96,9 +106,9 @@ def test_fields_in_another_order_and_case_without_sub_dlvrd() -> None:
 
 
 def test_dates_with_seconds() -> None:
-    receipt = parse_receipt(_deliver(
-        "id:1 submit date:240102153045 done date:240102153107 stat:EXPIRED err:000"
-    ))
+    receipt = parse_receipt(
+        _deliver("id:1 submit date:240102153045 done date:240102153107 stat:EXPIRED err:000")
+    )
     assert receipt.submit_date == datetime(2024, 1, 2, 15, 30, 45)
     assert receipt.done_date == datetime(2024, 1, 2, 15, 31, 7)
     assert receipt.state is MessageState.EXPIRED
@@ -113,21 +123,28 @@ def test_text_before_other_fields_and_containing_key_words() -> None:
 
 
 def test_tlv_only_receipt() -> None:
-    pdu = DeliverSm(esm_class=0x04, tlvs={
-        Tlv.RECEIPTED_MESSAGE_ID: "ff01",
-        Tlv.MESSAGE_STATE: MessageState.DELIVERED,
-        Tlv.NETWORK_ERROR_CODE: NetworkErrorCode(3, 34),
-    })
+    pdu = DeliverSm(
+        esm_class=0x04,
+        tlvs={
+            Tlv.RECEIPTED_MESSAGE_ID: "ff01",
+            Tlv.MESSAGE_STATE: MessageState.DELIVERED,
+            Tlv.NETWORK_ERROR_CODE: NetworkErrorCode(3, 34),
+        },
+    )
     receipt = parse_receipt(pdu)
-    assert receipt == Receipt("ff01", MessageState.DELIVERED, "034",
-                              network_error=NetworkErrorCode(3, 34))
+    assert receipt == Receipt(
+        "ff01", MessageState.DELIVERED, "034", network_error=NetworkErrorCode(3, 34)
+    )
 
 
 def test_tlvs_win_over_text_hex_id_vs_decimal_id() -> None:
     # Many SMSCs print the id in decimal in the text while the TLV (like submit_sm_resp) carries
     # the hex form; correlation uses the TLV.
-    pdu = _deliver("id:255 sub:001 dlvrd:001 stat:DELIVRD err:000 text:",
-                   receipted_message_id="000000FF", message_state=MessageState.DELIVERED)
+    pdu = _deliver(
+        "id:255 sub:001 dlvrd:001 stat:DELIVRD err:000 text:",
+        receipted_message_id="000000FF",
+        message_state=MessageState.DELIVERED,
+    )
     assert parse_receipt(pdu).message_id == "000000FF"
 
 
@@ -167,8 +184,14 @@ def test_esm_class_message_types() -> None:
 
 
 def test_stat_word_spellings() -> None:
-    for word, state in [("DELIVRD", MessageState.DELIVERED), ("UNDELIV", MessageState.UNDELIVERABLE),
-                        ("ACCEPTD", MessageState.ACCEPTED), ("UNKNOWN", MessageState.UNKNOWN),
-                        ("DELETED", MessageState.DELETED), ("ENROUTE", MessageState.ENROUTE),
-                        ("delivered", MessageState.DELIVERED), ("FAILED", MessageState.UNDELIVERABLE)]:
+    for word, state in [
+        ("DELIVRD", MessageState.DELIVERED),
+        ("UNDELIV", MessageState.UNDELIVERABLE),
+        ("ACCEPTD", MessageState.ACCEPTED),
+        ("UNKNOWN", MessageState.UNKNOWN),
+        ("DELETED", MessageState.DELETED),
+        ("ENROUTE", MessageState.ENROUTE),
+        ("delivered", MessageState.DELIVERED),
+        ("FAILED", MessageState.UNDELIVERABLE),
+    ]:
         assert parse_receipt(_deliver(f"id:1 stat:{word}")).state is state

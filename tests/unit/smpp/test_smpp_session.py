@@ -96,6 +96,7 @@ class SessionPair:
 
 # --- flows -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("bind", "state"),
     [
@@ -134,8 +135,9 @@ def test_submit_and_deliver_flow() -> None:
     assert pair.esme.outstanding == 1
     [answered] = pair.answer(received, message_id="m-1")
     assert isinstance(answered, ResponseReceived)
-    assert answered.request == SubmitSm(2, source_addr="123", destination_addr="456",
-                                        short_message=b"hi")
+    assert answered.request == SubmitSm(
+        2, source_addr="123", destination_addr="456", short_message=b"hi"
+    )
     assert answered.pdu == SubmitSmResp(2, message_id="m-1")
     assert pair.esme.outstanding == 0
 
@@ -296,6 +298,7 @@ def test_second_bind_while_one_is_in_flight_is_refused() -> None:
 
 # --- window and sequence numbers -------------------------------------------------------------
 
+
 def test_window_is_enforced_and_freed_by_responses() -> None:
     pair = SessionPair(SessionConfig(window=3))
     pair.bind()
@@ -351,6 +354,7 @@ def test_sequence_number_out_of_range_is_refused(seq: int) -> None:
 
 
 # --- timers ----------------------------------------------------------------------------------
+
 
 def test_response_timeout_frees_the_window() -> None:
     config = SessionConfig(response_timeout=5.0, enquire_link_interval=100.0)
@@ -444,11 +448,17 @@ def test_connection_closed_returns_unanswered_requests() -> None:
 
 # --- the transition table, exhaustively --------------------------------------------------------
 
+
 def session_in(role: Role, state: BindState) -> Session:
     """A session of ``role`` driven into ``state`` through the public API."""
     pair = SessionPair()
-    if state in (BindState.BOUND_TX, BindState.BOUND_RX, BindState.BOUND_TRX,
-                 BindState.UNBINDING, BindState.CLOSED):
+    if state in (
+        BindState.BOUND_TX,
+        BindState.BOUND_RX,
+        BindState.BOUND_TRX,
+        BindState.UNBINDING,
+        BindState.CLOSED,
+    ):
         bind = {BindState.BOUND_TX: BindTransmitter, BindState.BOUND_RX: BindReceiver}.get(
             state, BindTransceiver
         )
@@ -484,10 +494,15 @@ def test_receiving_follows_the_table(
     expected = TRANSITIONS.get((state, (peer, command, status == 0)))
     events = session.receive_data(encode(cls(777, status)))
     [event] = events
-    unsolicited_bind_ok = command in (
-        CommandId.BIND_TRANSMITTER_RESP, CommandId.BIND_RECEIVER_RESP,
-        CommandId.BIND_TRANSCEIVER_RESP,
-    ) and status == 0
+    unsolicited_bind_ok = (
+        command
+        in (
+            CommandId.BIND_TRANSMITTER_RESP,
+            CommandId.BIND_RECEIVER_RESP,
+            CommandId.BIND_TRANSCEIVER_RESP,
+        )
+        and status == 0
+    )
     if expected is None or unsolicited_bind_ok:
         assert isinstance(event, ProtocolErrorOccurred)
         assert session.state is state
@@ -500,7 +515,8 @@ def test_receiving_follows_the_table(
             assert event.error.reply is not None
             assert event.error.reply.sequence_number == 777
             assert event.error.command_status in (
-                CommandStatus.ESME_RINVBNDSTS, CommandStatus.ESME_RALYBND
+                CommandStatus.ESME_RINVBNDSTS,
+                CommandStatus.ESME_RALYBND,
             )
     else:
         kind = ResponseReceived if cls.command_id & 0x80000000 else RequestReceived
@@ -510,8 +526,11 @@ def test_receiving_follows_the_table(
 
 @pytest.mark.parametrize(
     ("role", "state", "cls"),
-    [(r, s, c) for r, s, c in itertools.product(Role, STATES, CLASSES)
-     if not c.command_id & 0x80000000],
+    [
+        (r, s, c)
+        for r, s, c in itertools.product(Role, STATES, CLASSES)
+        if not c.command_id & 0x80000000
+    ],
     ids=lambda v: getattr(v, "name", None) or getattr(v, "__name__", None) or str(v),
 )
 def test_sending_requests_follows_the_table(role: Role, state: BindState, cls: type[Pdu]) -> None:

@@ -41,7 +41,8 @@ def test_alert_on_message_delivery_has_no_value() -> None:
 def test_repeated_tag_keeps_first_position_last_value() -> None:
     raw = bytes.fromhex("020c 0002 0001  0427 0001 02  020c 0002 0009")
     assert list(decode_tlvs(raw, 0, len(raw)).items()) == [
-        (Tlv.SAR_MSG_REF_NUM, 9), (Tlv.MESSAGE_STATE, 2)
+        (Tlv.SAR_MSG_REF_NUM, 9),
+        (Tlv.MESSAGE_STATE, 2),
     ]
 
 
