@@ -92,6 +92,7 @@ class Gateway:
     http: _Server | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
+    _stopped: bool = False
 
     async def start(self) -> None:
         s = self.settings
@@ -282,6 +283,10 @@ class Gateway:
         return store_ok and not self.draining, body
 
     async def stop(self) -> None:
+        """Drain and close everything; calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         s = self.settings
         self.draining = True
         if self.http is not None and self._http_task is not None:

@@ -15,8 +15,12 @@ TON_INTERNATIONAL = 0x01
 TON_ALPHANUMERIC = 0x05
 
 
-class SmppFieldError(ValueError):
-    """A field an ESME sent is invalid; carries the status to answer with."""
+class SmppFieldError(ClientError):
+    """A field an ESME sent is invalid; carries the SMPP status to answer with."""
+
+    code = "smpp.invalid_field"
+    http_status = 422
+    title = "Invalid SMPP field"
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -92,6 +96,8 @@ _STATUS_FOR_CODE = {
 
 
 def status_for_error(error: GatewayError) -> int:
+    if isinstance(error, SmppFieldError):
+        return error.status
     status = _STATUS_FOR_CODE.get(error.code)
     if status is not None:
         return status

@@ -54,10 +54,15 @@ from gateway.smpp.pdu import (
 )
 from gateway.smpp.receipt import MessageState
 from gateway.smpp_server.connection import EsmeConnection
-from gateway.smpp_server.mapping import SmppFieldError, format_smpp_time, status_for_error
+from gateway.smpp_server.mapping import (
+    format_smpp_time,
+    parse_smpp_time,
+    status_for_error,
+)
 from gateway.smpp_server.submission import Built, SubmissionBuilder
 from gateway.status import StatusWriter
 from gateway.store import Store
+from gateway.text import decode_short_message
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +112,7 @@ class SmppServer:
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._clock = clock
+        self._packed = packed
         self._builder = SubmissionBuilder(intake=intake, packed=packed, clock=clock)
         self._server: asyncio.Server | None = None
         self.connections: set[EsmeConnection] = set()
@@ -245,16 +251,13 @@ class SmppServer:
         address: str,
         ton: int,
     ) -> Built:
-        try:
-            return self._builder.build(
-                account_id=credential.account_id,
-                system_id=credential.system_id,
-                pdu=pdu,
-                destination_addr=address,
-                dest_addr_ton=ton,
-            )
-        except SmppFieldError as exc:
-            raise _StatusError(exc.status) from None
+        return self._builder.build(
+            account_id=credential.account_id,
+            system_id=credential.system_id,
+            pdu=pdu,
+            destination_addr=address,
+            dest_addr_ton=ton,
+        )
 
     async def _commit(self, built: Built) -> None:
         if built.message is not None:
@@ -275,8 +278,8 @@ class SmppServer:
                 built = self._build(credential, pdu, dest.destination_addr, dest.dest_addr_ton)
                 await self._commit(built)
                 first_id = first_id or built.public_id
-            except (GatewayError, _StatusError) as exc:
-                status = exc.status if isinstance(exc, _StatusError) else status_for_error(exc)
+            except GatewayError as exc:
+                status = status_for_error(exc)
                 unsuccess.append(
                     UnsuccessSme(
                         dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, status
@@ -301,12 +304,7 @@ class SmppServer:
             case CancelSm():
                 return await self._cancel(credential, pdu)
             case ReplaceSm():
-                # Replacing text already handed to dispatch cannot be made safe across nodes
-                # without a lock per message; refuse explicitly rather than pretend.
-                return ReplaceSmResp(
-                    sequence_number=pdu.sequence_number,
-                    command_status=CommandStatus.ESME_RREPLACEFAIL,
-                )
+                return await self._replace(credential, pdu)
         return _reply(pdu, CommandStatus.ESME_RINVCMDID)
 
     async def _query(self, credential: SmppCredential, pdu: QuerySm) -> Pdu:
@@ -355,11 +353,36 @@ class SmppServer:
             command_status=CommandStatus.ESME_ROK if ok else CommandStatus.ESME_RCANCELFAIL,
         )
 
-
-class _StatusError(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"0x{status:08X}")
-        self.status = status
+    async def _replace(self, credential: SmppCredential, pdu: ReplaceSm) -> Pdu:
+        """Replace a message that has not been taken for sending yet (typically a scheduled
+        one); anything already in a node's hands is refused with ESME_RREPLACEFAIL."""
+        message_id, _ = parse_public_part_id(pdu.message_id)
+        record = await self._store.get_message(
+            account_id=credential.account_id, message_id=message_id
+        )
+        if record is None:
+            raise NotFound("no such message")
+        now = self._clock()
+        send_at = parse_smpp_time(pdu.schedule_delivery_time, now=now)
+        expires_at = parse_smpp_time(pdu.validity_period, now=now)
+        data_coding = 8 if record.encoding == "ucs2" else 3 if record.encoding == "latin1" else 0
+        part = decode_short_message(
+            pdu.short_message, data_coding=data_coding, udhi=False, packed=self._packed
+        )
+        replaced = await self._store.replace_pending(
+            account_id=credential.account_id,
+            message_id=message_id,
+            udh=b"",
+            payload=part.body,
+            body=part.text() or "",
+            send_at=send_at,
+            expires_at=expires_at,
+            now=now,
+        )
+        return ReplaceSmResp(
+            sequence_number=pdu.sequence_number,
+            command_status=CommandStatus.ESME_ROK if replaced else CommandStatus.ESME_RREPLACEFAIL,
+        )
 
 
 def _reply(pdu: Pdu, status: int) -> Pdu:

@@ -76,6 +76,22 @@ class Store(Protocol):
         self, connector: str, upstream_ids: Sequence[str]
     ) -> dict[str, PartKey]: ...
 
+    async def replace_pending(
+        self,
+        *,
+        account_id: str,
+        message_id: str,
+        udh: bytes,
+        payload: bytes,
+        body: str,
+        send_at: float | None,
+        expires_at: float | None,
+        now: float,
+    ) -> bool:
+        """Replace the text (and times) of a one-part message that no node has taken yet.
+        False when it is not such a message (anymore)."""
+        ...
+
     # SMPP server
     async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None: ...
     async def smpp_credential(self, system_id: str) -> SmppCredential | None: ...

@@ -226,6 +226,37 @@ class PostgresStore:
         )
         return {r[0]: PartKey(r[1], r[2]) for r in rows}
 
+    async def replace_pending(
+        self,
+        *,
+        account_id: str,
+        message_id: str,
+        udh: bytes,
+        payload: bytes,
+        body: str,
+        send_at: float | None,
+        expires_at: float | None,
+        now: float,
+    ) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            changed = _count(
+                await conn.execute(
+                    _N(sql.REPLACE_PENDING_PART),
+                    udh,
+                    payload,
+                    send_at,
+                    now,
+                    message_id,
+                    message_id,
+                    account_id,
+                )
+            )
+            if changed:
+                await conn.execute(
+                    _N(sql.REPLACE_PENDING_MESSAGE), body, send_at, expires_at, now, message_id
+                )
+        return bool(changed)
+
     # -- SMPP server ------------------------------------------------------------------------
 
     async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None:

@@ -127,6 +127,19 @@ class Row(Protocol):
     def __getitem__(self, index: int, /) -> Any: ...
 
 
+# replace_sm: only a one-part message that no node holds yet can change, so nothing that is
+# being sent, or sits in a node's memory, is ever altered under it.
+REPLACE_PENDING_PART = """
+UPDATE parts SET udh = ?, payload = ?, due_at = COALESCE(?, due_at), updated_at = ?
+WHERE message_id = ? AND seq = 0 AND total = 1 AND status = 'queued' AND owner IS NULL
+  AND message_id IN (SELECT id FROM messages WHERE id = ? AND account_id = ?)
+"""
+REPLACE_PENDING_MESSAGE = """
+UPDATE messages SET body = ?, send_at = COALESCE(?, send_at),
+    expires_at = COALESCE(?, expires_at), updated_at = ?
+WHERE id = ?
+"""
+
 INSERT_CREDENTIAL = """
 INSERT INTO smpp_credentials (system_id, account_id, password_hash, allowed_networks, max_binds,
     throughput, created_at)

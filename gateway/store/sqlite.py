@@ -262,6 +262,31 @@ class SqliteStore:
 
         return await self._read(run)
 
+    async def replace_pending(
+        self,
+        *,
+        account_id: str,
+        message_id: str,
+        udh: bytes,
+        payload: bytes,
+        body: str,
+        send_at: float | None,
+        expires_at: float | None,
+        now: float,
+    ) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            changed = conn.execute(
+                sql.REPLACE_PENDING_PART,
+                (udh, payload, send_at, now, message_id, message_id, account_id),
+            ).rowcount
+            if changed:
+                conn.execute(
+                    sql.REPLACE_PENDING_MESSAGE, (body, send_at, expires_at, now, message_id)
+                )
+            return bool(changed)
+
+        return await self._write(run)
+
     # -- SMPP server ------------------------------------------------------------------------
 
     async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None:

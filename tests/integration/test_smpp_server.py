@@ -1,0 +1,267 @@
+"""Our SMPP server under awkward and hostile ESMEs: wrong states, bad frames, floods, receivers
+that vanish. The gateway must answer correctly, never crash, and never lose a receipt."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+
+import pytest
+
+from gateway.app import Gateway
+from gateway.domain import SmppCredential
+from gateway.passwords import hash_password
+from gateway.smpp.codes import CommandId, CommandStatus
+from gateway.smpp.pdu import (
+    CancelSm,
+    CancelSmResp,
+    DeliverSm,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitSmResp,
+    Unbind,
+    UnbindResp,
+    encode,
+)
+from gateway.smpp.receipt import MessageState
+from gateway.smpp.tlv import Tlv
+from tests.conftest import DEMO_SMPP_PASSWORD
+from tests.esme_client import TestEsme, submit
+
+PW = DEMO_SMPP_PASSWORD
+
+
+async def _esme(gateway: Gateway, kind: str = "trx", *, raw: bool = False) -> TestEsme:
+    esme = await TestEsme.connect(gateway.smpp_port, raw=raw)
+    assert await esme.bind(kind, password=PW) == CommandStatus.ESME_ROK
+    return esme
+
+
+async def _still_serving(gateway: Gateway) -> None:
+    esme = await _esme(gateway)
+    response = await esme.request(submit(b"still here"))
+    assert response.command_status == CommandStatus.ESME_ROK
+    await esme.close()
+
+
+async def test_submit_before_bind_is_refused_and_the_bind_still_works(gateway: Gateway) -> None:
+    esme = await TestEsme.connect(gateway.smpp_port, raw=True)
+    response = await esme.request(submit())
+    assert isinstance(response, SubmitSmResp)
+    assert response.command_status == CommandStatus.ESME_RINVBNDSTS
+    assert await esme.bind("trx", password=PW) == CommandStatus.ESME_ROK
+    assert (await esme.request(EnquireLink())).command_status == 0
+    await esme.close()
+
+
+async def test_unknown_command_gets_generic_nack(gateway: Gateway) -> None:
+    esme = await _esme(gateway, raw=True)
+    esme.send_raw(struct.pack(">IIII", 16, 0x00000077, 0, 4242))
+    nack = await esme.wait_for(lambda p: p.sequence_number == 4242)
+    assert isinstance(nack, GenericNack)
+    assert nack.command_status == CommandStatus.ESME_RINVCMDID
+    assert (await esme.request(EnquireLink())).command_status == 0  # the bind goes on
+    await esme.close()
+
+
+@pytest.mark.parametrize("length", [8, 15, 10_000_000])
+async def test_impossible_command_length_closes_the_connection_only(
+    gateway: Gateway, length: int
+) -> None:
+    esme = await _esme(gateway, raw=True)
+    esme.send_raw(struct.pack(">IIII", length, CommandId.SUBMIT_SM, 0, 7) + b"\x00" * 16)
+    while (pdu := await esme.read(timeout=5)) is not None:
+        assert isinstance(pdu, GenericNack)
+        assert pdu.command_status == CommandStatus.ESME_RINVCMDLEN
+    await esme.close()
+    await _still_serving(gateway)
+
+
+async def test_malformed_submit_body_gets_an_error_response(gateway: Gateway) -> None:
+    esme = await _esme(gateway, raw=True)
+    frame = bytearray(encode(submit(b"x", sequence_number=99)))
+    body = frame[16:].replace(b"Acme\x00", b"Acme" + b"A" * 40 + b"\x00", 1)  # too long
+    esme.send_raw(struct.pack(">IIII", 16 + len(body), CommandId.SUBMIT_SM, 0, 99) + body)
+    response = await esme.wait_for(lambda p: p.sequence_number == 99)
+    assert response.command_status != CommandStatus.ESME_ROK
+    await esme.close()
+    await _still_serving(gateway)
+
+
+async def test_random_garbage_never_hurts_the_server(gateway: Gateway) -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(20):
+        esme = await TestEsme.connect(gateway.smpp_port)
+        esme.send_raw(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))))
+        await asyncio.sleep(0.01)
+        await esme.close()
+    await _still_serving(gateway)
+
+
+async def test_flood_beyond_the_window_is_throttled_not_buffered(gateway: Gateway) -> None:
+    esme = await _esme(gateway)
+    window = gateway.settings.smpp_window
+    count = window + 60
+    sent = [esme.send(submit(b"flood", receipt=0)) for _ in range(count)]
+    statuses = {}
+    deadline = time.monotonic() + 20
+    while len(statuses) < count and time.monotonic() < deadline:
+        pdu = await esme.read()
+        if isinstance(pdu, SubmitSmResp):
+            statuses[pdu.sequence_number] = pdu.command_status
+    assert set(statuses) == {p.sequence_number for p in sent}  # one answer each
+    assert set(statuses.values()) <= {CommandStatus.ESME_ROK, CommandStatus.ESME_RTHROTTLED}
+    assert list(statuses.values()).count(CommandStatus.ESME_ROK) >= window
+    await esme.close()
+
+
+async def test_account_rate_limit_answers_throttled(gateway: Gateway) -> None:
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    await gateway.store.add_smpp_credential(
+        SmppCredential("slow", account.id, hash_password("pw"), throughput=5.0), now=time.time()
+    )
+    esme = await TestEsme.connect(gateway.smpp_port)
+    assert await esme.bind("tx", system_id="slow", password="pw") == 0
+    sent = {esme.send(submit(receipt=0)).sequence_number for _ in range(20)}
+    statuses = [
+        (await esme.wait_for(lambda p, s=s: p.sequence_number == s)).command_status for s in sent
+    ]
+    assert CommandStatus.ESME_RTHROTTLED in statuses
+    assert 1 <= statuses.count(CommandStatus.ESME_ROK) <= 6
+    await esme.close()
+
+
+async def test_bind_limit_and_allowed_networks(gateway: Gateway) -> None:
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    await gateway.store.add_smpp_credential(
+        SmppCredential("one", account.id, hash_password("pw"), max_binds=1), now=time.time()
+    )
+    await gateway.store.add_smpp_credential(
+        SmppCredential("far", account.id, hash_password("pw"), ("10.0.0.0/8",)), now=time.time()
+    )
+    first = await TestEsme.connect(gateway.smpp_port)
+    assert await first.bind("tx", system_id="one", password="pw") == 0
+    second = await TestEsme.connect(gateway.smpp_port)
+    assert await second.bind("tx", system_id="one", password="pw") == CommandStatus.ESME_RBINDFAIL
+    third = await TestEsme.connect(gateway.smpp_port)
+    assert await third.bind("tx", system_id="far", password="pw") == CommandStatus.ESME_RBINDFAIL
+    for esme in (first, second, third):
+        await esme.close()
+
+
+async def test_receipts_go_to_the_receiver_bind(gateway: Gateway) -> None:
+    tx = await _esme(gateway, "tx")
+    rx = await _esme(gateway, "rx")
+    ids = {(await tx.request(submit(f"m{i}".encode()))).message_id for i in range(5)}
+    got = set()
+    deadline = time.monotonic() + 10
+    while got != ids and time.monotonic() < deadline:
+        pdu = await rx.read()
+        if isinstance(pdu, DeliverSm):
+            got.add(pdu.tlvs[Tlv.RECEIPTED_MESSAGE_ID])
+            assert pdu.tlvs[Tlv.MESSAGE_STATE] == MessageState.DELIVERED
+    assert got == ids
+    await tx.close()
+    await rx.close()
+
+
+async def test_receipts_survive_a_receiver_that_dies_mid_stream(gateway: Gateway) -> None:
+    """Receipts not acknowledged by a receiver that vanished come again after it rebinds."""
+    tx = await _esme(gateway, "tx")
+    rx = await _esme(gateway, "rx")
+    rx.auto_ack = False  # it takes receipts but dies before acknowledging them
+    ids = {(await tx.request(submit(f"n{i}".encode()))).message_id for i in range(30)}
+    seen_before_death = 0
+    while seen_before_death < 10:
+        if isinstance(await rx.read(), DeliverSm):
+            seen_before_death += 1
+    rx.writer.transport.abort()  # type: ignore[attr-defined]
+    # More receipts are produced while no receiver is bound: they wait in the store.
+    ids |= {(await tx.request(submit(f"late{i}".encode()))).message_id for i in range(10)}
+    await asyncio.sleep(0.3)
+    rx2 = await _esme(gateway, "rx")
+    got: set[object] = set()
+    deadline = time.monotonic() + 15
+    while not ids <= got and time.monotonic() < deadline:
+        pdu = await rx2.read()
+        if isinstance(pdu, DeliverSm):
+            got.add(pdu.tlvs[Tlv.RECEIPTED_MESSAGE_ID])
+    assert ids <= got
+    await tx.close()
+    await rx2.close()
+
+
+async def test_query_cancel_and_replace_work_on_the_store(gateway: Gateway) -> None:
+    esme = await _esme(gateway)
+    delivered = (await esme.request(submit(b"soon"))).message_id
+    later = (
+        await esme.request(submit(b"tomorrow", schedule_delivery_time="000001000000000R"))
+    ).message_id
+    await asyncio.sleep(0.5)
+    query = await esme.request(QuerySm(message_id=delivered, source_addr="Acme"))
+    assert isinstance(query, QuerySmResp)
+    assert query.message_state == MessageState.DELIVERED and query.final_date
+    query = await esme.request(QuerySm(message_id=later, source_addr="Acme"))
+    assert query.message_state == MessageState.ENROUTE and not query.final_date
+
+    replaced = await esme.request(
+        ReplaceSm(message_id=later, source_addr="Acme", short_message=b"changed")
+    )
+    assert isinstance(replaced, ReplaceSmResp) and replaced.command_status == 0
+    refused = await esme.request(
+        ReplaceSm(message_id=delivered, source_addr="Acme", short_message=b"too late")
+    )
+    assert refused.command_status == CommandStatus.ESME_RREPLACEFAIL
+
+    cancel = await esme.request(
+        CancelSm(message_id=later, source_addr="Acme", destination_addr="4915112345678")
+    )
+    assert isinstance(cancel, CancelSmResp) and cancel.command_status == 0
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    record = await gateway.store.get_message(account_id=account.id, message_id=later)
+    assert record is not None and record.status.value == "cancelled"
+    cancel = await esme.request(CancelSm(message_id=delivered, source_addr="Acme"))
+    assert cancel.command_status == CommandStatus.ESME_RCANCELFAIL
+    unknown = await esme.request(QuerySm(message_id="01ZZZZZZZZZZZZZZZZZZZZZZZZ"))
+    assert unknown.command_status == CommandStatus.ESME_RINVMSGID
+    await esme.close()
+
+
+async def test_unbind_is_answered_and_closes(gateway: Gateway) -> None:
+    esme = await _esme(gateway)
+    response = await esme.request(Unbind())
+    assert isinstance(response, UnbindResp)
+    assert await esme.read(timeout=5) is None
+
+
+async def test_enquire_link_is_answered(gateway: Gateway) -> None:
+    esme = await _esme(gateway, "rx")
+    assert isinstance(await esme.request(EnquireLink()), EnquireLinkResp)
+    await esme.close()
+
+
+async def test_shutdown_unbinds_esmes_after_answering_them(gateway: Gateway) -> None:
+    esme = await _esme(gateway)
+    sent = esme.send(submit(b"last words", receipt=0))
+    await asyncio.sleep(0.05)
+    stopping = asyncio.create_task(gateway.stop())
+    answered = await esme.wait_for(lambda p: p.sequence_number == sent.sequence_number)
+    assert answered.command_status == CommandStatus.ESME_ROK
+    unbind = await esme.wait_for(lambda p: isinstance(p, Unbind))
+    esme.send(UnbindResp(sequence_number=unbind.sequence_number))
+    await asyncio.wait_for(stopping, 20)
+    await esme.close()
