@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 
+from gateway.smpp.framing import Framer
 from gateway.smpp.pdu import (
     BindReceiver,
     BindTransceiver,
@@ -20,7 +21,6 @@ from gateway.smpp.pdu import (
     decode,
     encode,
 )
-from gateway.smpp.framing import Framer
 from gateway.smpp.session import (
     ConnectionClosed,
     ProtocolErrorOccurred,
