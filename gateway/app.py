@@ -26,12 +26,12 @@ from gateway.config import Settings
 from gateway.connector import (
     Connector,
     ConnectorRegistry,
-    InboundMessage,
     UpstreamReceipt,
 )
 from gateway.dispatch import Dispatcher, RetryPolicy
-from gateway.domain import Account, SmppCredential, UpstreamError, new_id
+from gateway.domain import Account, InboundPart, SmppCredential, new_id
 from gateway.domain.ids import id_timestamp
+from gateway.inbound import InboundService
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
@@ -51,19 +51,15 @@ DEMO_ACCOUNT = "demo"
 class UpstreamEvents:
     """What connectors report, routed to the services that handle it."""
 
-    def __init__(self, receipts: ReceiptCorrelator) -> None:
+    def __init__(self, receipts: ReceiptCorrelator, inbound: InboundService) -> None:
         self._receipts = receipts
+        self._inbound = inbound
 
     async def receipts_received(self, connector: str, receipts: Sequence[UpstreamReceipt]) -> None:
         await self._receipts.receipts_received(connector, receipts)
 
-    async def inbound_received(self, connector: str, messages: Sequence[InboundMessage]) -> None:
-        # Two-way messaging is not built yet. Refusing with a temporary error makes the
-        # connector answer the carrier so that it keeps the MO and retries later, rather than
-        # acknowledging a message we would then drop.
-        raise UpstreamError(
-            "inbound messages are not accepted yet", raw_code="mo_unsupported", temporary=True
-        )
+    async def inbound_received(self, connector: str, parts: Sequence[InboundPart]) -> None:
+        await self._inbound.parts_received(parts)
 
 
 class _Server(uvicorn.Server):
@@ -84,6 +80,7 @@ class Gateway:
     connectors: dict[str, Connector] = field(default_factory=dict)
     dispatcher: Dispatcher | None = None
     receipts: ReceiptCorrelator | None = None
+    inbound: InboundService | None = None
     status: StatusWriter | None = None
     intake: Intake | None = None
     demo_key: str | None = None
@@ -147,6 +144,9 @@ class Gateway:
         self.status = StatusWriter(store=store)
         self.status.subscribe(self._count_changes)
         self.receipts = ReceiptCorrelator(store=store, status=self.status, metrics=self.metrics)
+        self.inbound = InboundService(
+            store=store, metrics=self.metrics, on_stored=lambda _: self._wake_smpp_delivery()
+        )
         self.dispatcher = Dispatcher(
             store=store,
             status=self.status,
@@ -172,8 +172,9 @@ class Gateway:
             max_batch=s.intake_batch_max,
         )
         for c in self.connectors.values():
-            await c.start(UpstreamEvents(self.receipts))
+            await c.start(UpstreamEvents(self.receipts, self.inbound))
         self.receipts.start()
+        self.inbound.start()
         await self.dispatcher.start()
         self.smpp_server = SmppServer(
             settings=SmppServerSettings(
@@ -262,6 +263,10 @@ class Gateway:
         await store.add_smpp_credential(credential, now=time.time())
         return password
 
+    def _wake_smpp_delivery(self) -> None:
+        if self.smpp_server is not None:
+            self.smpp_server.delivery.wake()
+
     @property
     def smpp_port(self) -> int:
         assert self.smpp_server is not None
@@ -304,6 +309,8 @@ class Gateway:
                 await c.stop()
         if self.receipts is not None:
             await self.receipts.stop()
+        if self.inbound is not None:
+            await self.inbound.stop()
         if self.simulator is not None:
             await self.simulator.stop()
         if self.store is not None:

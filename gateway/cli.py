@@ -124,6 +124,27 @@ def cmd_accounts_smpp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts_number(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    number = args.number.strip()
+    if number.startswith("+"):
+        from gateway.phone import normalize_e164
+
+        number = normalize_e164(number)
+    elif not number.isdigit():
+        raise SystemExit("a number is +E.164 or a short code of digits")
+
+    async def assign(store: Store) -> None:
+        account = await store.get_account_by_name(args.name)
+        if account is None:
+            raise SystemExit(f"no account named {args.name!r}")
+        await store.add_number(number=number, account_id=account.id, now=time.time())
+
+    _run(_with_store(settings, assign))
+    print(f"inbound messages to {number} go to account {args.name!r}")
+    return 0
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from gateway.keys import KeyAuthenticator
 
@@ -185,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow", action="append", default=[], metavar="CIDR", help="allowed source network"
     )
     smpp.set_defaults(func=cmd_accounts_smpp)
+
+    number = accounts_sub.add_parser(
+        "number", help="assign a number (or short code) to an account for inbound messages"
+    )
+    number.add_argument("name", help="account name")
+    number.add_argument("number", help="+E.164 number or short code")
+    number.set_defaults(func=cmd_accounts_number)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")

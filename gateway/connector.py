@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from gateway.domain import PartRecord, Status, UpstreamError
+from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
 
 ENTRY_POINT_GROUP = "gateway.connectors"
 
@@ -37,17 +37,6 @@ class UpstreamReceipt:
 
 
 @dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """A mobile-originated message (MO) from the carrier, whole (parts already joined)."""
-
-    source: str
-    destination: str
-    text: str
-    received_at: float
-    incomplete: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class BindHealth:
     name: str
     state: str  # "bound", "connecting", "down"
@@ -63,9 +52,9 @@ class ConnectorEvents(Protocol):
     async def receipts_received(
         self, connector: str, receipts: Sequence[UpstreamReceipt]
     ) -> None: ...
-    async def inbound_received(
-        self, connector: str, messages: Sequence[InboundMessage]
-    ) -> None: ...
+    async def inbound_received(self, connector: str, parts: Sequence[InboundPart]) -> None:
+        """MO parts as they arrive; the gateway joins them (durably) into messages."""
+        ...
 
 
 class Connector(Protocol):

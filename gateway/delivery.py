@@ -1,5 +1,5 @@
-"""Delivery: drains what the gateway owes its users. Here: receipts owed to ESMEs, sent as
-deliver_sm on their receiver binds.
+"""Delivery: drains what the gateway owes its users. Here: receipts and inbound messages owed
+to ESMEs, sent as deliver_sm on their receiver binds.
 
 Store-and-forward: the outbox row is written with the final status (one transaction), waits
 while no receiver of that system_id is bound on any node, and is deleted only when an ESME
@@ -22,7 +22,9 @@ from gateway.domain import OutboxItem, Status
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DeliverSm
 from gateway.smpp.receipt import MessageState, Receipt, build_receipt_pdu
+from gateway.smpp.tlv import Tlv
 from gateway.store import Store
+from gateway.text import Encoding, UnencodableText, encode_text
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,32 @@ def receipt_pdu(item: OutboxItem) -> DeliverSm:
         destination_addr=destination,
         dest_addr_ton=destination_ton,
         dest_addr_npi=_npi(destination_ton),
+    )
+
+
+def mo_pdu(item: OutboxItem) -> DeliverSm:
+    """An MO for an ESME: one short_message when it fits one segment, else the whole text in
+    message_payload (SMPP 3.4 §5.3.2.32), so no reassembly is pushed onto the ESME."""
+    pinned = Encoding(item.encoding) if item.encoding in ("gsm7", "ucs2", "latin1") else None
+    try:
+        # No national shift tables: they would need a UDH, which message_payload cannot carry.
+        encoded = encode_text(item.text, encoding=pinned, national_languages=())
+    except UnencodableText:
+        encoded = encode_text(item.text, encoding=Encoding.UCS2)
+    body = b"".join(segment.payload for segment in encoded.segments)
+    source, source_ton = _address(item.source)
+    destination, destination_ton = _address(item.destination)
+    single = len(encoded.segments) == 1
+    return DeliverSm(
+        source_addr=source,
+        source_addr_ton=source_ton,
+        source_addr_npi=_npi(source_ton),
+        destination_addr=destination,
+        dest_addr_ton=destination_ton,
+        dest_addr_npi=_npi(destination_ton),
+        data_coding=encoded.data_coding,
+        short_message=body if single else b"",
+        tlvs={} if single else {Tlv.MESSAGE_PAYLOAD: body},
     )
 
 
@@ -175,7 +203,7 @@ class SmppOutboxDelivery:
             if receiver is None or receiver.delivery_room <= 0:
                 unsent.append(item.id)
                 continue
-            receiver.deliver(item, receipt_pdu(item))
+            receiver.deliver(item, mo_pdu(item) if item.kind == "mo" else receipt_pdu(item))
             self.sent += 1
         if unsent:
             await self._store.release_outbox(unsent)

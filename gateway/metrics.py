@@ -59,6 +59,12 @@ class Metrics:
             ["connector", "outcome"],
             registry=r,
         )
+        self.inbound = Counter(
+            "gateway_inbound_messages",
+            "Inbound (MO) messages stored, by whether an account owns the number",
+            ["owner", "complete"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "gateway_dispatch_queue_depth",
             "Parts waiting in this node's dispatch memory",

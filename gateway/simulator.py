@@ -46,7 +46,12 @@ from gateway.smpp.session import (
     SessionConfig,
 )
 from gateway.smpp_io import SessionProtocol
-from gateway.text import ESM_CLASS_UDHI, decode_short_message
+from gateway.text import (
+    ESM_CLASS_UDHI,
+    decode_short_message,
+    encode_text,
+    render_short_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +126,38 @@ class Simulator:
             if conn.system_id == system_id and conn.can_receive and conn.is_open:
                 return conn
         return None
+
+    def send_mo(self, *, source: str, destination: str, text: str, system_id: str = "") -> int:
+        """Send a mobile-originated message to a bound receiver, split with 8-bit UDH parts as
+        a handset's network would; returns the number of parts sent."""
+        target = next(
+            (
+                c
+                for c in self._connections
+                if c.can_receive and c.is_open and (not system_id or c.system_id == system_id)
+            ),
+            None,
+        )
+        if target is None:
+            raise RuntimeError("no receiver bound to the simulator")
+        encoded = encode_text(text)
+        reference = random.randrange(256)
+        for index in range(len(encoded.segments)):
+            part = render_short_message(encoded, index, reference=reference, packed=False)
+            target.send(
+                DeliverSm(
+                    source_addr_ton=1,
+                    source_addr_npi=1,
+                    source_addr=source.removeprefix("+"),
+                    dest_addr_ton=1 if destination.startswith("+") else 0,
+                    dest_addr_npi=1,
+                    destination_addr=destination.removeprefix("+"),
+                    esm_class=part.esm_class_flags,
+                    data_coding=part.data_coding,
+                    short_message=part.short_message,
+                )
+            )
+        return len(encoded.segments)
 
     def admit(self) -> bool:
         return self._limit is None or self._limit.try_take() == 0

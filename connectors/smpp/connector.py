@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,12 +21,13 @@ from gateway.connector import (
     SubmitOutcome,
     UpstreamReceipt,
 )
-from gateway.domain import PartRecord, Status, UpstreamError
+from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
 from gateway.groupcommit import GroupCommit
 from gateway.smpp.codes import CommandStatus, is_temporary, status_name
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
-from gateway.text import pack_septets
+from gateway.smpp.tlv import Tlv
+from gateway.text import decode_short_message, pack_septets
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +166,7 @@ class SmppConnector:
 
     async def _on_deliver(self, pdu: DeliverSm) -> int:
         if not is_delivery_receipt(pdu.esm_class):
-            # Inbound (MO) messages are not handled by this connector yet: ask the SMSC to
-            # keep it and retry rather than acknowledge and lose it.
-            return CommandStatus.ESME_RX_T_APPN
+            return await self._on_mo(pdu)
         try:
             receipt = parse_receipt(pdu)
         except ReceiptParseError:
@@ -182,7 +182,59 @@ class SmppConnector:
         )
         return CommandStatus.ESME_ROK
 
+    async def _on_mo(self, pdu: DeliverSm) -> int:
+        """An MO part: committed by the gateway before we acknowledge it."""
+        assert self._events is not None
+        payload = pdu.tlvs.get(Tlv.MESSAGE_PAYLOAD)
+        body = pdu.short_message or (payload if isinstance(payload, bytes) else b"")
+        try:
+            part = decode_short_message(
+                body,
+                data_coding=pdu.data_coding,
+                udhi=bool(pdu.esm_class & ESM_UDHI),
+                packed=self.packed,
+                sar=_sar(pdu),
+            )
+        except ValueError:
+            log.warning("MO with a malformed user data header from %s; refused", self.name)
+            return CommandStatus.ESME_RX_P_APPN  # permanent: resending will not fix it
+        await self._events.inbound_received(
+            self.name,
+            [
+                InboundPart(
+                    source=_number(pdu.source_addr, pdu.source_addr_ton),
+                    destination=_number(pdu.destination_addr, pdu.dest_addr_ton),
+                    encoding=part.encoding.value,
+                    data_coding=part.data_coding,
+                    body=part.body,
+                    connector=self.name,
+                    received_at=time.time(),
+                    concat=part.concat,
+                    national_locking=part.national_locking,
+                    national_single=part.national_single,
+                )
+            ],
+        )
+        return CommandStatus.ESME_ROK
+
     async def _commit_receipts(self, receipts: Sequence[UpstreamReceipt]) -> list[None]:
         assert self._events is not None
         await self._events.receipts_received(self.name, receipts)
         return [None] * len(receipts)
+
+
+def _number(address: str, ton: int) -> str:
+    """An address as the gateway writes numbers: international ones with their `+`; short
+    codes and alphanumerics as they are."""
+    if ton == TON_INTERNATIONAL and address.isdigit():
+        return "+" + address
+    return address
+
+
+def _sar(pdu: DeliverSm) -> tuple[int, int, int] | None:
+    ref = pdu.tlvs.get(Tlv.SAR_MSG_REF_NUM)
+    total = pdu.tlvs.get(Tlv.SAR_TOTAL_SEGMENTS)
+    seq = pdu.tlvs.get(Tlv.SAR_SEGMENT_SEQNUM)
+    if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
+        return ref, total, seq
+    return None

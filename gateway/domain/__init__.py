@@ -10,6 +10,8 @@ from gateway.domain.errors import (
 from gateway.domain.ids import new_id
 from gateway.domain.message import (
     Account,
+    InboundPart,
+    InboundRecord,
     MessageRecord,
     MessageType,
     NewMessage,
@@ -30,6 +32,8 @@ __all__ = [
     "ClientError",
     "ConfigError",
     "GatewayError",
+    "InboundPart",
+    "InboundRecord",
     "InternalError",
     "MessageRecord",
     "MessageType",

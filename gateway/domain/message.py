@@ -222,3 +222,35 @@ class OutboxItem:
     submitted_at: float | None
     done_at: float | None
     attempts: int
+    encoding: str | None = None  # MO: the encoding the text came in
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPart:
+    """One MO part as a carrier delivered it, its text still encoded: parts are joined before
+    decoding, because senders cut escape and surrogate pairs across parts."""
+
+    source: str
+    destination: str
+    encoding: str
+    data_coding: int
+    body: bytes  # GSM 7-bit as unpacked septets
+    connector: str
+    received_at: float
+    concat: tuple[int, int, int] | None = None  # (reference, total, seq 1-based)
+    national_locking: int | None = None
+    national_single: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    id: str
+    account_id: str | None
+    source: str
+    destination: str
+    text: str
+    encoding: str
+    parts: int
+    incomplete: bool
+    connector: str
+    received_at: float

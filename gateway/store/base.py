@@ -7,11 +7,13 @@ batch methods exist so that the hot path costs one commit per group of messages,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gateway.domain import (
     Account,
+    InboundPart,
+    InboundRecord,
     MessageRecord,
     NewMessage,
     OutboxItem,
@@ -21,6 +23,9 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
+
+# (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
+Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
 
 
 class Store(Protocol):
@@ -91,6 +96,27 @@ class Store(Protocol):
         """Replace the text (and times) of a one-part message that no node has taken yet.
         False when it is not such a message (anymore)."""
         ...
+
+    # Inbound (MO)
+    async def add_number(self, *, number: str, account_id: str, now: float) -> None: ...
+    async def add_inbound_part(
+        self, part: InboundPart, *, assemble: Assemble, mo_ttl: float
+    ) -> InboundRecord | None:
+        """Commit one MO part. When it completes its message (or is whole), the message is
+        assembled by `assemble`, stored for the account that owns the destination number and
+        owed to that account's ESME, and its parts deleted, in the same transaction."""
+        ...
+
+    async def expire_inbound_parts(
+        self, *, older_than: float, assemble: Assemble, mo_ttl: float
+    ) -> list[InboundRecord]:
+        """Messages whose missing parts never came: assembled from what arrived, flagged
+        incomplete, and delivered like complete ones."""
+        ...
+
+    async def list_inbound(
+        self, *, account_id: str, limit: int, before: float | None = None
+    ) -> list[InboundRecord]: ...
 
     # SMPP server
     async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None: ...

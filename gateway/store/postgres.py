@@ -8,13 +8,17 @@ nodes starting together apply each one exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.domain import (
     Account,
+    InboundPart,
+    InboundRecord,
     MessageRecord,
     NewMessage,
     OutboxItem,
@@ -25,6 +29,7 @@ from gateway.domain import (
     StatusChange,
 )
 from gateway.store import sql
+from gateway.store.base import Assemble
 from gateway.store.lifecycle import (
     MessageRow,
     PartRow,
@@ -257,6 +262,57 @@ class PostgresStore:
                 )
         return bool(changed)
 
+    # -- inbound ----------------------------------------------------------------------------
+
+    async def add_number(self, *, number: str, account_id: str, now: float) -> None:
+        await self.pool.execute(_N(sql.INSERT_NUMBER), number, account_id, now)
+
+    async def add_inbound_part(
+        self, part: InboundPart, *, assemble: Assemble, mo_ttl: float
+    ) -> InboundRecord | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if part.concat is None or part.concat[1] <= 1:
+                return await _store_inbound(conn, assemble([part], False), mo_ttl)
+            reference, total, _ = part.concat
+            key = (part.source, part.destination, reference, total)
+            # The last two parts of a message arriving at once (on two binds or nodes) would
+            # each see only its own row under READ COMMITTED: serialise per message first.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", repr(key))
+            await conn.execute(_N(sql.INSERT_INBOUND_PART), *sql.inbound_part_row(part))
+            rows = await conn.fetch(_N(sql.SELECT_INBOUND_PARTS), *key)
+            if len(rows) < total:
+                return None
+            await conn.execute(_N(sql.DELETE_INBOUND_PARTS), *key)
+            parts = [sql.inbound_part(r) for r in rows]
+            return await _store_inbound(conn, assemble(parts, False), mo_ttl)
+
+    async def expire_inbound_parts(
+        self, *, older_than: float, assemble: Assemble, mo_ttl: float
+    ) -> list[InboundRecord]:
+        records = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for key in await conn.fetch(_N(sql.STALE_INBOUND_KEYS), older_than):
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", repr(tuple(key)))
+                rows = await conn.fetch(_N(sql.SELECT_INBOUND_PARTS), *key)
+                await conn.execute(_N(sql.DELETE_INBOUND_PARTS), *key)
+                if rows:
+                    parts = [sql.inbound_part(r) for r in rows]
+                    records.append(await _store_inbound(conn, assemble(parts, True), mo_ttl))
+        return records
+
+    async def list_inbound(
+        self, *, account_id: str, limit: int, before: float | None = None
+    ) -> list[InboundRecord]:
+        rows = await self.pool.fetch(
+            f"SELECT {sql.INBOUND_COLUMNS} FROM inbound WHERE account_id = $1"
+            " AND ($2::double precision IS NULL OR received_at < $2)"
+            " ORDER BY received_at DESC LIMIT $3",
+            account_id,
+            before,
+            limit,
+        )
+        return [sql.inbound_record(r) for r in rows]
+
     # -- SMPP server ------------------------------------------------------------------------
 
     async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None:
@@ -308,6 +364,22 @@ class PostgresStore:
 
     async def expire_outbox(self, *, now: float) -> int:
         return _count(await self.pool.execute(_N(sql.EXPIRE_OUTBOX), now))
+
+
+async def _store_inbound(
+    conn: PoolConnectionProxy[asyncpg.Record], record: InboundRecord, mo_ttl: float
+) -> InboundRecord:
+    """Insert an assembled MO for the account owning its number, owed to that account's ESME."""
+    owner = await conn.fetchval(_N(sql.ACCOUNT_FOR_NUMBER), record.destination)
+    record = dataclasses.replace(record, account_id=owner)
+    await conn.execute(_N(sql.INSERT_INBOUND), *sql.inbound_row(record))
+    if owner is not None:
+        system_id = await conn.fetchval(_N(sql.FIRST_SYSTEM_ID), owner)
+        if system_id is not None:
+            await conn.execute(
+                _N(sql.INSERT_OUTBOX_MO), *sql.outbox_mo_row(system_id, record, mo_ttl)
+            )
+    return record
 
 
 def _count(status: str) -> int:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from gateway.domain import (
+    InboundPart,
+    InboundRecord,
     MessageRecord,
     MessageType,
     NewMessage,
@@ -140,6 +142,123 @@ UPDATE messages SET body = ?, send_at = COALESCE(?, send_at),
 WHERE id = ?
 """
 
+INSERT_NUMBER = """
+INSERT INTO numbers (number, account_id, created_at) VALUES (?, ?, ?)
+ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id
+"""
+ACCOUNT_FOR_NUMBER = "SELECT account_id FROM numbers WHERE number = ?"
+FIRST_SYSTEM_ID = """
+SELECT system_id FROM smpp_credentials WHERE account_id = ? ORDER BY created_at, system_id LIMIT 1
+"""
+INSERT_INBOUND_PART = """
+INSERT INTO inbound_parts (source, destination, reference, total, seq, encoding, data_coding,
+    body, national_locking, national_single, connector, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+"""
+INBOUND_PART_COLUMNS = """source, destination, encoding, data_coding, body, connector, received_at,
+    reference, total, seq, national_locking, national_single"""
+SELECT_INBOUND_PARTS = f"""
+SELECT {INBOUND_PART_COLUMNS} FROM inbound_parts
+WHERE source = ? AND destination = ? AND reference = ? AND total = ? ORDER BY seq
+"""
+DELETE_INBOUND_PARTS = """
+DELETE FROM inbound_parts WHERE source = ? AND destination = ? AND reference = ? AND total = ?
+"""
+STALE_INBOUND_KEYS = """
+SELECT source, destination, reference, total FROM inbound_parts
+GROUP BY source, destination, reference, total HAVING MAX(received_at) < ?
+"""
+INSERT_INBOUND = """
+INSERT INTO inbound (id, account_id, source, destination, text, encoding, parts, incomplete,
+    connector, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_OUTBOX_MO = """
+INSERT INTO smpp_outbox (system_id, kind, message_id, seq, source, destination, text, encoding,
+    created_at, expires_at)
+VALUES (?, 'mo', ?, 0, ?, ?, ?, ?, ?, ?)
+"""
+INBOUND_COLUMNS = """id, account_id, source, destination, text, encoding, parts, incomplete,
+    connector, received_at"""
+
+
+def inbound_part(r: Row) -> InboundPart:
+    return InboundPart(
+        source=r[0],
+        destination=r[1],
+        encoding=r[2],
+        data_coding=r[3],
+        body=bytes(r[4]),
+        connector=r[5],
+        received_at=r[6],
+        concat=(r[7], r[8], r[9]) if r[8] > 1 else None,
+        national_locking=r[10],
+        national_single=r[11],
+    )
+
+
+def inbound_part_row(p: InboundPart) -> tuple[object, ...]:
+    reference, total, seq = p.concat or (0, 1, 1)
+    return (
+        p.source,
+        p.destination,
+        reference,
+        total,
+        seq,
+        p.encoding,
+        p.data_coding,
+        p.body,
+        p.national_locking,
+        p.national_single,
+        p.connector,
+        p.received_at,
+    )
+
+
+def inbound_row(r: InboundRecord) -> tuple[object, ...]:
+    return (
+        r.id,
+        r.account_id,
+        r.source,
+        r.destination,
+        r.text,
+        r.encoding,
+        r.parts,
+        r.incomplete,
+        r.connector,
+        r.received_at,
+    )
+
+
+def outbox_mo_row(system_id: str, r: InboundRecord, ttl: float) -> tuple[object, ...]:
+    return (
+        system_id,
+        r.id,
+        r.source,
+        r.destination,
+        r.text,
+        r.encoding,
+        r.received_at,
+        r.received_at + ttl,
+    )
+
+
+def inbound_record(r: Row) -> InboundRecord:
+    return InboundRecord(
+        id=r[0],
+        account_id=r[1],
+        source=r[2],
+        destination=r[3],
+        text=r[4],
+        encoding=r[5],
+        parts=r[6],
+        incomplete=bool(r[7]),
+        connector=r[8],
+        received_at=r[9],
+    )
+
+
 INSERT_CREDENTIAL = """
 INSERT INTO smpp_credentials (system_id, account_id, password_hash, allowed_networks, max_binds,
     throughput, created_at)
@@ -153,7 +272,7 @@ SELECT system_id, account_id, password_hash, allowed_networks, max_binds, throug
 FROM smpp_credentials WHERE system_id = ?
 """
 OUTBOX_COLUMNS = """id, system_id, kind, receipted_id, status, error_code, source, destination,
-    text, submitted_at, done_at, attempts"""
+    text, submitted_at, done_at, attempts, encoding"""
 EXPIRE_OUTBOX = "DELETE FROM smpp_outbox WHERE expires_at <= ?"
 
 
@@ -195,6 +314,7 @@ def outbox_item(r: Row) -> OutboxItem:
         submitted_at=r[9],
         done_at=r[10],
         attempts=r[11],
+        encoding=r[12],
     )
 
 

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from gateway.domain import (
     Account,
+    InboundPart,
+    InboundRecord,
     MessageRecord,
     NewMessage,
     OutboxItem,
@@ -30,6 +32,7 @@ from gateway.domain import (
     StatusChange,
 )
 from gateway.store import sql
+from gateway.store.base import Assemble
 from gateway.store.lifecycle import (
     MessageRow,
     PartRow,
@@ -287,6 +290,56 @@ class SqliteStore:
 
         return await self._write(run)
 
+    # -- inbound ----------------------------------------------------------------------------
+
+    async def add_number(self, *, number: str, account_id: str, now: float) -> None:
+        await self._write(lambda c: c.execute(sql.INSERT_NUMBER, (number, account_id, now)))
+
+    async def add_inbound_part(
+        self, part: InboundPart, *, assemble: Assemble, mo_ttl: float
+    ) -> InboundRecord | None:
+        def run(conn: sqlite3.Connection) -> InboundRecord | None:
+            if part.concat is None or part.concat[1] <= 1:
+                return _store_inbound(conn, assemble([part], False), mo_ttl)
+            conn.execute(sql.INSERT_INBOUND_PART, sql.inbound_part_row(part))
+            reference, total, _ = part.concat
+            key = (part.source, part.destination, reference, total)
+            rows = conn.execute(sql.SELECT_INBOUND_PARTS, key).fetchall()
+            if len(rows) < total:
+                return None
+            conn.execute(sql.DELETE_INBOUND_PARTS, key)
+            return _store_inbound(
+                conn, assemble([sql.inbound_part(r) for r in rows], False), mo_ttl
+            )
+
+        return await self._write(run)
+
+    async def expire_inbound_parts(
+        self, *, older_than: float, assemble: Assemble, mo_ttl: float
+    ) -> list[InboundRecord]:
+        def run(conn: sqlite3.Connection) -> list[InboundRecord]:
+            records = []
+            for key in conn.execute(sql.STALE_INBOUND_KEYS, (older_than,)).fetchall():
+                rows = conn.execute(sql.SELECT_INBOUND_PARTS, tuple(key)).fetchall()
+                conn.execute(sql.DELETE_INBOUND_PARTS, tuple(key))
+                parts = [sql.inbound_part(r) for r in rows]
+                records.append(_store_inbound(conn, assemble(parts, True), mo_ttl))
+            return records
+
+        return await self._write(run)
+
+    async def list_inbound(
+        self, *, account_id: str, limit: int, before: float | None = None
+    ) -> list[InboundRecord]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {sql.INBOUND_COLUMNS} FROM inbound WHERE account_id = ?"
+                " AND (? IS NULL OR received_at < ?) ORDER BY received_at DESC LIMIT ?",
+                (account_id, before, before, limit),
+            ).fetchall()
+        )
+        return [sql.inbound_record(r) for r in rows]
+
     # -- SMPP server ------------------------------------------------------------------------
 
     async def add_smpp_credential(self, credential: SmppCredential, *, now: float) -> None:
@@ -336,6 +389,18 @@ class SqliteStore:
 
     async def expire_outbox(self, *, now: float) -> int:
         return await self._write(lambda c: c.execute(sql.EXPIRE_OUTBOX, (now,)).rowcount)
+
+
+def _store_inbound(conn: sqlite3.Connection, record: InboundRecord, mo_ttl: float) -> InboundRecord:
+    """Insert an assembled MO for the account owning its number, owed to that account's ESME."""
+    owner = conn.execute(sql.ACCOUNT_FOR_NUMBER, (record.destination,)).fetchone()
+    record = dataclasses.replace(record, account_id=owner[0] if owner else None)
+    conn.execute(sql.INSERT_INBOUND, sql.inbound_row(record))
+    if record.account_id is not None:
+        system = conn.execute(sql.FIRST_SYSTEM_ID, (record.account_id,)).fetchone()
+        if system is not None:
+            conn.execute(sql.INSERT_OUTBOX_MO, sql.outbox_mo_row(system[0], record, mo_ttl))
+    return record
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
