@@ -168,8 +168,10 @@ class Intake:
                 [r for m in messages for r in _records(m)], reserved=part_count
             )
         for m in messages:
-            self._metrics.messages_accepted.labels(type=m.message_type.value).inc()
-            self._metrics.segments_accepted.labels(type=m.message_type.value).inc(len(m.parts))
+            kind = m.message_type.value
+            if not m.continuation:  # a later part of an SMPP long message is not a new message
+                self._metrics.messages_accepted.labels(type=kind).inc()
+            self._metrics.segments_accepted.labels(type=kind).inc(len(m.parts))
         return [None] * len(messages)
 
     async def commit(self, message: NewMessage) -> None:
