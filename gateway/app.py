@@ -94,7 +94,9 @@ class Gateway:
     async def start(self) -> None:
         s = self.settings
         node_id = s.effective_node_id
-        self.store = store = open_store(s.database_url, schema=s.database_schema)
+        self.store = store = open_store(
+            s.database_url, schema=s.database_schema, sqlite_synchronous=s.sqlite_synchronous
+        )
         await store.open()
         applied = await store.migrate()
         if applied:

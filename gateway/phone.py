@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 from gateway.domain.errors import InvalidNumber
 
 
 def normalize_e164(raw: str) -> str:
+    """`raw` as E.164 (`+4915112345678`), or `InvalidNumber` saying why not."""
+    valid = _valid_e164(raw)
+    if valid is None:
+        _explain_invalid(raw)
+    return valid  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _valid_e164(raw: str) -> str | None:
+    """Cached: bulk and OTP traffic repeats numbers, and libphonenumber's validation is the
+    most expensive step of intake."""
+    try:
+        return _normalize(raw)
+    except InvalidNumber:
+        return None
+
+
+def _explain_invalid(raw: str) -> None:
+    _normalize(raw)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _normalize(raw: str) -> str:
     """`raw` as E.164 (`+4915112345678`), or `InvalidNumber` saying why not.
 
     International format is required (a leading `+` or `00`): the gateway serves many countries

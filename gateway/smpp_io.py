@@ -132,12 +132,16 @@ class SessionProtocol(asyncio.Protocol):
             self.close()
 
     def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         deadline = self.session.next_deadline()
-        if deadline is not None and self.is_open:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        if deadline is None or not self.is_open:
+            return
+        # A timer already due no later is kept: firing early costs one empty handle_timer,
+        # while re-creating a timer on every PDU costs a heap operation each time.
+        if self._timer is not None:
+            if self._timer.when() <= deadline:
+                return
+            self._timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -25,7 +25,8 @@ class ApiServices:
     readiness: Any  # async () -> (ready: bool, body: dict)
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
+    # async: FastAPI runs a plain `def` dependency in a thread pool, one hop per request.
     svc: ApiServices = request.app.state.services
     return svc
 

@@ -385,7 +385,13 @@ class Session:
         """When ``handle_timer`` should next be called (clock units), or None for never."""
         if self._state is BindState.CLOSED or self._broken:
             return None
-        deadline = min((o.deadline for o in self._outstanding.values()), default=None)
+        # Requests are kept in send order and share one timeout per kind, so the earliest
+        # deadline is the first entry, or the outstanding enquire_link's: O(1), not O(window).
+        deadline: float | None = None
+        for sequence, entry in self._outstanding.items():
+            deadline = entry.deadline if deadline is None else min(deadline, entry.deadline)
+            if sequence != self._enquire_link_sequence:
+                break
         if self._state in BOUND_STATES and self._enquire_link_sequence is None and (
             deadline is None or self._idle_deadline < deadline
         ):

@@ -7,7 +7,9 @@ from gateway.store.base import Store
 __all__ = ["Store", "open_store"]
 
 
-def open_store(database_url: str, *, schema: str | None = None) -> Store:
+def open_store(
+    database_url: str, *, schema: str | None = None, sqlite_synchronous: str = "FULL"
+) -> Store:
     """Build the store a database URL names: `sqlite:///path` or `postgresql://...`."""
     if database_url.startswith("sqlite:"):
         from gateway.store.sqlite import SqliteStore
@@ -16,7 +18,7 @@ def open_store(database_url: str, *, schema: str | None = None) -> Store:
         if not database_url.startswith("sqlite:///"):
             raise ValueError("an SQLite URL has three slashes: sqlite:///path/to/file.db")
         path = database_url.removeprefix("sqlite:///")
-        return SqliteStore(path or ":memory:")
+        return SqliteStore(path or ":memory:", synchronous=sqlite_synchronous)
     if database_url.startswith(("postgresql:", "postgres:")):
         from gateway.store.postgres import PostgresStore
 

@@ -1,0 +1,250 @@
+"""Processes the benchmarks start (gateway, simulator, uvicorn baseline) and what they cost.
+
+Every process is started here and stopped here by its own PID: SIGTERM, a bounded wait, then
+SIGKILL. CPU time and peak memory come from /proc (utime + stime in /proc/PID/stat, VmHWM in
+/proc/PID/status), so nothing beyond the standard library is needed; all threads of a process
+(the SQLite writer, the event loop) are counted together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from benchmarks.report import ROOT
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may hold spaces: split after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident set size (VmHWM) of process `pid`, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class ManagedProcess:
+    """A child process with its output in a log file; a context manager that always stops it."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, f"{self.name} not started"
+        return self.proc.pid
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.args],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C on the benchmark reaches us, not the child
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def peak_rss_mib(self) -> float:
+        return peak_rss_mib(self.pid)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM, wait up to `timeout`, then SIGKILL; returns the exit code."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+        return proc.returncode
+
+    def output_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_port(self, host: str, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early:\n{self.output_tail()}")
+            if port_open(host, port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not listening on {host}:{port} in {timeout}s")
+
+    def __enter__(self) -> ManagedProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class SimulatorProcess(ManagedProcess):
+    """`python -m gateway simulate` alone: the upstream SMSC in its own process."""
+
+    def __init__(self, log_dir: Path, *, receipt_delay: float = 0.05) -> None:
+        self.port = free_port()
+        self.system_id = "gateway"
+        self.password = "secret"  # the simulator's development default
+        super().__init__(
+            f"simulator-{self.port}",
+            [
+                "-m",
+                "gateway",
+                "simulate",
+                "--port",
+                str(self.port),
+                "--password",
+                self.password,
+                "--receipt-delay",
+                str(receipt_delay),
+            ],
+            {},
+            log_dir,
+        )
+
+    def upstream_url(self, *, binds: int, window: int) -> str:
+        return (
+            f"smpp://{self.system_id}:{self.password}@127.0.0.1:{self.port}"
+            f"?binds={binds}&window={window}"
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self.wait_port("127.0.0.1", self.port, timeout)
+
+
+class GatewayProcess(ManagedProcess):
+    """`python -m gateway run` on free loopback ports with its own store."""
+
+    def __init__(self, log_dir: Path, *, database_url: str, **env: str) -> None:
+        self.http_port = free_port()
+        self.smpp_port = free_port()
+        self.key = "gw_bench_" + os.urandom(12).hex()
+        base = {
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_HTTP_PORT": str(self.http_port),
+            "GATEWAY_SIMULATOR_PORT": str(free_port()),
+            "GATEWAY_SMPP_PORT": str(self.smpp_port),
+            "GATEWAY_DEMO_KEY": self.key,
+            "GATEWAY_NODE_ID": f"bench-{self.http_port}",
+            "GATEWAY_LOG_LEVEL": "INFO",
+        }
+        base.update(env)
+        super().__init__(f"gateway-{self.http_port}", ["-m", "gateway", "run"], base, log_dir)
+        self.url = f"http://127.0.0.1:{self.http_port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until /readyz answers 200 and every upstream bind is bound."""
+        deadline = time.monotonic() + timeout
+        body: object = None
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"gateway exited early:\n{self.output_tail()}")
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = httpx.get(self.url + "/readyz", timeout=1)
+                body = response.json()
+                if response.status_code == 200 and _all_bound(body):
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"gateway not ready in {timeout}s (last /readyz: {body}):\n{self.output_tail()}"
+        )
+
+
+def _all_bound(body: object) -> bool:
+    if not isinstance(body, dict):
+        return False
+    upstreams = body.get("upstreams") or {}
+    binds = [b for group in upstreams.values() for b in group]
+    return bool(binds) and all(b.get("state") == "bound" for b in binds)
+
+
+class UvicornBaseline(ManagedProcess):
+    """The baseline app under uvicorn with the gateway's HTTP settings: uvloop, httptools, one
+    process, no access log, no server header, no lifespan."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        super().__init__(
+            f"uvicorn-baseline-{self.port}",
+            [
+                "-m",
+                "uvicorn",
+                "benchmarks.baseline_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--no-server-header",
+                "--log-level",
+                "warning",
+            ],
+            {},
+            log_dir,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self.wait_port("127.0.0.1", self.port, timeout)

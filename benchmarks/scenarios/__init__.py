@@ -1,0 +1,63 @@
+"""The scenarios, by name, in the order `python -m benchmarks` runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmarks.modes import Context
+from benchmarks.report import ScenarioResult
+from benchmarks.scenarios import (
+    end_to_end_rest,
+    micro_pdu,
+    micro_ratelimit,
+    micro_store,
+    micro_text,
+    rest_submit,
+    smpp_ingest,
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    run: Callable[[Context], ScenarioResult]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "micro-text",
+            "encode_text + render_short_message: short GSM7, long GSM7, Arabic/emoji UCS2",
+            micro_text.run,
+        ),
+        Scenario("micro-pdu", "submit_sm and deliver_sm receipt encode+decode", micro_pdu.run),
+        Scenario(
+            "micro-ratelimit",
+            "Gcra.try_take cost and achieved vs configured rate",
+            micro_ratelimit.run,
+        ),
+        Scenario(
+            "micro-store",
+            "insert_messages batches of 1/100/1000 on SQLite and PostgreSQL vs a bare insert",
+            micro_store.run,
+        ),
+        Scenario(
+            "rest-submit",
+            "closed-loop POST /v1/messages at concurrency 64 vs a trivial FastAPI endpoint",
+            rest_submit.run,
+        ),
+        Scenario(
+            "end-to-end-rest",
+            "open-loop REST in -> simulator process -> receipt -> delivered; counts must agree",
+            end_to_end_rest.run,
+        ),
+        Scenario(
+            "smpp-ingest",
+            "ESME load: submit_sm over 1/4 binds, window 10/100, receipts back",
+            smpp_ingest.run,
+        ),
+    )
+}

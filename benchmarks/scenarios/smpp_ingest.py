@@ -1,0 +1,198 @@
+"""smpp-ingest: an aggregator's load over SMPP: submit_sm through 1 or 4 binds with a window of
+10 or 100, counting submit_sm_resp and the deliver_sm receipts that come back.
+
+The target is a parameter (`--smpp-target`): until the gateway's SMPP server exists, the
+default is the built-in simulator run alone (`python -m gateway simulate`, system_id "gateway"),
+which stands in for it and marks what the generator and the protocol code cost; `gateway` starts
+the gateway and binds as the demo account (system_id "demo", GATEWAY_DEMO_SMPP_PASSWORD);
+`external` sends to an SMSC already running at `--smpp-address`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import uvloop
+
+from benchmarks.modes import Context, SmppTarget
+from benchmarks.processes import GatewayProcess, ManagedProcess, SimulatorProcess
+from benchmarks.prometheus import GatewayCounts
+from benchmarks.report import ScenarioResult
+from benchmarks.smpp_load import run_load
+
+Config = tuple[Literal["transceiver", "transmitter"], int, int]  # bind mode, binds, window
+
+
+@dataclass
+class _Endpoint:
+    label: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    process: ManagedProcess | None = None  # measured when we started it
+    gateway_url: str | None = None  # counts cross-checked on /metrics
+
+
+def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
+    if target.kind == "simulator":
+        sim = SimulatorProcess(log_dir)
+        sim.start()
+        sim.wait_ready()
+        return _Endpoint(
+            "built-in simulator process (stand-in for the gateway's SMPP server)",
+            "127.0.0.1",
+            sim.port,
+            target.system_id or sim.system_id,
+            target.password or sim.password,
+            sim,
+        )
+    if target.kind == "gateway":
+        password = (
+            target.password
+            or os.environ.get("GATEWAY_DEMO_SMPP_PASSWORD")
+            or "bn" + secrets.token_hex(3)  # SMPP 3.4: passwords are at most 8 octets
+        )
+        gateway = GatewayProcess(
+            log_dir,
+            database_url=f"sqlite:///{log_dir}/gateway.db",
+            GATEWAY_DEMO_SMPP_PASSWORD=password,
+        )
+        gateway.start()
+        gateway.wait_ready()
+        try:
+            gateway.wait_port("127.0.0.1", gateway.smpp_port, timeout=10)
+        except RuntimeError:
+            gateway.stop()
+            raise RuntimeError(
+                f"the gateway's SMPP server is not listening on GATEWAY_SMPP_PORT="
+                f"{gateway.smpp_port} (is gateway/smpp_server built yet?)"
+            ) from None
+        return _Endpoint(
+            "gateway process SMPP server (SQLite, built-in simulator upstream)",
+            "127.0.0.1",
+            gateway.smpp_port,
+            target.system_id or "demo",
+            password,
+            gateway,
+            gateway.url,
+        )
+    host, _, port = target.address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("--smpp-address must be host:port for --smpp-target external")
+    return _Endpoint(
+        f"external SMSC at {target.address}",
+        host,
+        int(port),
+        target.system_id or "demo",
+        target.password or os.environ.get("GATEWAY_DEMO_SMPP_PASSWORD", ""),
+    )
+
+
+async def _main(ctx: Context, result: ScenarioResult, endpoint: _Endpoint) -> None:
+    configs: list[Config] = ctx.mode.pick(
+        full=[
+            ("transceiver", 1, 10),
+            ("transceiver", 1, 100),
+            ("transceiver", 4, 10),
+            ("transceiver", 4, 100),
+            ("transmitter", 4, 100),
+        ],
+        quick=[("transceiver", 1, 10), ("transmitter", 4, 100)],
+        smoke=[("transceiver", 1, 10), ("transmitter", 2, 10)],
+    )
+    count = ctx.mode.pick(full=30_000, quick=4_000, smoke=20)
+    duration = ctx.mode.pick(full=5.0, quick=1.0, smoke=10.0)
+    receipt_timeout = ctx.mode.pick(full=30.0, quick=15.0, smoke=10.0)
+    process = endpoint.process
+    figures = result.figures
+    for run in range(ctx.runs):
+        for mode, binds, window in configs:
+            name = f"{'trx' if mode == 'transceiver' else 'tx+rx'} {binds}x w{window}"
+            before = GatewayCounts.read(endpoint.gateway_url) if endpoint.gateway_url else None
+            cpu0 = process.cpu_seconds() if process else 0.0
+            load = await run_load(
+                endpoint.host,
+                endpoint.port,
+                system_id=endpoint.system_id,
+                password=endpoint.password,
+                binds=binds,
+                window=window,
+                mode=mode,
+                count=count,
+                duration=duration,
+                receipt_timeout=receipt_timeout,
+            )
+            cpu = (process.cpu_seconds() - cpu0) if process else None
+            figures.record(f"{name}: submit_sm_resp OK/s", load.submit_rate, "msg/s")
+            figures.record(
+                f"{name}: receipts/s (first submit to last receipt)", load.receipt_rate, "msg/s"
+            )
+            figures.record_latencies(f"{name}: submit_sm", load.latencies)
+            if cpu is not None:
+                figures.record(
+                    f"{name}: target CPU per 1k messages",
+                    cpu / max(load.ok, 1) * 1000,
+                    "s",
+                    higher_is_better=False,
+                )
+            figures.record(
+                f"{name}: load generator CPU",
+                load.generator_cpu / load.wall * 100,
+                "% core",
+                higher_is_better=False,
+            )
+            counts = {
+                "submitted": load.submitted,
+                "responses": {str(k): v for k, v in load.responses.items()},
+                "ok": load.ok,
+                "timeouts": load.timeouts,
+                "receipts": load.receipts,
+                "receipts_matched": load.matched_receipts,
+                "other_deliver_sm": load.other_deliver_sm,
+            }
+            label = f"run {run + 1}, {name}"
+            result.check(
+                f"{label}: every submit_sm answered OK",
+                load.submitted == load.answered == load.ok > 0 and not load.timeouts,
+                str(counts),
+            )
+            result.check(
+                f"{label}: a receipt per accepted submit",
+                load.matched_receipts == load.ok == load.receipts,
+                str(counts),
+            )
+            if endpoint.gateway_url and before is not None:
+                delta = GatewayCounts.read(endpoint.gateway_url) - before
+                counts["gateway_accepted"] = int(delta.accepted)
+                result.check(
+                    f"{label}: gateway accepted = submit_sm_resp OK",
+                    delta.accepted == load.ok,
+                    str(counts),
+                )
+            result.details.setdefault("runs", []).append({"config": name, **counts})
+        result.runs += 1
+    if process is not None:
+        figures.record("target peak RSS", process.peak_rss_mib(), "MiB", higher_is_better=False)
+
+
+def run(ctx: Context) -> ScenarioResult:
+    with tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="bench-smpp-") as tmp:
+        endpoint = _start(ctx.smpp_target, Path(tmp))
+        result = ScenarioResult("smpp-ingest", ctx.mode.name, endpoint.label)
+        result.details["target"] = {
+            "kind": ctx.smpp_target.kind,
+            "address": f"{endpoint.host}:{endpoint.port}",
+            "system_id": endpoint.system_id,
+        }
+        try:
+            uvloop.run(_main(ctx, result, endpoint))
+        finally:
+            if endpoint.process is not None:
+                endpoint.process.stop()
+    return result
