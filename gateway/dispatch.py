@@ -212,9 +212,21 @@ class Dispatcher:
                 await self._send(name, connector, part)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("dispatch of a part failed unexpectedly; it will be retried")
-                await self._status.apply([self._retry_update(part, "internal", "dispatch error")])
+            except Exception as exc:
+                log.exception("dispatch of a part failed unexpectedly")
+                if part.attempts + 1 < self._retry.max_attempts:
+                    update = self._retry_update(part, "internal", f"dispatch error: {exc}")
+                else:
+                    update = PartUpdate(
+                        part.message_id,
+                        part.seq,
+                        Status.FAILED,
+                        self._clock(),
+                        error_code="internal",
+                        error_detail=f"dispatch error: {exc}",
+                        attempt=True,
+                    )
+                await self._status.apply([update])
             finally:
                 self._held -= 1
                 self._in_flight -= 1

@@ -24,6 +24,7 @@ from gateway.connector import (
 from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
 from gateway.groupcommit import GroupCommit
 from gateway.smpp.codes import CommandStatus, is_temporary, status_name
+from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
 from gateway.smpp.tlv import Tlv
@@ -145,6 +146,9 @@ class SmppConnector:
         bind = await self._ready_bind()
         try:
             response = await bind.submit(pdu)
+        except LocalProtocolError as exc:
+            # The part cannot be put on the wire at all (too long, bad field): permanent.
+            return SubmitOutcome(error=UpstreamError(str(exc), raw_code="encode", temporary=False))
         except SubmitNotAnsweredError as exc:
             return SubmitOutcome(
                 error=UpstreamError(str(exc), raw_code="connection", temporary=True)

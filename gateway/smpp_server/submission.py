@@ -26,12 +26,19 @@ from gateway.text import (
     ESM_CLASS_UDHI,
     Encoding,
     UnencodableText,
+    capacity,
     concat_udh,
     decode_body,
     decode_short_message,
     encode_text,
     encoding_for_data_coding,
 )
+
+
+class PartTooLongError(ClientError):
+    code = "message.text_too_long"
+    http_status = 422
+    title = "Part too long for one segment"
 
 
 class InvalidConcatenationError(ClientError):
@@ -49,6 +56,7 @@ class _Assembly:
     locking: int | None = None
     single: int | None = None
     encoding: Encoding = Encoding.GSM7
+    refused: str | None = None  # why an earlier part was refused: later parts are too
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +136,10 @@ class SubmissionBuilder:
         if part.concat is None or part.concat[1] == 1:
             if not part.body and not udh:
                 raise EmptyText("short_message is empty")
+            if not udh and _units(part.encoding, part.body) > capacity(part.encoding, 0):
+                # Longer than one SMS (SMPP allows 254 octets): split it as we split REST text,
+                # rather than pass upstream what a handset network cannot carry.
+                return self._whole_text(pdu, short_message, receipt, base)
             text = part.text() or ""
             message = NewMessage(
                 id=new_id(now),
@@ -145,6 +157,23 @@ class SubmissionBuilder:
             udh = concat_udh(reference, total, seq, ref16=reference > 0xFF)
         key = (account_id, sender, destination, str(reference), str(total))
         assembly = self._assemblies.get(key)
+        room = capacity(part.encoding, len(udh))
+        if assembly is not None and assembly.refused:
+            raise PartTooLongError(assembly.refused)
+        if _units(part.encoding, part.body) > room:
+            # Parts are sent on as they come (each was acknowledged on its own), so one that
+            # cannot fit a segment with its UDH is refused now, not accepted and then stuck;
+            # so are the message's later parts, so the ESME sees one answer for the message.
+            why = (
+                f"a part carries {_units(part.encoding, part.body)} units; a concatenated "
+                f"segment holds {room}: split into smaller parts or use message_payload"
+            )
+            if assembly is None:
+                self._expire(now)
+                self._assemblies[key] = _Assembly("", total, now, refused=why)
+            else:
+                assembly.refused = why
+            raise PartTooLongError(why)
         if assembly is not None and seq in assembly.bodies:
             if assembly.bodies[seq] == part.body:  # the ESME retransmitted: same answer
                 return Built(None, public_part_id(assembly.message_id, seq - 1, total), total)
@@ -257,3 +286,8 @@ def _sar(pdu: SubmitSm | DataSm | SubmitMulti) -> tuple[int, int, int] | None:
     if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
         return ref, total, seq
     return None
+
+
+def _units(encoding: Encoding, body: bytes) -> int:
+    """The body's length in the units segment capacity is counted in."""
+    return len(body) // 2 if encoding is Encoding.UCS2 else len(body)

@@ -265,3 +265,29 @@ async def test_shutdown_unbinds_esmes_after_answering_them(gateway: Gateway) -> 
     esme.send(UnbindResp(sequence_number=unbind.sequence_number))
     await asyncio.wait_for(stopping, 20)
     await esme.close()
+
+
+async def test_short_message_longer_than_one_sms_is_split_not_passed_through(
+    gateway: Gateway,
+) -> None:
+    """SMPP allows 254 octets in short_message; a handset network carries 160 septets."""
+    esme = await _esme(gateway)
+    response = await esme.request(submit(b"x" * 200))
+    assert response.command_status == 0
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    record = await gateway.store.get_message(account_id=account.id, message_id=response.message_id)
+    assert record is not None and record.segments == 2
+    await esme.close()
+
+
+async def test_concatenated_part_too_long_for_a_segment_is_refused_whole(gateway: Gateway) -> None:
+    from gateway.smpp.tlv import Tlv
+
+    esme = await _esme(gateway)
+    sar = {Tlv.SAR_MSG_REF_NUM: 9, Tlv.SAR_TOTAL_SEGMENTS: 2}
+    first = await esme.request(submit(b"a" * 200, tlvs={**sar, Tlv.SAR_SEGMENT_SEQNUM: 1}))
+    second = await esme.request(submit(b"b" * 10, tlvs={**sar, Tlv.SAR_SEGMENT_SEQNUM: 2}))
+    assert first.command_status == second.command_status == CommandStatus.ESME_RINVMSGLEN
+    await esme.close()
