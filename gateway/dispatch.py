@@ -116,6 +116,12 @@ class Dispatcher:
         self._held = 0  # parts in lanes or in flight
         self._reserved = 0  # promised to intake, not yet handed over
         self._room = asyncio.Event()
+        # Submit results waiting for the recorder: (connector, update, upstream id, part key).
+        self._submitted: list[tuple[str, PartUpdate, str, PartKey]] = []
+        self._max_unrecorded = max(capacity, 1000)
+        self._unrecorded = asyncio.Event()
+        self._recorded = asyncio.Event()
+        self._recorder: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._sending: dict[str, int] = {}  # message id -> parts being sent
         self._idle = asyncio.Event()  # set while no submit is in flight
@@ -180,6 +186,7 @@ class Dispatcher:
                     asyncio.create_task(self._work(name, connector), name=f"dispatch-{name}-{i}")
                 )
         self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feeder"))
+        self._recorder = asyncio.create_task(self._record(), name="dispatch-recorder")
         self._tasks.append(asyncio.create_task(self._keep_alive(), name="dispatch-heartbeat"))
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -193,6 +200,15 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # Everything the carrier accepted is recorded before the leases are handed back.
+        deadline = time.monotonic() + 10
+        while self._submitted and time.monotonic() < deadline:
+            self._unrecorded.set()
+            await asyncio.sleep(0.01)
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
         await self._status.drain()
         await self._store.release_owned(node_id=self.node_id)
 
@@ -251,20 +267,16 @@ class Dispatcher:
         now = self._clock()
         if outcome.upstream_id is not None:
             self._metrics.parts_submitted.labels(connector=name, outcome="accepted").inc()
-            await self._status.apply(
-                [
-                    PartUpdate(
-                        part.message_id,
-                        part.seq,
-                        Status.SUBMITTED,
-                        now,
-                        upstream_id=outcome.upstream_id,
-                        attempt=True,
-                        connector=name if name != part.connector else None,
-                    )
-                ]
+            update = PartUpdate(
+                part.message_id,
+                part.seq,
+                Status.SUBMITTED,
+                now,
+                upstream_id=outcome.upstream_id,
+                attempt=True,
+                connector=name if name != part.connector else None,
             )
-            await self._receipts.submitted(name, [(outcome.upstream_id, PartKey(*part.key))])
+            await self._record_submitted(name, update, outcome.upstream_id, part.key)
             return
         error = outcome.error
         code = error.raw_code if error else "unknown"
@@ -288,6 +300,38 @@ class Dispatcher:
                 )
             ]
         )
+
+    async def _record_submitted(
+        self, connector: str, update: PartUpdate, upstream_id: str, key: PartKey
+    ) -> None:
+        """Hand a carrier's acceptance to the recorder, which commits them in batches: the
+        worker takes its next part at once instead of waiting for the commit. Bounded: when
+        the store falls behind, workers wait here."""
+        while len(self._submitted) >= self._max_unrecorded:
+            self._recorded.clear()
+            await self._recorded.wait()
+        self._submitted.append((connector, update, upstream_id, key))
+        self._unrecorded.set()
+
+    async def _record(self) -> None:
+        while True:
+            await self._unrecorded.wait()
+            self._unrecorded.clear()
+            while self._submitted:
+                batch, self._submitted = self._submitted, []
+                self._recorded.set()
+                try:
+                    await self._status.apply([update for _, update, _, _ in batch])
+                except Exception:
+                    log.exception("recording submit results failed; retrying")
+                    self._submitted[:0] = batch
+                    await asyncio.sleep(1.0)
+                    continue
+                by_connector: dict[str, list[tuple[str, PartKey]]] = {}
+                for connector, _, upstream_id, key in batch:
+                    by_connector.setdefault(connector, []).append((upstream_id, key))
+                for connector, matched in by_connector.items():
+                    await self._receipts.submitted(connector, matched)
 
     def _retry_update(self, part: PartRecord, code: str, detail: str) -> PartUpdate:
         now = self._clock()

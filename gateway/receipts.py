@@ -35,6 +35,7 @@ class ReceiptCorrelator:
         metrics: Metrics,
         park_ttl: float = 900.0,
         max_parked: int = 100_000,
+        max_recent: int = 200_000,
         recheck_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -47,6 +48,10 @@ class ReceiptCorrelator:
         self._clock = clock
         # (connector, upstream id) -> (receipt, parked at); oldest first.
         self._parked: OrderedDict[tuple[str, str], tuple[UpstreamReceipt, float]] = OrderedDict()
+        # Parts this node sent recently, by (connector, upstream id): most receipts come back to
+        # the node that sent, within seconds, and are matched here without a store read.
+        self._recent: OrderedDict[tuple[str, str], PartKey] = OrderedDict()
+        self._max_recent = max_recent
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -55,9 +60,19 @@ class ReceiptCorrelator:
 
     async def receipts_received(self, connector: str, receipts: Sequence[UpstreamReceipt]) -> None:
         """Correlate and commit; returns after the resulting updates are durable."""
-        found = await self._store.find_parts_by_upstream_ids(
-            connector, [r.upstream_id for r in receipts]
-        )
+        recent = self._recent
+        found: dict[str, PartKey] = {}
+        unknown = []
+        for receipt in receipts:
+            key = recent.get((connector, receipt.upstream_id))
+            if key is None:
+                unknown.append(receipt.upstream_id)
+            else:
+                found[receipt.upstream_id] = key
+                if receipt.status.terminal:
+                    del recent[(connector, receipt.upstream_id)]
+        if unknown:
+            found.update(await self._store.find_parts_by_upstream_ids(connector, unknown))
         updates = []
         for receipt in receipts:
             key = found.get(receipt.upstream_id)
@@ -69,7 +84,13 @@ class ReceiptCorrelator:
         await self._status.apply(updates)
 
     async def submitted(self, connector: str, matched: Sequence[tuple[str, PartKey]]) -> None:
-        """Called after submit responses are committed: release receipts that came early."""
+        """Called after submit responses are committed: remember them, and release receipts
+        that came early."""
+        recent = self._recent
+        for upstream_id, key in matched:
+            recent[(connector, upstream_id)] = key
+        while len(recent) > self._max_recent:
+            recent.popitem(last=False)
         if not self._parked:
             return
         updates = []

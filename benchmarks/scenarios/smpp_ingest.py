@@ -37,6 +37,7 @@ class _Endpoint:
     password: str
     process: ManagedProcess | None = None  # measured when we started it
     gateway_url: str | None = None  # counts cross-checked on /metrics
+    upstream: ManagedProcess | None = None  # the gateway's SMSC, in a process of its own
 
 
 def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
@@ -58,10 +59,16 @@ def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
             or os.environ.get("GATEWAY_DEMO_SMPP_PASSWORD")
             or "bn" + secrets.token_hex(3)  # SMPP 3.4: passwords are at most 8 octets
         )
+        # The upstream simulator runs as its own process, as a carrier would: the gateway's
+        # CPU figures are then the gateway's alone.
+        upstream = SimulatorProcess(log_dir)
+        upstream.start()
+        upstream.wait_ready()
         gateway = GatewayProcess(
             log_dir,
             database_url=f"sqlite:///{log_dir}/gateway.db",
             GATEWAY_DEMO_SMPP_PASSWORD=password,
+            GATEWAY_UPSTREAM=upstream.upstream_url(binds=2, window=100),
         )
         gateway.start()
         gateway.wait_ready()
@@ -69,18 +76,20 @@ def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
             gateway.wait_port("127.0.0.1", gateway.smpp_port, timeout=10)
         except RuntimeError:
             gateway.stop()
+            upstream.stop()
             raise RuntimeError(
                 f"the gateway's SMPP server is not listening on GATEWAY_SMPP_PORT="
                 f"{gateway.smpp_port} (is gateway/smpp_server built yet?)"
             ) from None
         return _Endpoint(
-            "gateway process SMPP server (SQLite, built-in simulator upstream)",
+            "gateway process SMPP server (SQLite, simulator process upstream)",
             "127.0.0.1",
             gateway.smpp_port,
             target.system_id or "demo",
             password,
             gateway,
             gateway.url,
+            upstream,
         )
     host, _, port = target.address.rpartition(":")
     if not host or not port.isdigit():
@@ -195,4 +204,6 @@ def run(ctx: Context) -> ScenarioResult:
         finally:
             if endpoint.process is not None:
                 endpoint.process.stop()
+            if endpoint.upstream is not None:
+                endpoint.upstream.stop()
     return result

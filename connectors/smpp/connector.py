@@ -171,6 +171,14 @@ class SmppConnector:
     async def _on_deliver(self, pdu: DeliverSm) -> int:
         if not is_delivery_receipt(pdu.esm_class):
             return await self._on_mo(pdu)
+        tlv_id = pdu.tlvs.get(Tlv.RECEIPTED_MESSAGE_ID)
+        if isinstance(tlv_id, str) and tlv_id and pdu.tlvs.get(Tlv.MESSAGE_STATE) == 2:
+            # DELIVERED by the TLVs: all a delivered part needs, without reading the text,
+            # which is most of the cost of a receipt.
+            await self._receipts.submit(
+                UpstreamReceipt(upstream_id=tlv_id, status=Status.DELIVERED, raw_state="DELIVERED")
+            )
+            return CommandStatus.ESME_ROK
         try:
             receipt = parse_receipt(pdu)
         except ReceiptParseError:

@@ -199,9 +199,9 @@ def parse_receipt(pdu: DeliverSm | DataSm) -> Receipt:
     esm_class: call ``is_delivery_receipt`` first to tell receipts from MO messages.
     """
     tlvs = pdu.tlvs
+    tlv_id = tlvs.get(Tlv.RECEIPTED_MESSAGE_ID)
     fields = _fields(_receipt_body(pdu))
 
-    tlv_id = tlvs.get(Tlv.RECEIPTED_MESSAGE_ID)
     message_id = tlv_id if isinstance(tlv_id, str) and tlv_id else fields.get("id", "")
     if not message_id:
         raise ReceiptParseError("no receipted_message_id TLV and no id: in the text")

@@ -62,9 +62,6 @@ class MessageChange:
             self.rank,
         )
 
-    def event_row(self) -> tuple[object, ...]:
-        c = self.change
-        return (c.account_id, c.message_id, c.status.value, c.at)
 
 
 def message_row(r: Row) -> MessageRow:

@@ -214,7 +214,6 @@ class PostgresStore:
             planned = plan_message_changes(transitions, messages, parts)
             if planned:
                 await conn.executemany(_N(sql.UPDATE_MESSAGE), [p.update_row() for p in planned])
-                await conn.executemany(_N(sql.INSERT_EVENT), [p.event_row() for p in planned])
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
                 await conn.executemany(_N(sql.INSERT_OUTBOX_RECEIPT), receipts)

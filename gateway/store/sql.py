@@ -104,7 +104,6 @@ VALUES (?, 'receipt', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 """
 
-INSERT_EVENT = "INSERT INTO events (account_id, message_id, status, at) VALUES (?, ?, ?, ?)"
 
 SELECT_MESSAGE = """
 SELECT id, account_id, source, destination, status, encoding, segments, message_type,

@@ -240,7 +240,6 @@ class SqliteStore:
                     parts.setdefault(r[0], []).append(part_row(r))
             planned = plan_message_changes(transitions, messages, parts)
             conn.executemany(sql.UPDATE_MESSAGE, [p.update_row() for p in planned])
-            conn.executemany(sql.INSERT_EVENT, [p.event_row() for p in planned])
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
                 conn.executemany(sql.INSERT_OUTBOX_RECEIPT, receipts)
