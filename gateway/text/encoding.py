@@ -212,15 +212,16 @@ def _national(
         candidate.locking,
         candidate.single,
         (),
-        (),
+        None,
         ref16,
     )
 
 
-def _ucs2_forced_by(text: str, plan: _Plan) -> tuple[str, ...]:
-    """Characters no GSM 7-bit configuration can carry; if each one alone could, but no single
-    configuration carries them all, the characters outside the default alphabet."""
-    bad = _distinct_outside(text, plan.charset)
+def ucs2_forced_by(text: str, charset: frozenset[str]) -> tuple[str, ...]:
+    """Characters no GSM 7-bit configuration (`charset`: all the tried tables carry) can carry;
+    if each one alone could, but no single configuration carries them all, the characters
+    outside the default alphabet."""
+    bad = _distinct_outside(text, charset)
     return bad or _distinct_outside(text, gsm7.DEFAULT.charset)
 
 
@@ -252,7 +253,7 @@ def _plain(
     text: str,
     ref16: bool,
     replaced: tuple[tuple[str, str], ...] = _NO_PAIRS,
-    forced: tuple[str, ...] = (),
+    forced_charset: frozenset[str] | None = None,
 ) -> EncodedText:
     payload = codec.encode(text)
     single, multi = limits(codec.encoding, ref16=ref16, national_ies=0)
@@ -264,7 +265,7 @@ def _plain(
         False,
         False,
         replaced,
-        forced,
+        forced_charset,
         ref16,
     )
 
@@ -322,10 +323,9 @@ def encode_text(
                 encoded = _gsm7(changed, plan, ref16, replaced)
                 if encoded is not None:
                     return encoded
-        forced = _ucs2_forced_by(text, plan)
         if encoding is Encoding.GSM7:
-            raise UnencodableText(Encoding.GSM7, forced)
-        return _plain(UCS2, text, ref16, forced=forced)
+            raise UnencodableText(Encoding.GSM7, ucs2_forced_by(text, plan.charset))
+        return _plain(UCS2, text, ref16, forced_charset=plan.charset)
     if encoding is Encoding.LATIN1 and transliterate:
         try:
             return _plain(LATIN1, text, ref16)

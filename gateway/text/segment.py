@@ -75,8 +75,19 @@ class EncodedText:
     locking_shift: bool
     single_shift: bool
     replaced: tuple[tuple[str, str], ...]
-    ucs2_forced_by: tuple[str, ...]
+    # When UCS2 was chosen automatically: the GSM 7-bit characters that were tried, so that
+    # `ucs2_forced_by` can be worked out when someone asks (the preview), not on every encode.
+    forced_charset: frozenset[str] | None
     ref16: bool = False  # split for a 16-bit concatenation reference (7-octet UDH)
+
+    @property
+    def ucs2_forced_by(self) -> tuple[str, ...]:
+        """The characters that made UCS2 necessary (empty unless UCS2 was chosen for them)."""
+        if self.forced_charset is None:
+            return ()
+        from gateway.text.encoding import ucs2_forced_by
+
+        return ucs2_forced_by(self.text, self.forced_charset)
 
     @property
     def national_ies(self) -> int:
