@@ -42,6 +42,7 @@ from gateway.simulator import Simulator, SimulatorConfig
 from gateway.smpp_server.server import SmppServer, SmppServerSettings
 from gateway.status import StatusWriter
 from gateway.store import Store, open_store
+from gateway.text import Concatenation
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class Gateway:
         else:
             kind, name = upstream.kind, "upstream"
             options = {
+                "concatenation": upstream.concatenation,
+                "packed": upstream.packed,
                 "host": upstream.host,
                 "port": upstream.port,
                 "system_id": upstream.system_id,
@@ -165,7 +168,11 @@ class Gateway:
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
         )
+        concatenation = {
+            n: getattr(c, "concatenation", Concatenation.UDH8) for n, c in self.connectors.items()
+        }
         self.intake = Intake(
+            concatenation=concatenation,
             store=store,
             dispatcher=self.dispatcher,
             router=Router(default=name),

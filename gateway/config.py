@@ -37,6 +37,8 @@ class UpstreamConfig:
     binds: int = 1
     window: int = 10
     tps: float = 0.0  # 0: no limit
+    concatenation: str = "udh8"
+    packed: bool = False
 
     @classmethod
     def parse(cls, value: str) -> UpstreamConfig:
@@ -46,7 +48,7 @@ class UpstreamConfig:
         if not parts.scheme or not parts.hostname:
             raise ValueError("expected 'simulator' or a URL such as smpp://user:pw@host:2775")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        known = {"binds", "window", "tps"}
+        known = {"binds", "window", "tps", "concat", "packed"}
         if unknown := set(query) - known - {"system_type"}:
             raise ValueError(f"unknown upstream option(s): {', '.join(sorted(unknown))}")
         try:
@@ -57,6 +59,10 @@ class UpstreamConfig:
             raise ValueError(f"bad upstream option: {exc}") from None
         if binds < 1 or window < 1 or tps < 0:
             raise ValueError("binds and window must be at least 1 and tps not negative")
+        concatenation = query.get("concat", "udh8")
+        if concatenation not in ("udh8", "udh16", "sar", "payload"):
+            raise ValueError("concat must be udh8, udh16, sar or payload")
+        packed = query.get("packed", "false").lower() in ("1", "true", "yes")
         return cls(
             kind=parts.scheme,
             url=value,
@@ -67,6 +73,8 @@ class UpstreamConfig:
             binds=binds,
             window=window,
             tps=tps,
+            concatenation=concatenation,
+            packed=packed,
         )
 
 

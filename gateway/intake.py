@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.dispatch import Dispatcher
@@ -24,6 +24,8 @@ from gateway.phone import normalize_e164
 from gateway.routing import Router
 from gateway.store import Store
 from gateway.text import (
+    DEFAULT_NATIONAL,
+    Concatenation,
     ConcatReferenceAllocator,
     EncodedText,
     Encoding,
@@ -63,6 +65,7 @@ class Intake:
         max_batch: int = 1000,
         max_segments: int = 20,
         max_pending: int = 20_000,
+        concatenation: Mapping[str, Concatenation] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -72,6 +75,7 @@ class Intake:
         self._node_id = node_id
         self._max_segments = max_segments
         self._max_pending = max_pending
+        self._concatenation = dict(concatenation or {})
         self._clock = clock
         self._references = ConcatReferenceAllocator()
         self._commit: GroupCommit[NewMessage, None] = GroupCommit(self._write, max_batch=max_batch)
@@ -83,11 +87,15 @@ class Intake:
         sender = validate_sender(submission.sender)
         if not submission.text:
             raise EmptyText("text must not be empty")
+        method = self._method(submission.account_id, destination, submission.message_type)
         try:
             encoded = encode_text(
                 submission.text,
                 encoding=submission.encoding,
                 transliterate=submission.transliterate,
+                ref16=method is Concatenation.UDH16,
+                # One PDU with message_payload has no UDH to announce a national table.
+                national_languages=() if method is Concatenation.PAYLOAD else DEFAULT_NATIONAL,
             )
         except UnencodableText as exc:  # only when an encoding is pinned
             raise UnencodableTextError(
@@ -106,29 +114,40 @@ class Intake:
         """Validate, encode and segment; raise a `ClientError` for bad input. No I/O."""
         destination, sender, encoded = self.encode(submission)
         total = len(encoded.segments)
-        reference = self.concat_reference(destination) if total > 1 else 0
-        parts = tuple(
-            NewPart(
-                seq=i,
-                encoding=encoded.encoding.value,
-                data_coding=encoded.data_coding,
-                udh=concat_udh(
-                    reference,
-                    total,
-                    i + 1,
-                    national=encoded.national,
-                    locking=encoded.locking_shift,
-                    single=encoded.single_shift,
-                ),
-                payload=segment.payload,
-            )
-            for i, segment in enumerate(encoded.segments)
-        )
         route = self._router.route(
             account_id=submission.account_id,
             destination=destination,
             message_type=submission.message_type.value,
         )
+        method = self._concatenation.get(route.connectors[0], Concatenation.UDH8)
+        billed: int | None = None
+        if method is Concatenation.PAYLOAD and total > 1:
+            # The connector sends the whole text in one PDU: one part, billed as its segments.
+            billed = total
+            body = b"".join(segment.payload for segment in encoded.segments)
+            parts: tuple[NewPart, ...] = (
+                NewPart(0, encoded.encoding.value, encoded.data_coding, b"", body),
+            )
+        else:
+            reference = self.concat_reference(destination) if total > 1 else 0
+            parts = tuple(
+                NewPart(
+                    seq=i,
+                    encoding=encoded.encoding.value,
+                    data_coding=encoded.data_coding,
+                    udh=concat_udh(
+                        reference,
+                        total,
+                        i + 1,
+                        ref16=method is Concatenation.UDH16,
+                        national=encoded.national,
+                        locking=encoded.locking_shift,
+                        single=encoded.single_shift,
+                    ),
+                    payload=segment.payload,
+                )
+                for i, segment in enumerate(encoded.segments)
+            )
         message = NewMessage(
             id=new_id(),
             account_id=submission.account_id,
@@ -142,6 +161,7 @@ class Intake:
             created_at=self._clock(),
             client_ref=submission.client_ref,
             registered_delivery=submission.registered_delivery,
+            billed_segments=billed,
         )
         return message, encoded
 
@@ -171,7 +191,8 @@ class Intake:
             kind = m.message_type.value
             if not m.continuation:  # a later part of an SMPP long message is not a new message
                 self._metrics.messages_accepted.labels(type=kind).inc()
-            self._metrics.segments_accepted.labels(type=kind).inc(len(m.parts))
+            segments = m.billed_segments or len(m.parts)
+            self._metrics.segments_accepted.labels(type=kind).inc(segments)
         return [None] * len(messages)
 
     async def commit(self, message: NewMessage) -> None:
@@ -180,6 +201,10 @@ class Intake:
         started = time.perf_counter()
         await self._commit.submit(message)
         self._metrics.intake_latency.observe(time.perf_counter() - started)
+
+    def _method(self, account_id: str, destination: str, kind: MessageType) -> Concatenation:
+        connector = self.route(account_id=account_id, destination=destination, message_type=kind)
+        return self._concatenation.get(connector, Concatenation.UDH8)
 
     def concat_reference(self, destination: str) -> int:
         """The next concatenation reference for a long message to `destination`.

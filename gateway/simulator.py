@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -85,7 +86,8 @@ class SimulatorStats:
     throttled: int = 0
     receipts_sent: int = 0
     receipts_acked: int = 0
-    submitted_ids: list[str] = field(default_factory=list)
+    # The last submits received, for tests that check what a gateway put on the wire.
+    recent_submits: deque[SubmitSm] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 class Simulator:
@@ -234,6 +236,7 @@ class _SmscConnection(SessionProtocol):
             return
         message_id = self.sim.next_message_id()
         stats.submits += 1
+        stats.recent_submits.append(pdu)
         wants_receipt = pdu.registered_delivery & 0x03 != 0
         submitted_at = datetime.now(UTC)
         if wants_receipt and cfg.receipt_before_response:

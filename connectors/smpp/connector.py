@@ -27,8 +27,16 @@ from gateway.smpp.codes import CommandStatus, is_temporary, status_name
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
-from gateway.smpp.tlv import Tlv
-from gateway.text import decode_short_message, pack_septets
+from gateway.smpp.tlv import Tlv, TlvValue
+from gateway.text import (
+    Concatenation,
+    Encoding,
+    Iei,
+    capacity,
+    decode_short_message,
+    pack_septets,
+    parse_udh,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +68,36 @@ def source_ton_npi(source: str) -> tuple[int, int, str]:
     return TON_ALPHANUMERIC, NPI_UNKNOWN, source
 
 
-def render_short_message(part: PartRecord, *, packed: bool) -> bytes:
+def render_short_message(udh: bytes, part: PartRecord, *, packed: bool) -> bytes:
     """UDH + body. GSM 7-bit packed after a UDH starts on a septet boundary: the fill bits
     pad the header to a multiple of 7 bits (3GPP TS 23.040 §9.2.3.24)."""
     if part.encoding == "gsm7" and packed:
-        fill_bits = (7 - (len(part.udh) * 8) % 7) % 7
-        return part.udh + pack_septets(part.payload, fill_bits)
-    return part.udh + part.payload
+        fill_bits = (7 - (len(udh) * 8) % 7) % 7
+        return udh + pack_septets(part.payload, fill_bits)
+    return udh + part.payload
+
+
+def udh_to_sar(udh: bytes) -> tuple[bytes, dict[int, TlvValue]]:
+    """Move a concatenation IE out of the UDH into SAR TLVs (SMPP 3.4 §5.3.2.22-24), keeping
+    any other IE (a national shift table) in the UDH."""
+    elements, _ = parse_udh(udh)
+    tlvs: dict[int, TlvValue] = {}
+    kept = []
+    for element in elements:
+        if element.iei == Iei.CONCAT_8 and len(element.data) == 3:
+            ref, total, seq = element.data
+        elif element.iei == Iei.CONCAT_16 and len(element.data) == 4:
+            ref, total, seq = int.from_bytes(element.data[:2], "big"), *element.data[2:]
+        else:
+            kept.append(bytes((element.iei, len(element.data))) + element.data)
+            continue
+        tlvs = {
+            Tlv.SAR_MSG_REF_NUM: ref,
+            Tlv.SAR_TOTAL_SEGMENTS: total,
+            Tlv.SAR_SEGMENT_SEQNUM: seq,
+        }
+    rest = b"".join(kept)
+    return (bytes((len(rest),)) + rest if rest else b""), tlvs
 
 
 class SmppConnector:
@@ -76,6 +107,8 @@ class SmppConnector:
         self.window = int(options.get("window", 10))
         # Most SMSCs take data_coding 0 as one septet per octet; packing is opt-in.
         self.packed = bool(options.get("packed", False))
+        # How long texts are cut for this upstream; intake segments accordingly.
+        self.concatenation = Concatenation(options.get("concatenation", Concatenation.UDH8))
         self._settings = BindSettings(
             host=str(options["host"]),
             port=int(options["port"]),
@@ -131,6 +164,16 @@ class SmppConnector:
 
     async def submit(self, part: PartRecord) -> SubmitOutcome:
         ton, npi, source = source_ton_npi(part.source)
+        udh: bytes = part.udh
+        tlvs: dict[int, TlvValue] = {}
+        if self.concatenation is Concatenation.SAR and udh:
+            udh, tlvs = udh_to_sar(udh)
+        short_message = render_short_message(udh, part, packed=self.packed)
+        if not udh and _units(part) > capacity(Encoding(part.encoding), 0):
+            # A whole long text for a message_payload upstream (SMPP 3.4 §5.3.2.32): intake
+            # makes such a part only for a connector set to `payload`.
+            tlvs[Tlv.MESSAGE_PAYLOAD] = short_message
+            short_message = b""
         pdu = SubmitSm(
             source_addr_ton=ton,
             source_addr_npi=npi,
@@ -138,10 +181,11 @@ class SmppConnector:
             dest_addr_ton=TON_INTERNATIONAL,
             dest_addr_npi=NPI_ISDN,
             destination_addr=part.destination.removeprefix("+"),
-            esm_class=ESM_UDHI if part.udh else 0,
+            esm_class=ESM_UDHI if udh else 0,
             registered_delivery=1 if part.registered_delivery else 0,
             data_coding=part.data_coding,
-            short_message=render_short_message(part, packed=self.packed),
+            short_message=short_message,
+            tlvs=tlvs,
         )
         bind = await self._ready_bind()
         try:
@@ -250,3 +294,8 @@ def _sar(pdu: DeliverSm) -> tuple[int, int, int] | None:
     if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
         return ref, total, seq
     return None
+
+
+def _units(part: PartRecord) -> int:
+    """The part's length in the units one SMS is counted in (septets, octets, UTF-16 units)."""
+    return len(part.payload) // 2 if part.encoding == "ucs2" else len(part.payload)

@@ -39,7 +39,7 @@ async def submit_message(
     return MessageAccepted(
         id=message.id,
         status=message.status.value,
-        segments=len(message.parts),
+        segments=len(encoded.segments),
         encoding=encoded.encoding.value,
         transliterated=_transliterations(encoded),
     )

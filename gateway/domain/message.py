@@ -91,6 +91,8 @@ class NewMessage:
     continuation: bool = False
     origin_system_id: str | None = None
     esme_receipt: int = 0  # a receipt for the whole message (registered_delivery bits 0-1)
+    # Segments billed and reported when they differ from the part rows (message_payload).
+    billed_segments: int | None = None
 
     @property
     def segment_count(self) -> int:

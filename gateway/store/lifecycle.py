@@ -63,7 +63,6 @@ class MessageChange:
         )
 
 
-
 def message_row(r: Row) -> MessageRow:
     return MessageRow(
         id=r[0],

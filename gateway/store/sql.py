@@ -29,8 +29,8 @@ from gateway.domain.status import TERMINAL_RANK
 INSERT_MESSAGE = """
 INSERT INTO messages (id, account_id, client_ref, source, destination, body, encoding, segments,
     message_type, registered_delivery, status, status_rank, created_at, updated_at, send_at,
-    expires_at, origin_system_id, esme_receipt)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, origin_system_id, esme_receipt, parts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_PART = """
@@ -88,8 +88,8 @@ SET_BODY = "UPDATE messages SET body = ? WHERE id = ?"
 # What the status writer reads back after applying part updates, to re-aggregate messages and
 # to owe receipts to ESMEs.
 SELECT_MESSAGES_FOR_UPDATE = """
-SELECT id, account_id, status, segments, origin_system_id, source, destination, body,
-    esme_receipt, created_at
+SELECT id, account_id, status, COALESCE(parts, segments), origin_system_id, source,
+    destination, body, esme_receipt, created_at
 FROM messages WHERE id IN ({})
 """
 SELECT_PARTS_FOR_UPDATE = """
@@ -340,7 +340,7 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.destination,
         m.body,
         m.encoding,
-        m.segment_count,
+        m.billed_segments or m.segment_count,
         m.message_type.value,
         m.registered_delivery,
         status.value,
@@ -351,6 +351,7 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.expires_at,
         m.origin_system_id,
         m.esme_receipt,
+        m.segment_count if m.billed_segments else None,
     )
 
 
