@@ -22,7 +22,7 @@ from gateway.domain import OutboxItem, Status
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DeliverSm
 from gateway.smpp.receipt import MessageState, Receipt, build_receipt_pdu
-from gateway.smpp.tlv import Tlv
+from gateway.smpp.tlv import NetworkErrorCode, Tlv
 from gateway.store import Store
 from gateway.text import Encoding, UnencodableText, encode_text
 
@@ -63,6 +63,8 @@ def receipt_pdu(item: OutboxItem) -> DeliverSm:
         submit_date=_date(item.submitted_at),
         done_date=_date(item.done_at),
         text=item.text,
+        # SMPP 3.4 §5.3.2.31: network type 3 is GSM; the code is the upstream's error.
+        network_error=None if delivered else NetworkErrorCode(3, _network_code(item.error_code)),
     )
     source, source_ton = _address(item.source)
     destination, destination_ton = _address(item.destination)
@@ -241,6 +243,13 @@ def _err(code: str | None) -> str:
         return f"{int(code, 0) & 0xFFF:03X}"[-3:] if code.startswith("0x") else code[-3:].zfill(3)
     except ValueError:
         return "999"
+
+
+def _network_code(code: str | None) -> int:
+    try:
+        return int(code or "0", 0) & 0xFFFF
+    except ValueError:
+        return 0
 
 
 def _date(epoch: float | None) -> datetime | None:

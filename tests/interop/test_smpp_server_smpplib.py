@@ -101,3 +101,34 @@ async def test_wrong_password_is_refused_and_slowed_down(gateway: Gateway) -> No
     assert await asyncio.to_thread(_bind_with, gateway.smpp_port, "wrong") == 0x0E
     assert time.monotonic() - started >= 0.25  # the second answer waited
     assert await asyncio.to_thread(_bind_with, gateway.smpp_port, DEMO_SMPP_PASSWORD) == 0
+
+
+def _receive_mos(port: int, count: int) -> list[Any]:
+    received: list[Any] = []
+    client = _client(port)
+    client.set_message_received_handler(lambda pdu, **_: received.append(pdu))
+    try:
+        client.bind_receiver(system_id="demo", password=DEMO_SMPP_PASSWORD)
+        deadline = time.monotonic() + 15
+        while len(received) < count and time.monotonic() < deadline:
+            client.read_once()
+    finally:
+        client.disconnect()
+    return received
+
+
+async def test_receiver_gets_short_and_long_mo(gateway: Gateway) -> None:
+    assert gateway.store is not None and gateway.simulator is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    await gateway.store.add_number(number="+4930123456789", account_id=account.id, now=time.time())
+    long_text = "A long reply from the handset, " * 10
+    gateway.simulator.send_mo(source="+4915112345678", destination="+4930123456789", text="YES")
+    gateway.simulator.send_mo(source="+4915112345678", destination="+4930123456789", text=long_text)
+    pdus = await asyncio.to_thread(_receive_mos, gateway.smpp_port, 2)
+    texts = set()
+    for pdu in pdus:
+        assert pdu.esm_class == 0 and pdu.source_addr.decode() == "4915112345678"
+        body = pdu.short_message or pdu.message_payload
+        texts.add(body.decode())
+    assert texts == {"YES", long_text}
