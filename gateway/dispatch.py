@@ -276,6 +276,7 @@ class Dispatcher:
                 attempt=True,
                 connector=name if name != part.connector else None,
             )
+            self._receipts.sent(name, outcome.upstream_id, part.key)
             await self._record_submitted(name, update, outcome.upstream_id, part.key)
             return
         error = outcome.error

@@ -79,9 +79,17 @@ class ReceiptCorrelator:
             if key is None:
                 self._park(connector, receipt)
             else:
-                updates.append(self._update(key, receipt))
+                updates.append(self._update(key, receipt, connector))
         self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
         await self._status.apply(updates)
+
+    def sent(self, connector: str, upstream_id: str, key: PartKey) -> None:
+        """The carrier answered with its id: receipts can be matched from now on, even before
+        the submit result is committed (the receipt's update carries the id itself)."""
+        recent = self._recent
+        recent[(connector, upstream_id)] = key
+        if len(recent) > self._max_recent:
+            recent.popitem(last=False)
 
     async def submitted(self, connector: str, matched: Sequence[tuple[str, PartKey]]) -> None:
         """Called after submit responses are committed: remember them, and release receipts
@@ -97,7 +105,7 @@ class ReceiptCorrelator:
         for upstream_id, key in matched:
             entry = self._parked.pop((connector, upstream_id), None)
             if entry is not None:
-                updates.append(self._update(key, entry[0]))
+                updates.append(self._update(key, entry[0], connector))
         if updates:
             self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
             await self._status.apply(updates)
@@ -110,12 +118,15 @@ class ReceiptCorrelator:
         self._parked[(connector, receipt.upstream_id)] = (receipt, self._clock())
         self._metrics.receipts.labels(connector=connector, outcome="parked").inc()
 
-    def _update(self, key: PartKey, receipt: UpstreamReceipt) -> PartUpdate:
+    def _update(self, key: PartKey, receipt: UpstreamReceipt, connector: str) -> PartUpdate:
         return PartUpdate(
             message_id=key.message_id,
             seq=key.seq,
             status=receipt.status,
             at=self._clock(),
+            # Carried here too: the receipt may be committed before the submit result.
+            upstream_id=receipt.upstream_id,
+            connector=connector,
             error_code=receipt.error_code if receipt.status is not Status.DELIVERED else None,
             error_detail=f"stat:{receipt.raw_state}" if receipt.status.terminal else None,
         )
