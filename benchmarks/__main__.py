@@ -43,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--smpp-target",
         choices=("simulator", "gateway", "external"),
-        default="simulator",
-        help="smpp-ingest target: a simulator process (default), a gateway process through its "
-        "SMPP server, or an SMSC already running at --smpp-address",
+        default="gateway",
+        help="smpp-ingest target: a gateway process through its SMPP server (default), a "
+        "simulator process alone (the bare SMPP baseline), or an SMSC at --smpp-address",
     )
     parser.add_argument("--smpp-address", default="", help="host:port for --smpp-target external")
     parser.add_argument("--smpp-system-id", default="", help="bind system_id (default per target)")

@@ -47,7 +47,7 @@ class SmppTarget:
     one); `external`: an SMSC already running at `address`, not started or measured by us.
     """
 
-    kind: Literal["simulator", "gateway", "external"] = "simulator"
+    kind: Literal["simulator", "gateway", "external"] = "gateway"
     address: str = ""  # host:port, for `external`
     system_id: str = ""  # default per kind: gateway / demo
     password: str = ""  # default per kind: secret / $GATEWAY_DEMO_SMPP_PASSWORD

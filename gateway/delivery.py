@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from gateway.domain import OutboxItem, Status
+from gateway.smpp.address import to_smpp
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DeliverSm
 from gateway.smpp.receipt import MessageState, Receipt, build_receipt_pdu
@@ -27,8 +28,6 @@ from gateway.store import Store
 from gateway.text import Encoding, UnencodableText, encode_text
 
 log = logging.getLogger(__name__)
-
-TON_INTERNATIONAL, TON_ALPHANUMERIC, NPI_ISDN = 0x01, 0x05, 0x01
 
 _STATE = {
     Status.DELIVERED: MessageState.DELIVERED,
@@ -66,16 +65,16 @@ def receipt_pdu(item: OutboxItem) -> DeliverSm:
         # SMPP 3.4 §5.3.2.31: network type 3 is GSM; the code is the upstream's error.
         network_error=None if delivered else NetworkErrorCode(3, _network_code(item.error_code)),
     )
-    source, source_ton = _address(item.source)
-    destination, destination_ton = _address(item.destination)
+    source, source_ton, source_npi = to_smpp(item.source)
+    destination, destination_ton, destination_npi = to_smpp(item.destination)
     return build_receipt_pdu(
         receipt,
         source_addr=source,
         source_addr_ton=source_ton,
-        source_addr_npi=_npi(source_ton),
+        source_addr_npi=source_npi,
         destination_addr=destination,
         dest_addr_ton=destination_ton,
-        dest_addr_npi=_npi(destination_ton),
+        dest_addr_npi=destination_npi,
     )
 
 
@@ -89,16 +88,16 @@ def mo_pdu(item: OutboxItem) -> DeliverSm:
     except UnencodableText:
         encoded = encode_text(item.text, encoding=Encoding.UCS2)
     body = b"".join(segment.payload for segment in encoded.segments)
-    source, source_ton = _address(item.source)
-    destination, destination_ton = _address(item.destination)
+    source, source_ton, source_npi = to_smpp(item.source)
+    destination, destination_ton, destination_npi = to_smpp(item.destination)
     single = len(encoded.segments) == 1
     return DeliverSm(
         source_addr=source,
         source_addr_ton=source_ton,
-        source_addr_npi=_npi(source_ton),
+        source_addr_npi=source_npi,
         destination_addr=destination,
         dest_addr_ton=destination_ton,
-        dest_addr_npi=_npi(destination_ton),
+        dest_addr_npi=destination_npi,
         data_coding=encoded.data_coding,
         short_message=body if single else b"",
         tlvs={} if single else {Tlv.MESSAGE_PAYLOAD: body},
@@ -221,18 +220,6 @@ class SmppOutboxDelivery:
                 await self._task
         with contextlib.suppress(Exception):
             await self._flush_answers()
-
-
-def _address(value: str) -> tuple[str, int]:
-    if value.startswith("+") and value[1:].isdigit():
-        return value[1:], TON_INTERNATIONAL
-    if value.isdigit():
-        return value, 0
-    return value, TON_ALPHANUMERIC
-
-
-def _npi(ton: int) -> int:
-    return NPI_ISDN if ton in (0, TON_INTERNATIONAL) else 0
 
 
 def _err(code: str | None) -> str:

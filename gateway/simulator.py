@@ -260,6 +260,11 @@ class _SmscConnection(SessionProtocol):
         if target is None:
             log.debug("no receiver bound for a receipt; dropped by the simulator")
             return
+        if target.session.window_available <= 0:
+            # The receiver has as many receipts unanswered as its window allows: wait for
+            # room, as an SMSC does, rather than lose the receipt.
+            self._loop.call_later(0.01, self._send_receipt, submit, message_id, submitted_at)
+            return
         delivered = random.random() < self.sim.config.delivered_ratio
         receipt = Receipt(
             message_id=message_id,

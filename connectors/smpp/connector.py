@@ -23,15 +23,17 @@ from gateway.connector import (
 )
 from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
 from gateway.groupcommit import GroupCommit
+from gateway.smpp.address import Npi, Ton, from_smpp, to_smpp
 from gateway.smpp.codes import CommandStatus, is_temporary, status_name
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
-from gateway.smpp.tlv import Tlv, TlvValue
+from gateway.smpp.tlv import Tlv, TlvValue, sar_of
 from gateway.text import (
     Concatenation,
     Encoding,
     Iei,
+    body_units,
     capacity,
     decode_short_message,
     pack_septets,
@@ -40,9 +42,6 @@ from gateway.text import (
 
 log = logging.getLogger(__name__)
 
-# SMPP 3.4 §5.2.5 / §5.2.6: type of number and numbering plan indicator.
-TON_UNKNOWN, TON_INTERNATIONAL, TON_ALPHANUMERIC = 0x00, 0x01, 0x05
-NPI_UNKNOWN, NPI_ISDN = 0x00, 0x01
 ESM_UDHI = 0x40  # SMPP 3.4 §5.2.12: short_message starts with a user data header
 
 # Receipt states (SMPP 3.4 §5.2.28) in our lifecycle. ENROUTE and ACCEPTD are intermediate;
@@ -58,14 +57,6 @@ _RECEIPT_STATUS = {
     MessageState.UNDELIVERABLE: Status.UNDELIVERED,
     MessageState.REJECTED: Status.REJECTED,
 }
-
-
-def source_ton_npi(source: str) -> tuple[int, int, str]:
-    if source.startswith("+") and source[1:].isdigit():
-        return TON_INTERNATIONAL, NPI_ISDN, source[1:]
-    if source.isdigit():
-        return TON_UNKNOWN, NPI_ISDN, source
-    return TON_ALPHANUMERIC, NPI_UNKNOWN, source
 
 
 def render_short_message(udh: bytes, part: PartRecord, *, packed: bool) -> bytes:
@@ -163,13 +154,14 @@ class SmppConnector:
                     w.cancel()
 
     async def submit(self, part: PartRecord) -> SubmitOutcome:
-        ton, npi, source = source_ton_npi(part.source)
+        source, ton, npi = to_smpp(part.source)
         udh: bytes = part.udh
         tlvs: dict[int, TlvValue] = {}
         if self.concatenation is Concatenation.SAR and udh:
             udh, tlvs = udh_to_sar(udh)
         short_message = render_short_message(udh, part, packed=self.packed)
-        if not udh and _units(part) > capacity(Encoding(part.encoding), 0):
+        encoding = Encoding(part.encoding)
+        if not udh and body_units(encoding, part.payload) > capacity(encoding, 0):
             # A whole long text for a message_payload upstream (SMPP 3.4 §5.3.2.32): intake
             # makes such a part only for a connector set to `payload`.
             tlvs[Tlv.MESSAGE_PAYLOAD] = short_message
@@ -178,8 +170,8 @@ class SmppConnector:
             source_addr_ton=ton,
             source_addr_npi=npi,
             source_addr=source,
-            dest_addr_ton=TON_INTERNATIONAL,
-            dest_addr_npi=NPI_ISDN,
+            dest_addr_ton=Ton.INTERNATIONAL,
+            dest_addr_npi=Npi.ISDN,
             destination_addr=part.destination.removeprefix("+"),
             esm_class=ESM_UDHI if udh else 0,
             registered_delivery=1 if part.registered_delivery else 0,
@@ -249,7 +241,7 @@ class SmppConnector:
                 data_coding=pdu.data_coding,
                 udhi=bool(pdu.esm_class & ESM_UDHI),
                 packed=self.packed,
-                sar=_sar(pdu),
+                sar=sar_of(pdu.tlvs),
             )
         except ValueError:
             log.warning("MO with a malformed user data header from %s; refused", self.name)
@@ -258,8 +250,8 @@ class SmppConnector:
             self.name,
             [
                 InboundPart(
-                    source=_number(pdu.source_addr, pdu.source_addr_ton),
-                    destination=_number(pdu.destination_addr, pdu.dest_addr_ton),
+                    source=from_smpp(pdu.source_addr, pdu.source_addr_ton),
+                    destination=from_smpp(pdu.destination_addr, pdu.dest_addr_ton),
                     encoding=part.encoding.value,
                     data_coding=part.data_coding,
                     body=part.body,
@@ -277,25 +269,3 @@ class SmppConnector:
         assert self._events is not None
         await self._events.receipts_received(self.name, receipts)
         return [None] * len(receipts)
-
-
-def _number(address: str, ton: int) -> str:
-    """An address as the gateway writes numbers: international ones with their `+`; short
-    codes and alphanumerics as they are."""
-    if ton == TON_INTERNATIONAL and address.isdigit():
-        return "+" + address
-    return address
-
-
-def _sar(pdu: DeliverSm) -> tuple[int, int, int] | None:
-    ref = pdu.tlvs.get(Tlv.SAR_MSG_REF_NUM)
-    total = pdu.tlvs.get(Tlv.SAR_TOTAL_SEGMENTS)
-    seq = pdu.tlvs.get(Tlv.SAR_SEGMENT_SEQNUM)
-    if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
-        return ref, total, seq
-    return None
-
-
-def _units(part: PartRecord) -> int:
-    """The part's length in the units one SMS is counted in (septets, octets, UTF-16 units)."""
-    return len(part.payload) // 2 if part.encoding == "ucs2" else len(part.payload)

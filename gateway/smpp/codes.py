@@ -165,8 +165,11 @@ _STATUS_ROWS: tuple[tuple[CommandStatus, str, bool], ...] = (
     (CommandStatus.ESME_RINVSYSTYP, "Invalid system_type field", False),
     (CommandStatus.ESME_RINVREPFLAG, "Invalid replace_if_present flag", False),
     (CommandStatus.ESME_RINVNUMMSGS, "Invalid number of messages", False),
-    (CommandStatus.ESME_RTHROTTLED, "Throttling error (ESME has exceeded allowed message limits)",
-     True),
+    (
+        CommandStatus.ESME_RTHROTTLED,
+        "Throttling error (ESME has exceeded allowed message limits)",
+        True,
+    ),
     (CommandStatus.ESME_RINVSCHED, "Invalid Scheduled Delivery Time", False),
     (CommandStatus.ESME_RINVEXPIRY, "Invalid message validity period (Expiry time)", False),
     (CommandStatus.ESME_RINVDFTMSGID, "Predefined Message Invalid or Not Found", False),

@@ -152,8 +152,11 @@ def _fields(text: str) -> dict[str, str]:
             # have not seen yet starts, which covers SMSCs that put text: before stat:/err:.
             seen = set(found) | {"text"}
             stop = next(
-                (m.start() for m in matches[i + 1 :]
-                 if m.group(1).lower().replace("_", " ") not in seen),
+                (
+                    m.start()
+                    for m in matches[i + 1 :]
+                    if m.group(1).lower().replace("_", " ") not in seen
+                ),
                 len(text),
             )
             found[key] = text[match.end() : stop].strip()

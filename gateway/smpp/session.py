@@ -330,8 +330,7 @@ class Session:
                 else CommandStatus.ESME_RINVBNDSTS
             )
             error = RemoteProtocolError(
-                f"{self.peer_role.name} may not send {command_id.name} in state "
-                f"{self._state.name}",
+                f"{self.peer_role.name} may not send {command_id.name} in state {self._state.name}",
                 command_status=status,
                 reply=error_reply(command_id, pdu.sequence_number, status),
             )
@@ -351,8 +350,7 @@ class Session:
         entry = self._outstanding.get(sequence)
         request = None
         if entry is not None and (
-            command_id is CommandId.GENERIC_NACK
-            or command_id == response_id(entry.pdu.command_id)
+            command_id is CommandId.GENERIC_NACK or command_id == response_id(entry.pdu.command_id)
         ):
             request = entry.pdu
         ok = pdu.command_status == 0
@@ -363,10 +361,14 @@ class Session:
             self._forget(sequence)
         if new_state is None:
             # Responses are never answered (§4.3 generic_nack is for requests we cannot use).
-            events.append(ProtocolErrorOccurred(RemoteProtocolError(
-                f"unexpected {command_id.name} {sequence} in state {self._state.name}",
-                command_status=CommandStatus.ESME_RINVBNDSTS,
-            )))
+            events.append(
+                ProtocolErrorOccurred(
+                    RemoteProtocolError(
+                        f"unexpected {command_id.name} {sequence} in state {self._state.name}",
+                        command_status=CommandStatus.ESME_RINVBNDSTS,
+                    )
+                )
+            )
             return
         self._state = new_state
         events.append(ResponseReceived(pdu, request))
@@ -392,8 +394,10 @@ class Session:
             deadline = entry.deadline if deadline is None else min(deadline, entry.deadline)
             if sequence != self._enquire_link_sequence:
                 break
-        if self._state in BOUND_STATES and self._enquire_link_sequence is None and (
-            deadline is None or self._idle_deadline < deadline
+        if (
+            self._state in BOUND_STATES
+            and self._enquire_link_sequence is None
+            and (deadline is None or self._idle_deadline < deadline)
         ):
             deadline = self._idle_deadline
         return deadline

@@ -69,8 +69,14 @@ _BIND_TARGET = {
 _table: dict[tuple[BindState, Input], BindState] = {}
 
 
-def _allow(states: Iterable[BindState], sender: Role, command: CommandId,
-           target: BindState | None = None, *, ok: bool = True) -> None:
+def _allow(
+    states: Iterable[BindState],
+    sender: Role,
+    command: CommandId,
+    target: BindState | None = None,
+    *,
+    ok: bool = True,
+) -> None:
     for state in states:
         _table[(state, (sender, command, ok))] = target if target is not None else state
 

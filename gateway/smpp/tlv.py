@@ -263,3 +263,13 @@ def _encode_value(tag: Tlv, kind: TlvType, value: TlvValue) -> bytes:
         except struct.error as exc:
             raise LocalProtocolError(f"{tag.name}={value}: {exc}") from exc
     raise LocalProtocolError(f"{tag.name}: {type(value).__name__} value is not a {kind.name}")
+
+
+def sar_of(tlvs: Mapping[int, TlvValue]) -> tuple[int, int, int] | None:
+    """(reference, total, sequence) from the SAR TLVs (SMPP 3.4 §5.3.2.22-24), if all three."""
+    ref = tlvs.get(Tlv.SAR_MSG_REF_NUM)
+    total = tlvs.get(Tlv.SAR_TOTAL_SEGMENTS)
+    seq = tlvs.get(Tlv.SAR_SEGMENT_SEQNUM)
+    if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
+        return ref, total, seq
+    return None

@@ -9,10 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gateway.domain import ClientError, GatewayError
+from gateway.smpp.address import Ton
 from gateway.smpp.codes import CommandStatus
-
-TON_INTERNATIONAL = 0x01
-TON_ALPHANUMERIC = 0x05
 
 
 class SmppFieldError(ClientError):
@@ -68,17 +66,11 @@ def destination_e164(address: str, ton: int) -> str:
     digits = address.strip()
     if digits.startswith("+"):
         return digits
-    if ton not in (0x00, TON_INTERNATIONAL):
+    if ton not in (Ton.UNKNOWN, Ton.INTERNATIONAL):
         raise SmppFieldError(
             f"destination TON {ton} is not supported", CommandStatus.ESME_RINVDSTTON
         )
     return "+" + digits
-
-
-def source_address(address: str, ton: int) -> str:
-    if ton == TON_INTERNATIONAL and address.isdigit():
-        return "+" + address
-    return address
 
 
 # Our stable error codes to the SMPP status an ESME understands.

@@ -19,13 +19,15 @@ from gateway.domain import MessageType, NewMessage, NewPart, new_id, public_part
 from gateway.domain.errors import ClientError, EmptyText
 from gateway.intake import Intake, validate_sender
 from gateway.phone import normalize_e164
+from gateway.smpp.address import from_smpp
 from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm
-from gateway.smpp.tlv import Tlv
-from gateway.smpp_server.mapping import destination_e164, parse_smpp_time, source_address
+from gateway.smpp.tlv import Tlv, sar_of
+from gateway.smpp_server.mapping import destination_e164, parse_smpp_time
 from gateway.text import (
     ESM_CLASS_UDHI,
     Encoding,
     UnencodableText,
+    body_units,
     capacity,
     concat_udh,
     decode_body,
@@ -99,7 +101,7 @@ class SubmissionBuilder:
     ) -> Built:
         now = self._clock()
         destination = normalize_e164(destination_e164(destination_addr, dest_addr_ton))
-        sender = validate_sender(source_address(pdu.source_addr, pdu.source_addr_ton))
+        sender = validate_sender(from_smpp(pdu.source_addr, pdu.source_addr_ton))
         send_at = parse_smpp_time(getattr(pdu, "schedule_delivery_time", ""), now=now)
         expires_at = parse_smpp_time(getattr(pdu, "validity_period", ""), now=now)
         receipt = pdu.registered_delivery & 0x03
@@ -125,7 +127,7 @@ class SubmissionBuilder:
         if not short_message and isinstance(payload_tlv, bytes):
             return self._whole_text(pdu, payload_tlv, receipt, base)
         udhi = bool(pdu.esm_class & ESM_CLASS_UDHI)
-        sar = _sar(pdu)
+        sar = sar_of(pdu.tlvs)
         try:
             part = decode_short_message(
                 short_message, data_coding=pdu.data_coding, udhi=udhi, packed=self._packed, sar=sar
@@ -136,7 +138,7 @@ class SubmissionBuilder:
         if part.concat is None or part.concat[1] == 1:
             if not part.body and not udh:
                 raise EmptyText("short_message is empty")
-            if not udh and _units(part.encoding, part.body) > capacity(part.encoding, 0):
+            if not udh and body_units(part.encoding, part.body) > capacity(part.encoding, 0):
                 # Longer than one SMS (SMPP allows 254 octets): split it as we split REST text,
                 # rather than pass upstream what a handset network cannot carry.
                 return self._whole_text(pdu, short_message, receipt, base)
@@ -160,12 +162,12 @@ class SubmissionBuilder:
         room = capacity(part.encoding, len(udh))
         if assembly is not None and assembly.refused:
             raise PartTooLongError(assembly.refused)
-        if _units(part.encoding, part.body) > room:
+        if body_units(part.encoding, part.body) > room:
             # Parts are sent on as they come (each was acknowledged on its own), so one that
             # cannot fit a segment with its UDH is refused now, not accepted and then stuck;
             # so are the message's later parts, so the ESME sees one answer for the message.
             why = (
-                f"a part carries {_units(part.encoding, part.body)} units; a concatenated "
+                f"a part carries {body_units(part.encoding, part.body)} units; a concatenated "
                 f"segment holds {room}: split into smaller parts or use message_payload"
             )
             if assembly is None:
@@ -277,17 +279,3 @@ class SubmissionBuilder:
             if now - oldest.created < self._ttl and len(self._assemblies) < self._max:
                 break
             del self._assemblies[key]
-
-
-def _sar(pdu: SubmitSm | DataSm | SubmitMulti) -> tuple[int, int, int] | None:
-    ref = pdu.tlvs.get(Tlv.SAR_MSG_REF_NUM)
-    total = pdu.tlvs.get(Tlv.SAR_TOTAL_SEGMENTS)
-    seq = pdu.tlvs.get(Tlv.SAR_SEGMENT_SEQNUM)
-    if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
-        return ref, total, seq
-    return None
-
-
-def _units(encoding: Encoding, body: bytes) -> int:
-    """The body's length in the units segment capacity is counted in."""
-    return len(body) // 2 if encoding is Encoding.UCS2 else len(body)

@@ -17,7 +17,7 @@ from gateway.text.gsm7 import pack_septets, unpack_septets
 from gateway.text.national import DEFAULT_NATIONAL, NationalLanguage
 from gateway.text.reassembly import ReassembledMessage, Reassembler
 from gateway.text.references import ConcatReferenceAllocator, ConcatReferencesExhaustedError
-from gateway.text.segment import EncodedText, Segment, capacity
+from gateway.text.segment import EncodedText, Segment, body_units, capacity
 from gateway.text.short_message import (
     ESM_CLASS_UDHI,
     Concatenation,
@@ -47,6 +47,7 @@ __all__ = [
     "RenderedPart",
     "Segment",
     "UnencodableText",
+    "body_units",
     "capacity",
     "concat_udh",
     "decode_body",

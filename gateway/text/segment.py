@@ -172,3 +172,9 @@ def split(codec: Codec, text: str, payload: bytes, single: int, multi: int) -> t
             segments.append(_new_segment(text[start:end], payload[start:end], end - start))
             start = end
     return tuple(segments)
+
+
+def body_units(encoding: Encoding, body: bytes) -> int:
+    """The length of an encoded body in the units segment capacity counts: septets (GSM 7-bit,
+    one per octet), UTF-16 code units (UCS2) or octets."""
+    return len(body) // 2 if encoding is Encoding.UCS2 else len(body)
