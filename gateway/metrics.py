@@ -65,6 +65,12 @@ class Metrics:
             ["owner", "complete"],
             registry=r,
         )
+        self.parts_final = Counter(
+            "gateway_parts_final",
+            "Parts that reached a final status by a carrier's receipt, by connector and status",
+            ["connector", "status"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "gateway_dispatch_queue_depth",
             "Parts waiting in this node's dispatch memory",

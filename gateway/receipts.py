@@ -81,6 +81,9 @@ class ReceiptCorrelator:
             else:
                 updates.append(self._update(key, receipt, connector))
         self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
+        for update in updates:
+            if update.status.terminal:
+                self._metrics.parts_final.labels(connector=connector, status=update.status).inc()
         await self._status.apply(updates)
 
     def sent(self, connector: str, upstream_id: str, key: PartKey) -> None:

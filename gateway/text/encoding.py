@@ -131,7 +131,7 @@ def _gsm7(
                 False,
                 False,
                 replaced,
-                (),
+                None,
                 ref16,
             )
         multi = _DEFAULT_MULTI16 if ref16 else _DEFAULT_MULTI
@@ -147,7 +147,7 @@ def _gsm7(
             return _with_replaced(better, replaced)
         segments = split(_DEFAULT_CODEC, text, septets, _DEFAULT_SINGLE, multi)
         return _new_encoded(
-            Encoding.GSM7, _GSM7_DATA_CODING, segments, None, False, False, replaced, (), ref16
+            Encoding.GSM7, _GSM7_DATA_CODING, segments, None, False, False, replaced, None, ref16
         )
     if not plan.candidates or not plan.charset.issuperset(text):
         return None
@@ -166,7 +166,7 @@ def _with_replaced(encoded: EncodedText, replaced: tuple[tuple[str, str], ...]) 
         encoded.locking_shift,
         encoded.single_shift,
         replaced,
-        encoded.ucs2_forced_by,
+        encoded.forced_charset,
         encoded.ref16,
     )
 
@@ -305,7 +305,7 @@ def encode_text(
                 False,
                 False,
                 _NO_PAIRS,
-                (),
+                None,
                 ref16,
             )
     plan = (

@@ -35,6 +35,8 @@ async def test_preview_matches_submit(
     if per_segment is not None:
         assert preview["characters_per_segment"] == per_segment
     assert "".join(p["text"] for p in preview["parts"]) == preview["text"] == text
+    if encoding != "ucs2":
+        assert preview["ucs2_forced_by"] == []
     assert all(p["units"] <= preview["characters_per_segment"] for p in preview["parts"])
     submitted = await api.post("/v1/messages", json=_body(text))
     assert submitted.status_code == 202
@@ -55,6 +57,8 @@ async def test_transliteration_avoids_ucs2_and_is_reported(api: httpx.AsyncClien
     assert response.status_code == 202
     body = response.json()
     assert body["encoding"] == "gsm7"
+    preview = (await api.post("/v1/messages/preview", json=_body(text, transliterate=True))).json()
+    assert preview["ucs2_forced_by"] == []
     originals = {t["original"] for t in body["transliterated"]}
     assert {"“", "”", "–", "’", "…"} <= originals
 

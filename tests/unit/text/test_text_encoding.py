@@ -349,3 +349,13 @@ def test_unicode_round_trip_and_optimal_split(text: str, ref16: bool) -> None:
 @given(unicode_text)
 def test_pinned_ucs2_round_trip(text: str) -> None:
     _check_invariants(encode_text(text, encoding=Encoding.UCS2), text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs"),
+    [("hello", {}), ("x" * 200, {}), ("Ödeme ğ", {}), ("“quoted”", {"transliterate": True})],
+)
+def test_ucs2_forced_by_is_empty_unless_ucs2_was_chosen(text: str, kwargs: dict[str, bool]) -> None:
+    encoded = encode_text(text, **kwargs)  # type: ignore[arg-type]
+    assert encoded.encoding is not Encoding.UCS2
+    assert encoded.ucs2_forced_by == ()
