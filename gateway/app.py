@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import secrets
 import signal
+import socket
 import ssl
 import time
 from collections.abc import Generator, Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
 from gateway.api import ApiServices, create_api
 from gateway.config import Settings
@@ -103,8 +105,8 @@ class Gateway:
         if applied:
             log.info("applied migrations %s", applied)
         if s.environment == "development" or s.demo_key is not None:
-            self.demo_key = await self._ensure_demo_account(store)
-            self.demo_smpp_password = await self._ensure_demo_smpp(store)
+            self.demo_key = await ensure_demo_account(store, s.demo_key)
+            self.demo_smpp_password = await ensure_demo_smpp(store, s.demo_smpp_password)
 
         upstream = s.upstream_config
         if upstream.kind == "simulator":
@@ -187,7 +189,11 @@ class Gateway:
         await self.dispatcher.start()
         self.smpp_server = SmppServer(
             settings=SmppServerSettings(
-                host=s.smpp_host, port=s.smpp_port, window=s.smpp_window, tls=_tls_context(s)
+                host=s.smpp_host,
+                port=s.smpp_port,
+                window=s.smpp_window,
+                tls=_tls_context(s),
+                reuse_port=s.worker,
             ),
             store=store,
             intake=self.intake,
@@ -219,7 +225,8 @@ class Gateway:
             timeout_graceful_shutdown=5,
         )
         self.http = _Server(config)
-        self._http_task = asyncio.create_task(self.http.serve(), name="http")
+        sockets = [_reuse_port_socket(s.http_host, s.http_port)] if s.worker else None
+        self._http_task = asyncio.create_task(self.http.serve(sockets=sockets), name="http")
         while not self.http.started:
             if self._http_task.done():
                 await self._http_task  # raises the bind error
@@ -239,38 +246,6 @@ class Gateway:
             if change.status.terminal:
                 # A message id carries its acceptance time, so no store read is needed.
                 self.metrics.delivery_latency.observe(max(now - id_timestamp(change.message_id), 0))
-
-    async def _ensure_demo_account(self, store: Store) -> str:
-        account = await store.get_account_by_name(DEMO_ACCOUNT)
-        if account is None:
-            account = await store.create_account(
-                account_id=new_id(), name=DEMO_ACCOUNT, now=time.time()
-            )
-        configured = self.settings.demo_key
-        if configured is not None:
-            key = configured.get_secret_value()
-            existing = await store.account_for_key(hash_key(key))
-            if existing is None:
-                await store.add_api_key(
-                    account_id=account.id, key_hash=hash_key(key), prefix=key[:9], now=time.time()
-                )
-            elif existing.id != account.id:
-                raise RuntimeError("GATEWAY_DEMO_KEY belongs to another account")
-            return key
-        return await KeyAuthenticator(store=store).create_key(account_id=account.id)
-
-    async def _ensure_demo_smpp(self, store: Store) -> str:
-        """The demo account binds as system_id `demo`; the password is set at every start."""
-        account = await store.get_account_by_name(DEMO_ACCOUNT)
-        assert account is not None
-        configured = self.settings.demo_smpp_password
-        # SMPP 3.4 passwords are at most 8 octets (§4.1.1).
-        password = configured.get_secret_value() if configured else secrets.token_hex(4)
-        credential = SmppCredential(
-            system_id=DEMO_ACCOUNT, account_id=account.id, password_hash=hash_password(password)
-        )
-        await store.add_smpp_credential(credential, now=time.time())
-        return password
 
     def _wake_smpp_delivery(self) -> None:
         if self.smpp_server is not None:
@@ -326,6 +301,51 @@ class Gateway:
             await self.store.close()
 
 
+async def ensure_demo_account(store: Store, configured: SecretStr | None) -> str:
+    """The demo account and its API key: the configured one, or a new one printed at start."""
+    account = await store.get_account_by_name(DEMO_ACCOUNT)
+    if account is None:
+        account = await store.create_account(
+            account_id=new_id(), name=DEMO_ACCOUNT, now=time.time()
+        )
+    if configured is not None:
+        key = configured.get_secret_value()
+        existing = await store.account_for_key(hash_key(key))
+        if existing is None:
+            await store.add_api_key(
+                account_id=account.id, key_hash=hash_key(key), prefix=key[:9], now=time.time()
+            )
+        elif existing.id != account.id:
+            raise RuntimeError("GATEWAY_DEMO_KEY belongs to another account")
+        return key
+    return await KeyAuthenticator(store=store).create_key(account_id=account.id)
+
+
+async def ensure_demo_smpp(store: Store, configured: SecretStr | None) -> str:
+    """The demo account binds as system_id `demo`; the password is set at every start."""
+    account = await store.get_account_by_name(DEMO_ACCOUNT)
+    assert account is not None
+    # SMPP 3.4 passwords are at most 8 octets (§4.1.1).
+    password = configured.get_secret_value() if configured else secrets.token_hex(4)
+    credential = SmppCredential(
+        system_id=DEMO_ACCOUNT, account_id=account.id, password_hash=hash_password(password)
+    )
+    await store.add_smpp_credential(credential, now=time.time())
+    return password
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other worker processes bind too; the kernel spreads
+    connections between them (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     if not settings.smpp_tls_cert:
         return None
@@ -357,7 +377,8 @@ async def serve(settings: Settings) -> None:
     except BaseException:
         await gateway.stop()
         raise
-    _announce(gateway)
+    if not settings.worker:  # the supervisor announces its workers once
+        _announce(gateway)
     await stop.wait()
     log.info("shutting down")
     await gateway.stop()

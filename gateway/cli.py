@@ -41,6 +41,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     logs.configure(settings.log_level)
+    if settings.workers > 1 and not settings.worker:
+        from gateway.supervisor import run_workers
+
+        return run_workers(settings)
     _run(serve(settings))
     return 0
 

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     node_heartbeat_interval: float = Field(default=5.0, gt=0)
     node_heartbeat_ttl: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=15.0, ge=0)
+    workers: int = Field(default=1, ge=1, le=64, description="gateway processes on this host")
+    # Set by the supervisor for its workers: listen with SO_REUSEPORT and leave the one-time
+    # set-up (migrations, demo account) and the simulator to the supervisor.
+    worker: bool = False
 
     @field_validator("database_url")
     @classmethod

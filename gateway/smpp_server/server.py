@@ -89,6 +89,7 @@ class SmppServerSettings:
     enquire_link_interval: float = 30.0
     response_timeout: float = 10.0
     tls: ssl.SSLContext | None = None
+    reuse_port: bool = False  # several worker processes share the port
 
 
 class SmppServer:
@@ -132,6 +133,7 @@ class SmppServer:
             self.settings.host,
             self.settings.port,
             ssl=self.settings.tls,
+            reuse_port=self.settings.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self.delivery.start()

@@ -1,0 +1,168 @@
+"""Several gateway processes on one host (`GATEWAY_WORKERS`): one Python process uses one core.
+
+The supervisor does the one-time set-up (migrations, the demo account), starts the built-in
+simulator in a process of its own when it is the upstream, then starts the workers. Each worker
+is an ordinary gateway node with its own node id (`<node id>-w<i>`, stable across restarts, so a
+restarted worker takes back its queued parts at once); they listen on the same HTTP and SMPP
+ports with SO_REUSEPORT, and the kernel spreads connections between them. What crosses
+processes goes through the store exactly as between nodes: leases, receipt correlation, the SMPP
+outbox. A worker that dies is started again; SIGTERM or SIGINT stops the workers (each drains),
+then the simulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from gateway.config import Settings
+from gateway.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+async def _prepare(settings: Settings) -> tuple[str | None, str | None]:
+    from gateway.app import ensure_demo_account, ensure_demo_smpp
+
+    store = open_store(
+        settings.database_url,
+        schema=settings.database_schema,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    await store.open()
+    try:
+        await store.migrate()
+        if settings.environment == "development" or settings.demo_key is not None:
+            key = await ensure_demo_account(store, settings.demo_key)
+            password = await ensure_demo_smpp(store, settings.demo_smpp_password)
+            return key, password
+        return None, None
+    finally:
+        await store.close()
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.simulator: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
+        self.stopping = False
+
+    def _start_worker(self, index: int) -> None:
+        env = {**self.env, "GATEWAY_NODE_ID": f"{self.settings.effective_node_id}-w{index}"}
+        self.workers[index] = subprocess.Popen([sys.executable, "-m", "gateway", "run"], env=env)
+
+    def start(self) -> None:
+        import uvloop
+
+        s = self.settings
+        key, password = uvloop.run(_prepare(s))
+        env = dict(os.environ)
+        if s.upstream_config.kind == "simulator":
+            simulator_password = secrets.token_hex(4)
+            self.simulator = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+                [
+                    sys.executable, "-m", "gateway", "simulate", "--host", s.simulator_host,
+                    "--port", str(s.simulator_port), "--password", simulator_password,
+                    "--receipt-delay", str(s.simulator_receipt_delay),
+                    "--delivered-ratio", str(s.simulator_delivered_ratio),
+                ]
+            )  # fmt: skip
+            if not _wait_for_port(s.simulator_host, s.simulator_port, 15):
+                raise RuntimeError("the SMSC simulator did not start")
+            env["GATEWAY_UPSTREAM"] = (
+                f"smpp://gateway:{simulator_password}@{s.simulator_host}:{s.simulator_port}"
+                "?binds=1&window=100"
+            )
+        env.update({"GATEWAY_WORKER": "true", "GATEWAY_WORKERS": "1"})
+        if key is not None and password is not None:
+            env.update({"GATEWAY_DEMO_KEY": key, "GATEWAY_DEMO_SMPP_PASSWORD": password})
+        self.env = env
+        for index in range(s.workers):
+            self._start_worker(index)
+        ready = _wait_for_port(s.http_host, s.http_port, 30)
+        lines = [
+            f"gateway ready: {s.workers} workers, REST on http://{s.http_host}:{s.http_port}"
+            f" and SMPP on {s.smpp_host}:{s.smpp_port}"
+            if ready
+            else "workers did not come up",
+            f"store: {s.database_url.split('@')[-1]}",
+        ]
+        if self.simulator is not None:
+            lines.append(
+                f"upstream: SMSC simulator process on {s.simulator_host}:{s.simulator_port}"
+            )
+        if key is not None:
+            lines.append(f"demo account API key: {key}")
+            lines.append(f"demo SMPP bind: system_id=demo password={password}")
+        print("\n".join(lines), flush=True)
+
+    def run(self) -> int:
+        """Supervise until a signal; restart workers that die."""
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if self.stopping:  # a second signal: no more waiting
+                for proc in self.workers.values():
+                    proc.kill()
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        restarts = 0
+        while not self.stopping:
+            time.sleep(0.5)
+            for index, proc in list(self.workers.items()):
+                if proc.poll() is not None and not self.stopping:
+                    restarts += 1
+                    log.error("worker %d exited with %s; starting it again", index, proc.returncode)
+                    time.sleep(min(0.5 * restarts, 5.0))
+                    self._start_worker(index)
+        return self.stop()
+
+    def stop(self) -> int:
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.shutdown_timeout + 10
+        for proc in self.workers.values():
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.simulator is not None and self.simulator.poll() is None:
+            self.simulator.send_signal(signal.SIGINT)
+            try:
+                self.simulator.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.simulator.kill()
+        failed = [p.returncode for p in self.workers.values() if p.returncode not in (0, None)]
+        return 1 if failed else 0
+
+
+def run_workers(settings: Settings) -> int:
+    supervisor = Supervisor(settings)
+    try:
+        supervisor.start()
+    except BaseException:
+        supervisor.stop()
+        raise
+    return supervisor.run()

@@ -1,0 +1,69 @@
+"""GATEWAY_WORKERS: several gateway processes on one host, sharing ports and the store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.smpp.pdu import DeliverSm
+from gateway.smpp.tlv import Tlv
+from tests.e2e.harness import GatewayProcess, wait_for_status
+from tests.esme_client import TestEsme, submit
+
+
+async def _receipts_across_workers(port: int, password: str) -> None:
+    # Four receivers: SO_REUSEPORT spreads them over the workers; one transmitter submits.
+    receivers = [await TestEsme.connect(port) for _ in range(4)]
+    for rx in receivers:
+        assert await rx.bind("rx", password=password) == 0
+    tx = await TestEsme.connect(port)
+    assert await tx.bind("tx", password=password) == 0
+    ids = {(await tx.request(submit(f"w{i}".encode()))).message_id for i in range(20)}
+    got: set[object] = set()
+    deadline = time.monotonic() + 20
+
+    async def drain(rx: TestEsme) -> None:
+        while not ids <= got and time.monotonic() < deadline:
+            try:
+                pdu = await rx.read(timeout=0.5)
+            except TimeoutError:
+                continue
+            if isinstance(pdu, DeliverSm):
+                got.add(pdu.tlvs[Tlv.RECEIPTED_MESSAGE_ID])
+
+    await asyncio.gather(*(drain(rx) for rx in receivers))
+    assert ids <= got
+    for esme in [tx, *receivers]:
+        await esme.close()
+
+
+def test_two_workers_share_ports_and_deliver_everything(tmp_path: Path) -> None:
+    gw = GatewayProcess(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path}/gw.db",
+        GATEWAY_WORKERS="2",
+        GATEWAY_DEMO_SMPP_PASSWORD="pw123456",
+    )
+    gw.start()
+    try:
+        gw.wait_ready()
+        with gw.client() as client:
+            ids = []
+            for i in range(30):
+                response = client.post(
+                    "/v1/messages", json={"to": "+4915112345678", "from": "Acme", "text": f"{i}"}
+                )
+                assert response.status_code == 202, response.text
+                ids.append(response.json()["id"])
+            for message_id in ids:
+                wait_for_status(client, message_id, "delivered", timeout=15)
+        # A new connection each time (keep-alive would stay with one worker).
+        nodes = {httpx.get(gw.url + "/readyz").json()["node"] for _ in range(40)}
+        assert len(nodes) == 2, nodes  # both workers answer on the shared port
+        asyncio.run(_receipts_across_workers(int(gw.env["GATEWAY_SMPP_PORT"]), "pw123456"))
+        assert gw.terminate(timeout=40) == 0, gw.output()
+    finally:
+        gw.kill()
