@@ -92,6 +92,7 @@ class Gateway:
     http: _Server | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
+    _gauges_task: asyncio.Task[None] | None = None
     _stopped: bool = False
 
     async def start(self) -> None:
@@ -204,6 +205,7 @@ class Gateway:
             packed=s.smpp_packed,
         )
         await self.smpp_server.start()
+        self._gauges_task = asyncio.create_task(self._refresh_gauges(), name="metrics-gauges")
 
         api = create_api(
             ApiServices(
@@ -232,6 +234,21 @@ class Gateway:
                 await self._http_task  # raises the bind error
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
+
+    async def _refresh_gauges(self, interval: float = 2.0) -> None:
+        """Gauges are state, not events: read them from the components every few seconds."""
+        m = self.metrics
+        while True:
+            for name, connector in self.connectors.items():
+                m.binds_up.labels(connector=name).set(
+                    sum(1 for b in connector.health() if b.state == "bound")
+                )
+            if self.dispatcher is not None:
+                for name, depth in self.dispatcher.queue_depths().items():
+                    m.queue_depth.labels(connector=name).set(depth)
+            if self.receipts is not None:
+                m.receipts_parked.set(self.receipts.parked)
+            await asyncio.sleep(interval)
 
     @property
     def http_port(self) -> int:
@@ -278,6 +295,8 @@ class Gateway:
         self._stopped = True
         s = self.settings
         self.draining = True
+        if self._gauges_task is not None:
+            self._gauges_task.cancel()
         if self.http is not None and self._http_task is not None:
             self.http.should_exit = True
             with contextlib.suppress(Exception):

@@ -163,6 +163,9 @@ class Dispatcher:
         self._held -= removed
         return removed
 
+    def queue_depths(self) -> dict[str, int]:
+        return {name: lanes.size for name, lanes in self._lanes.items()}
+
     @property
     def queued(self) -> int:
         return sum(lanes.size for lanes in self._lanes.values())

@@ -85,6 +85,9 @@ class Metrics:
             "Requests answered ESME_RTHROTTLED (window or rate exceeded)",
             registry=r,
         )
+        self.receipts_parked = Gauge(
+            "gateway_receipts_parked", "Receipts waiting for their submit response", registry=r
+        )
         self.binds_up = Gauge(
             "gateway_upstream_binds_up", "Upstream binds currently bound", ["connector"], registry=r
         )
