@@ -254,7 +254,6 @@ class Dispatcher:
                     self._sending[part.message_id] = left
                 if not self._in_flight:
                     self._idle.set()
-                self._metrics.queue_depth.labels(connector=name).set(lanes.size)
                 self._room.set()
 
     async def _send(self, name: str, connector: Connector, part: PartRecord) -> None:
