@@ -199,9 +199,9 @@ class Dispatcher:
             await asyncio.wait_for(self._idle.wait(), timeout)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for result in await asyncio.gather(*self._tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("a dispatch task had failed: %r", result)
         self._tasks.clear()
         # Everything the carrier accepted is recorded before the leases are handed back.
         deadline = time.monotonic() + 10
@@ -245,7 +245,7 @@ class Dispatcher:
                         error_detail=f"dispatch error: {exc}",
                         attempt=True,
                     )
-                await self._status.apply([update])
+                await self._apply([update])
             finally:
                 self._held -= 1
                 self._in_flight -= 1
@@ -259,7 +259,7 @@ class Dispatcher:
     async def _send(self, name: str, connector: Connector, part: PartRecord) -> None:
         now = self._clock()
         if part.expires_at is not None and now >= part.expires_at:
-            await self._status.apply(
+            await self._apply(
                 [PartUpdate(part.message_id, part.seq, Status.EXPIRED, now, error_code="expired")]
             )
             return
@@ -286,11 +286,11 @@ class Dispatcher:
         detail = error.detail if error else "no upstream id and no error"
         if error is not None and error.temporary and part.attempts + 1 < self._retry.max_attempts:
             self._metrics.parts_submitted.labels(connector=name, outcome="retry").inc()
-            await self._status.apply([self._retry_update(part, code, detail)])
+            await self._apply([self._retry_update(part, code, detail)])
             return
         self._metrics.parts_submitted.labels(connector=name, outcome="failed").inc()
         final = Status.FAILED if error is None or error.temporary else Status.REJECTED
-        await self._status.apply(
+        await self._apply(
             [
                 PartUpdate(
                     part.message_id,
@@ -303,6 +303,24 @@ class Dispatcher:
                 )
             ]
         )
+
+    async def _apply(self, updates: list[PartUpdate]) -> None:
+        """Write status updates, retrying with backoff while the store is unreachable: a worker
+        must outlive a store outage, or the parts this node holds would stay stuck (its
+        heartbeat goes on, so no other node takes them). Gives up only when stopping; the parts
+        are then still owned by this node and are taken back when it starts again."""
+        delay = 0.2
+        while True:
+            try:
+                await self._status.apply(updates)
+                return
+            except Exception:
+                if self._stopping:
+                    log.exception("could not record a status update while stopping")
+                    return
+                log.exception("recording a status update failed; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _record_submitted(
         self, connector: str, update: PartUpdate, upstream_id: str, key: PartKey
@@ -323,18 +341,16 @@ class Dispatcher:
             while self._submitted:
                 batch, self._submitted = self._submitted, []
                 self._recorded.set()
-                try:
-                    await self._status.apply([update for _, update, _, _ in batch])
-                except Exception:
-                    log.exception("recording submit results failed; retrying")
-                    self._submitted[:0] = batch
-                    await asyncio.sleep(1.0)
-                    continue
+                await self._apply([update for _, update, _, _ in batch])
                 by_connector: dict[str, list[tuple[str, PartKey]]] = {}
                 for connector, _, upstream_id, key in batch:
                     by_connector.setdefault(connector, []).append((upstream_id, key))
                 for connector, matched in by_connector.items():
-                    await self._receipts.submitted(connector, matched)
+                    try:
+                        await self._receipts.submitted(connector, matched)
+                    except Exception:
+                        # Early receipts stay parked; the periodic re-check matches them.
+                        log.exception("matching early receipts failed")
 
     def _retry_update(self, part: PartRecord, code: str, detail: str) -> PartUpdate:
         now = self._clock()

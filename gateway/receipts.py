@@ -105,13 +105,18 @@ class ReceiptCorrelator:
         if not self._parked:
             return
         updates = []
+        released = []
         for upstream_id, key in matched:
-            entry = self._parked.pop((connector, upstream_id), None)
+            entry = self._parked.get((connector, upstream_id))
             if entry is not None:
                 updates.append(self._update(key, entry[0], connector))
+                released.append((connector, upstream_id))
         if updates:
-            self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
             await self._status.apply(updates)
+            # Only now: a failed write leaves them parked for the next re-check.
+            for entry_key in released:
+                self._parked.pop(entry_key, None)
+            self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
 
     def _park(self, connector: str, receipt: UpstreamReceipt) -> None:
         if len(self._parked) >= self._max_parked:
