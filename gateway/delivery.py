@@ -174,10 +174,16 @@ class SmppOutboxDelivery:
     async def _flush_answers(self) -> None:
         done, self._done = self._done, []
         retry, self._retry = self._retry, []
-        if done:
-            await self._store.complete_outbox(done)
-        if retry:
-            await self._store.release_outbox(retry)
+        try:
+            if done:
+                await self._store.complete_outbox(done)
+                done = []
+            if retry:
+                await self._store.release_outbox(retry)
+                retry = []
+        finally:  # what could not be written is written next time
+            self._done[:0] = done
+            self._retry[:0] = retry
 
     async def _send_some(self) -> int:
         room = {
@@ -204,7 +210,12 @@ class SmppOutboxDelivery:
             if receiver is None or receiver.delivery_room <= 0:
                 unsent.append(item.id)
                 continue
-            receiver.deliver(item, mo_pdu(item) if item.kind == "mo" else receipt_pdu(item))
+            try:
+                receiver.deliver(item, mo_pdu(item) if item.kind == "mo" else receipt_pdu(item))
+            except Exception:
+                log.exception("sending a deliver_sm failed; the item goes back to the outbox")
+                unsent.append(item.id)
+                continue
             self.sent += 1
         if unsent:
             await self._store.release_outbox(unsent)

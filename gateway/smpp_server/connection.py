@@ -84,6 +84,7 @@ class EsmeConnection(SessionProtocol):
         self.can_receive = False
         self.can_transmit = False
         self._busy = 0  # requests being worked on (the ESME's window as we see it)
+        self._binding = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: dict[int, OutboxItem] = {}  # our deliver_sm seq -> outbox item
 
@@ -105,7 +106,8 @@ class EsmeConnection(SessionProtocol):
 
     @property
     def delivery_room(self) -> int:
-        return self.session.window_available if self.can_receive and self.is_open else 0
+        ready = self.can_receive and self.is_open and self.session.bound
+        return self.session.window_available if ready else 0
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -117,7 +119,13 @@ class EsmeConnection(SessionProtocol):
     def handle_event(self, event: Event) -> None:
         match event:
             case RequestReceived(pdu=BindTransmitter() | BindReceiver() | BindTransceiver() as pdu):
-                self._spawn(self._bind(pdu))
+                if self._binding:
+                    # One bind at a time: a flood of binds must not become a flood of
+                    # tasks and password checks.
+                    self._reply_error(pdu, CommandStatus.ESME_RBINDFAIL)
+                else:
+                    self._binding = True
+                    self._spawn(self._bind(pdu))
             case RequestReceived(pdu=SubmitSm() | DataSm() | SubmitMulti() as pdu):
                 self._admit(pdu, self._submit)
             case RequestReceived(pdu=QuerySm() | CancelSm() | ReplaceSm() as pdu):
@@ -187,7 +195,10 @@ class EsmeConnection(SessionProtocol):
     # -- bind and unbind --------------------------------------------------------------------
 
     async def _bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> None:
-        status, credential = await self.server.authenticate(self, pdu)
+        try:
+            status, credential = await self.server.authenticate(self, pdu)
+        finally:
+            self._binding = False
         response_type = _BIND_RESPONSES[type(pdu)]
         tlvs = {}
         if status == CommandStatus.ESME_ROK and pdu.interface_version >= INTERFACE_VERSION:

@@ -118,7 +118,7 @@ class SmppServer:
         self._server: asyncio.Server | None = None
         self.connections: set[EsmeConnection] = set()
         self._binds: dict[str, list[EsmeConnection]] = defaultdict(list)
-        self._failures: dict[str, int] = defaultdict(int)
+        self._failures: dict[str, int] = {}
         self._rates: dict[str, Gcra] = {}
         self.delivery = SmppOutboxDelivery(store=store, registry=self, node_id=node_id)
         self.port = settings.port
@@ -196,7 +196,9 @@ class SmppServer:
         peer = str(conn.peer[0]) if conn.peer else "?"
         failures = self._failures.get(peer, 0)
         if failures:
-            # Each failed bind from an address doubles the wait before the next answer.
+            # Each failed bind from an address doubles the wait before the next answer;
+            # counted before the check, so attempts made at once wait their turn too.
+            self._failures[peer] = failures + 1
             await asyncio.sleep(min(0.25 * 2 ** (failures - 1), 10.0))
         if not self.accepting:
             return CommandStatus.ESME_RBINDFAIL, None
@@ -206,7 +208,9 @@ class SmppServer:
         )
         if not ok or credential is None:
             # Unknown system_id and wrong password look the same from outside.
-            self._failures[peer] = failures + 1
+            self._failures[peer] = self._failures.get(peer, 0) + 1
+            while len(self._failures) > 10_000:  # bounded: forget the oldest address
+                del self._failures[next(iter(self._failures))]
             log.warning("SMPP bind refused: bad credentials", extra={"peer": peer})
             return CommandStatus.ESME_RINVPASWD, None
         if not _allowed(peer, credential.allowed_networks):
@@ -262,12 +266,28 @@ class SmppServer:
         )
 
     async def _commit(self, built: Built) -> None:
-        if built.message is not None:
-            try:
-                await self._intake.commit(built.message)
-            except BaseException:
-                self._builder.abandon(built)
-                raise
+        """Commit a built message; for a retransmitted part, wait for the original's commit."""
+        if built.message is None:
+            if built.commit is not None:
+                await asyncio.shield(built.commit)
+            return
+        # The commit runs as a task of its own: if this request is cancelled (the ESME hung up)
+        # the write still ends, and what it settles (the part's commit future, or forgetting
+        # the part) follows the write, not the request.
+        write = asyncio.ensure_future(self._intake.commit(built.message))
+        write.add_done_callback(lambda task: self._settle(built, task))
+        await asyncio.shield(write)
+
+    def _settle(self, built: Built, write: asyncio.Future[None]) -> None:
+        error = RuntimeError("commit cancelled") if write.cancelled() else write.exception()
+        if error is not None:
+            self._builder.abandon(built)
+        if built.commit is not None and not built.commit.done():
+            if error is None:
+                built.commit.set_result(None)
+            else:
+                built.commit.set_exception(error)
+                built.commit.exception()  # marked retrieved: nobody may be waiting for it
 
     async def _submit_multi(self, credential: SmppCredential, pdu: SubmitMulti) -> Pdu:
         unsuccess: list[UnsuccessSme] = []

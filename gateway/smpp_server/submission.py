@@ -10,6 +10,7 @@ text and gets one receipt for the whole message.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -59,6 +60,8 @@ class _Assembly:
     single: int | None = None
     encoding: Encoding = Encoding.GSM7
     refused: str | None = None  # why an earlier part was refused: later parts are too
+    # seq -> the commit of that part: a retransmit is answered from its outcome, never before.
+    commits: dict[int, asyncio.Future[None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class Built:
     assembly_key: tuple[str, ...] | None = None
     assembly: _Assembly | None = None
     seq: int = 0
+    # For a part: resolved when its commit ends. For a retransmit: the original's, to wait on.
+    commit: asyncio.Future[None] | None = None
 
 
 class SubmissionBuilder:
@@ -177,8 +182,13 @@ class SubmissionBuilder:
                 assembly.refused = why
             raise PartTooLongError(why)
         if assembly is not None and seq in assembly.bodies:
-            if assembly.bodies[seq] == part.body:  # the ESME retransmitted: same answer
-                return Built(None, public_part_id(assembly.message_id, seq - 1, total), total)
+            if assembly.bodies[seq] == part.body:
+                # The ESME retransmitted (its timer ran out): the same id, once the original
+                # part is committed, and its failure if it failed.
+                return Built(
+                    None, public_part_id(assembly.message_id, seq - 1, total), total,
+                    commit=assembly.commits.get(seq),
+                )  # fmt: skip
             assembly = None  # the reference came round again: a new message
         first = assembly is None
         if assembly is None:
@@ -186,6 +196,7 @@ class SubmissionBuilder:
             assembly = _Assembly(new_id(now), total, now, encoding=part.encoding)
             self._assemblies[key] = assembly
         assembly.bodies[seq] = part.body
+        commit = assembly.commits[seq] = asyncio.get_running_loop().create_future()
         assembly.locking = assembly.locking or part.national_locking
         assembly.single = assembly.single or part.national_single
         body = ""
@@ -197,7 +208,7 @@ class SubmissionBuilder:
                 )
                 or ""
             )
-            del self._assemblies[key]
+            # Kept until its TTL, complete: a retransmitted part still gets the original id.
         message = NewMessage(
             id=assembly.message_id,
             body=body,
@@ -210,18 +221,18 @@ class SubmissionBuilder:
             **base,  # type: ignore[arg-type]
         )
         return Built(
-            message, public_part_id(assembly.message_id, seq - 1, total), total, key, assembly, seq
-        )
+            message, public_part_id(assembly.message_id, seq - 1, total), total, key, assembly,
+            seq, commit,
+        )  # fmt: skip
 
     def abandon(self, built: Built) -> None:
         """The commit of `built` failed: forget its part, so the ESME's retry is taken anew."""
         key, assembly = built.assembly_key, built.assembly
         if key is None or assembly is None or built.message is None:
             return
-        # The last part closed the assembly when it was built: reopen it for the retry.
-        self._assemblies.setdefault(key, assembly)
         assembly.bodies.pop(built.seq, None)
-        if not assembly.bodies:
+        assembly.commits.pop(built.seq, None)
+        if not assembly.bodies and self._assemblies.get(key) is assembly:
             del self._assemblies[key]
 
     def _whole_text(

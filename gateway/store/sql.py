@@ -37,6 +37,7 @@ INSERT_PART = """
 INSERT INTO parts (message_id, seq, total, encoding, data_coding, udh, payload, connector,
     priority, status, status_rank, owner, due_at, updated_at, esme_receipt)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (message_id, seq) DO NOTHING
 """
 
 SELECT_DUE_PARTS = """
