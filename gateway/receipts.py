@@ -1,11 +1,11 @@
 """Delivery-receipt correlation: from the carrier's id back to our part.
 
-A receipt names the carrier's message id. Usually the submit response that told us that id is
-already committed and one indexed lookup finds the part. A fast carrier may send the receipt
-first (or to another node): such a receipt is parked and matched as soon as the id is stored,
-either when this node records the submit response or by the periodic re-check, which also finds
-ids stored by other nodes. Parking is bounded in size and time; what expires unmatched is
-counted, never silently dropped.
+A receipt names the carrier's message id. Usually this node sent that part moments ago and
+matches it from memory; otherwise one indexed store lookup finds it. A receipt whose id is not
+stored yet (a carrier that answers the receipt before the submit response, or a receipt that
+reaches another node than the one that sent) is parked in the store before the carrier hears
+that we have it, and matched by a periodic join against the parts as soon as the id is
+stored, by whichever node. Parking is bounded in time: what expires unmatched is counted.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from gateway.connector import UpstreamReceipt
 from gateway.domain import PartKey, PartUpdate, Status
 from gateway.metrics import Metrics
 from gateway.status import StatusWriter
-from gateway.store import Store
+from gateway.store import ParkedReceipt, Store
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ class ReceiptCorrelator:
         status: StatusWriter,
         metrics: Metrics,
         park_ttl: float = 900.0,
-        max_parked: int = 100_000,
         max_recent: int = 200_000,
         recheck_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -43,23 +42,19 @@ class ReceiptCorrelator:
         self._status = status
         self._metrics = metrics
         self._park_ttl = park_ttl
-        self._max_parked = max_parked
         self._recheck_interval = recheck_interval
         self._clock = clock
-        # (connector, upstream id) -> (receipt, parked at); oldest first.
-        self._parked: OrderedDict[tuple[str, str], tuple[UpstreamReceipt, float]] = OrderedDict()
         # Parts this node sent recently, by (connector, upstream id): most receipts come back to
         # the node that sent, within seconds, and are matched here without a store read.
         self._recent: OrderedDict[tuple[str, str], PartKey] = OrderedDict()
         self._max_recent = max_recent
+        self.parked = 0  # parked by this node and not yet seen matched (for the gauge)
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def parked(self) -> int:
-        return len(self._parked)
-
     async def receipts_received(self, connector: str, receipts: Sequence[UpstreamReceipt]) -> None:
-        """Correlate and commit; returns after the resulting updates are durable."""
+        """Correlate and commit (or park durably); returns once that is done, so the connector
+        acknowledges only what is safe."""
         recent = self._recent
         found: dict[str, PartKey] = {}
         unknown = []
@@ -74,16 +69,28 @@ class ReceiptCorrelator:
         if unknown:
             found.update(await self._store.find_parts_by_upstream_ids(connector, unknown))
         updates = []
+        parked = []
+        now = self._clock()
         for receipt in receipts:
             key = found.get(receipt.upstream_id)
             if key is None:
-                self._park(connector, receipt)
+                parked.append(
+                    ParkedReceipt(
+                        connector,
+                        receipt.upstream_id,
+                        receipt.status.value,
+                        receipt.raw_state,
+                        receipt.error_code,
+                        now,
+                    )
+                )
             else:
                 updates.append(self._update(key, receipt, connector))
-        self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
-        for update in updates:
-            if update.status.terminal:
-                self._metrics.parts_final.labels(connector=connector, status=update.status).inc()
+        if parked:
+            await self._store.park_receipts(parked)
+            self.parked += len(parked)
+            self._metrics.receipts.labels(connector=connector, outcome="parked").inc(len(parked))
+        self._count_matched(connector, updates)
         await self._status.apply(updates)
 
     def sent(self, connector: str, upstream_id: str, key: PartKey) -> None:
@@ -95,36 +102,10 @@ class ReceiptCorrelator:
             recent.popitem(last=False)
 
     async def submitted(self, connector: str, matched: Sequence[tuple[str, PartKey]]) -> None:
-        """Called after submit responses are committed: remember them, and release receipts
-        that came early."""
-        recent = self._recent
-        for upstream_id, key in matched:
-            recent[(connector, upstream_id)] = key
-        while len(recent) > self._max_recent:
-            recent.popitem(last=False)
-        if not self._parked:
-            return
-        updates = []
-        released = []
-        for upstream_id, key in matched:
-            entry = self._parked.get((connector, upstream_id))
-            if entry is not None:
-                updates.append(self._update(key, entry[0], connector))
-                released.append((connector, upstream_id))
-        if updates:
-            await self._status.apply(updates)
-            # Only now: a failed write leaves them parked for the next re-check.
-            for entry_key in released:
-                self._parked.pop(entry_key, None)
-            self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
-
-    def _park(self, connector: str, receipt: UpstreamReceipt) -> None:
-        if len(self._parked) >= self._max_parked:
-            (old_connector, _), _ = self._parked.popitem(last=False)
-            self._metrics.receipts.labels(connector=old_connector, outcome="evicted").inc()
-            log.warning("receipt parking full; oldest unmatched receipt evicted")
-        self._parked[(connector, receipt.upstream_id)] = (receipt, self._clock())
-        self._metrics.receipts.labels(connector=connector, outcome="parked").inc()
+        """Called after submit results are committed: if receipts were parked, match now
+        rather than at the next periodic re-check."""
+        if self.parked:
+            self._wake.set()
 
     def _update(self, key: PartKey, receipt: UpstreamReceipt, connector: str) -> PartUpdate:
         return PartUpdate(
@@ -139,25 +120,46 @@ class ReceiptCorrelator:
             error_detail=f"stat:{receipt.raw_state}" if receipt.status.terminal else None,
         )
 
+    def _count_matched(self, connector: str, updates: Sequence[PartUpdate]) -> None:
+        self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
+        for update in updates:
+            if update.status.terminal:
+                self._metrics.parts_final.labels(connector=connector, status=update.status).inc()
+
     async def recheck(self) -> None:
-        """Look the parked ids up again (ids stored since, by this node or another) and expire
-        what has waited longer than the parking time."""
-        now = self._clock()
-        by_connector: dict[str, list[str]] = {}
-        for (connector, upstream_id), (_, parked_at) in list(self._parked.items()):
-            if now - parked_at > self._park_ttl:
-                del self._parked[(connector, upstream_id)]
-                self._metrics.receipts.labels(connector=connector, outcome="expired").inc()
-                log.warning("receipt for an unknown upstream id expired unmatched")
-            else:
-                by_connector.setdefault(connector, []).append(upstream_id)
-        for connector, ids in by_connector.items():
-            found = await self._store.find_parts_by_upstream_ids(connector, ids)
-            await self.submitted(connector, list(found.items()))
+        """Match parked receipts whose id is now stored (by any node), then forget them; expire
+        those parked longer than the parking time."""
+        while True:
+            matched = await self._store.match_parked(limit=1000)
+            if not matched:
+                break
+            updates = [
+                self._update(
+                    key,
+                    UpstreamReceipt(r.upstream_id, Status(r.status), r.raw_state, r.error_code),
+                    r.connector,
+                )
+                for r, key in matched
+            ]
+            await self._status.apply(updates)
+            # Only after the updates are committed: a crash in between re-applies them, which
+            # the lifecycle guard makes harmless.
+            await self._store.unpark([(r.connector, r.upstream_id) for r, _ in matched])
+            for update, (r, _) in zip(updates, matched, strict=True):
+                self._count_matched(r.connector, [update])
+            self.parked = max(self.parked - len(matched), 0)
+            if len(matched) < 1000:
+                break
+        expired = await self._store.expire_parked(older_than=self._clock() - self._park_ttl)
+        if expired:
+            self._metrics.receipts.labels(connector="*", outcome="expired").inc(expired)
+            log.warning("%d receipts for unknown upstream ids expired unmatched", expired)
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._recheck_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._recheck_interval)
+            self._wake.clear()
             try:
                 await self.recheck()
             except Exception:

@@ -80,12 +80,22 @@ class Supervisor:
             simulator_password = secrets.token_hex(4)
             self.simulator = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
                 [
-                    sys.executable, "-m", "gateway", "simulate", "--host", s.simulator_host,
-                    "--port", str(s.simulator_port), "--password", simulator_password,
-                    "--receipt-delay", str(s.simulator_receipt_delay),
-                    "--delivered-ratio", str(s.simulator_delivered_ratio),
+                    sys.executable,
+                    "-m",
+                    "gateway",
+                    "simulate",
+                    "--host",
+                    s.simulator_host,
+                    "--port",
+                    str(s.simulator_port),
+                    "--password",
+                    simulator_password,
+                    "--receipt-delay",
+                    str(s.simulator_receipt_delay),
+                    "--delivered-ratio",
+                    str(s.simulator_delivered_ratio),
                 ]
-            )  # fmt: skip
+            )
             if not _wait_for_port(s.simulator_host, s.simulator_port, 15):
                 raise RuntimeError("the SMSC simulator did not start")
             env["GATEWAY_UPSTREAM"] = (

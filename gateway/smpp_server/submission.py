@@ -186,9 +186,11 @@ class SubmissionBuilder:
                 # The ESME retransmitted (its timer ran out): the same id, once the original
                 # part is committed, and its failure if it failed.
                 return Built(
-                    None, public_part_id(assembly.message_id, seq - 1, total), total,
+                    None,
+                    public_part_id(assembly.message_id, seq - 1, total),
+                    total,
                     commit=assembly.commits.get(seq),
-                )  # fmt: skip
+                )
             assembly = None  # the reference came round again: a new message
         first = assembly is None
         if assembly is None:
@@ -221,9 +223,14 @@ class SubmissionBuilder:
             **base,  # type: ignore[arg-type]
         )
         return Built(
-            message, public_part_id(assembly.message_id, seq - 1, total), total, key, assembly,
-            seq, commit,
-        )  # fmt: skip
+            message,
+            public_part_id(assembly.message_id, seq - 1, total),
+            total,
+            key,
+            assembly,
+            seq,
+            commit,
+        )
 
     def abandon(self, built: Built) -> None:
         """The commit of `built` failed: forget its part, so the ESME's retry is taken anew."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.store.base import Store
+from gateway.store.base import ParkedReceipt, Store
 
-__all__ = ["Store", "open_store"]
+__all__ = ["ParkedReceipt", "Store", "open_store"]
 
 
 def open_store(

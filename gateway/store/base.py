@@ -8,6 +8,7 @@ batch methods exist so that the hot path costs one commit per group of messages,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.domain import (
@@ -26,6 +27,16 @@ from gateway.domain import (
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
 Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedReceipt:
+    connector: str
+    upstream_id: str
+    status: str
+    raw_state: str
+    error_code: str | None
+    received_at: float
 
 
 class Store(Protocol):
@@ -96,6 +107,18 @@ class Store(Protocol):
         """Replace the text (and times) of a one-part message that no node has taken yet.
         False when it is not such a message (anymore)."""
         ...
+
+    # Receipts that came before the carrier's id was stored
+    async def park_receipts(self, rows: Sequence[ParkedReceipt]) -> None: ...
+    async def match_parked(self, *, limit: int) -> list[tuple[ParkedReceipt, PartKey]]:
+        """Parked receipts whose upstream id is now stored on a part."""
+        ...
+
+    async def unpark(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Forget parked receipts by (connector, upstream id)."""
+        ...
+
+    async def expire_parked(self, *, older_than: float) -> int: ...
 
     # Inbound (MO)
     async def add_number(self, *, number: str, account_id: str, now: float) -> None: ...

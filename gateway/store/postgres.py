@@ -29,7 +29,7 @@ from gateway.domain import (
     StatusChange,
 )
 from gateway.store import sql
-from gateway.store.base import Assemble
+from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
     PartRow,
@@ -260,6 +260,30 @@ class PostgresStore:
                     _N(sql.REPLACE_PENDING_MESSAGE), body, send_at, expires_at, now, message_id
                 )
         return bool(changed)
+
+    # -- parked receipts --------------------------------------------------------------------
+
+    async def park_receipts(self, rows: Sequence[ParkedReceipt]) -> None:
+        await self.pool.executemany(
+            _N(sql.PARK_RECEIPT),
+            [
+                (r.connector, r.upstream_id, r.status, r.raw_state, r.error_code, r.received_at)
+                for r in rows
+            ],
+        )
+
+    async def match_parked(self, *, limit: int) -> list[tuple[ParkedReceipt, PartKey]]:
+        rows = await self.pool.fetch(_N(sql.MATCH_PARKED), limit)
+        return [
+            (ParkedReceipt(r[0], r[1], r[2], r[3], r[4], 0.0), PartKey(r[5], r[6])) for r in rows
+        ]
+
+    async def unpark(self, keys: Sequence[tuple[str, str]]) -> None:
+        if keys:
+            await self.pool.executemany(_N(sql.UNPARK), list(keys))
+
+    async def expire_parked(self, *, older_than: float) -> int:
+        return _count(await self.pool.execute(_N(sql.EXPIRE_PARKED), older_than))
 
     # -- inbound ----------------------------------------------------------------------------
 

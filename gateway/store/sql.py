@@ -259,6 +259,23 @@ def inbound_record(r: Row) -> InboundRecord:
     )
 
 
+# A later receipt replaces a parked one unless the parked one is already final.
+PARK_RECEIPT = """
+INSERT INTO parked_receipts (connector, upstream_id, status, raw_state, error_code, received_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (connector, upstream_id) DO UPDATE SET status = excluded.status,
+    raw_state = excluded.raw_state, error_code = excluded.error_code
+WHERE parked_receipts.status NOT IN
+    ('delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled')
+"""
+MATCH_PARKED = """
+SELECT r.connector, r.upstream_id, r.status, r.raw_state, r.error_code, p.message_id, p.seq
+FROM parked_receipts r JOIN parts p ON p.connector = r.connector AND p.upstream_id = r.upstream_id
+LIMIT ?
+"""
+UNPARK = "DELETE FROM parked_receipts WHERE connector = ? AND upstream_id = ?"
+EXPIRE_PARKED = "DELETE FROM parked_receipts WHERE received_at < ?"
+
 INSERT_CREDENTIAL = """
 INSERT INTO smpp_credentials (system_id, account_id, password_hash, allowed_networks, max_binds,
     throughput, created_at)

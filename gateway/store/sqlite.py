@@ -32,7 +32,7 @@ from gateway.domain import (
     StatusChange,
 )
 from gateway.store import sql
-from gateway.store.base import Assemble
+from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
     PartRow,
@@ -288,6 +288,28 @@ class SqliteStore:
             return bool(changed)
 
         return await self._write(run)
+
+    # -- parked receipts --------------------------------------------------------------------
+
+    async def park_receipts(self, rows: Sequence[ParkedReceipt]) -> None:
+        values = [
+            (r.connector, r.upstream_id, r.status, r.raw_state, r.error_code, r.received_at)
+            for r in rows
+        ]
+        await self._write(lambda c: c.executemany(sql.PARK_RECEIPT, values))
+
+    async def match_parked(self, *, limit: int) -> list[tuple[ParkedReceipt, PartKey]]:
+        rows = await self._read(lambda c: c.execute(sql.MATCH_PARKED, (limit,)).fetchall())
+        return [
+            (ParkedReceipt(r[0], r[1], r[2], r[3], r[4], 0.0), PartKey(r[5], r[6])) for r in rows
+        ]
+
+    async def unpark(self, keys: Sequence[tuple[str, str]]) -> None:
+        if keys:
+            await self._write(lambda c: c.executemany(sql.UNPARK, list(keys)))
+
+    async def expire_parked(self, *, older_than: float) -> int:
+        return await self._write(lambda c: c.execute(sql.EXPIRE_PARKED, (older_than,)).rowcount)
 
     # -- inbound ----------------------------------------------------------------------------
 

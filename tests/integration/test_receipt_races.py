@@ -55,3 +55,40 @@ async def test_receipt_before_submit_response_is_parked_and_matched(tmp_path: Pa
     finally:
         await gateway.stop()
         await simulator.stop()
+
+
+async def test_parked_receipt_survives_a_restart_and_matches_another_nodes_submit(
+    tmp_path: Path,
+) -> None:
+    """The carrier was told we have the receipt: it must not live in memory only."""
+    from gateway.connector import UpstreamReceipt
+    from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+    from gateway.metrics import Metrics
+    from gateway.receipts import ReceiptCorrelator
+    from gateway.status import StatusWriter
+    from gateway.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path}/r.db")
+    await store.open()
+    await store.migrate()
+    try:
+        account = await store.create_account(account_id=new_id(), name="a", now=1.0)
+        message = NewMessage(
+            id=new_id(), account_id=account.id, source="Acme", destination="+4915112345678",
+            body="x", encoding="gsm7", message_type=MessageType.TRANSACTIONAL, connector="c",
+            parts=(NewPart(0, "gsm7", 0, b"", b"x"),), created_at=1.0,
+        )  # fmt: skip
+        await store.insert_messages([message], owner="node-a")
+        status = StatusWriter(store=store)
+        first = ReceiptCorrelator(store=store, status=status, metrics=Metrics())
+        await first.receipts_received(
+            "c", [UpstreamReceipt("up-1", Status.DELIVERED, "DELIVERED")]
+        )  # parked: the id is not stored yet
+        # The node restarts (its memory is gone); node A then commits the submit result.
+        await status.apply([PartUpdate(message.id, 0, Status.SUBMITTED, 2.0, upstream_id="up-1")])
+        second = ReceiptCorrelator(store=store, status=status, metrics=Metrics())
+        await second.recheck()
+        record = await store.get_message(account_id=account.id, message_id=message.id)
+        assert record is not None and record.status is Status.DELIVERED
+    finally:
+        await store.close()

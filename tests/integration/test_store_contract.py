@@ -249,3 +249,26 @@ def _with_part_receipts(m: NewMessage, *, esme_receipt: int) -> NewMessage:
         for p in m.parts
     )
     return NewMessage(**{**_fields(m), "parts": parts})  # type: ignore[arg-type]
+
+
+async def test_parked_receipts_match_once_the_upstream_id_is_stored(store: Store) -> None:
+    from gateway.store import ParkedReceipt
+
+    account_id = await _account(store)
+    m = _message(account_id)
+    await store.insert_messages([m], owner="a")
+    await store.park_receipts(
+        [
+            ParkedReceipt("simulator", "up-9", "submitted", "ENROUTE", None, NOW),
+            ParkedReceipt("simulator", "up-9", "delivered", "DELIVERED", None, NOW + 1),
+            ParkedReceipt("simulator", "up-9", "submitted", "ACCEPTED", None, NOW + 2),  # late
+            ParkedReceipt("simulator", "nobody", "delivered", "DELIVERED", None, NOW),
+        ]
+    )
+    assert await store.match_parked(limit=10) == []
+    await store.apply_updates([PartUpdate(m.id, 0, Status.SUBMITTED, NOW, upstream_id="up-9")])
+    ((parked, key),) = await store.match_parked(limit=10)
+    assert key == (m.id, 0) and parked.status == "delivered"  # a final one is never replaced
+    await store.unpark([("simulator", "up-9")])
+    assert await store.match_parked(limit=10) == []
+    assert await store.expire_parked(older_than=NOW + 5) == 1  # "nobody"
