@@ -148,6 +148,9 @@ class SmppOutboxDelivery:
         self._wake.set()
 
     async def run(self) -> None:
+        # Leases this node id held before a restart are ours to use now, not in 30 seconds.
+        with contextlib.suppress(Exception):
+            await self._store.release_outbox_owned(node_id=self._node_id)
         last_expiry = 0.0
         while True:
             try:

@@ -12,6 +12,7 @@ Run alone with `python -m gateway simulate`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
@@ -29,8 +30,10 @@ from gateway.smpp.pdu import (
     BindTransmitter,
     BindTransmitterResp,
     DeliverSm,
+    DeliverSmResp,
     EnquireLink,
     EnquireLinkResp,
+    GenericNack,
     Pdu,
     SubmitSm,
     SubmitSmResp,
@@ -43,6 +46,7 @@ from gateway.smpp.session import (
     Event,
     LinkTimedOut,
     RequestReceived,
+    ResponseReceived,
     Role,
     SessionConfig,
 )
@@ -99,6 +103,8 @@ class Simulator:
         self._connections: set[_SmscConnection] = set()
         self._ids = itertools.count(random.randrange(1 << 32) << 16)
         self._limit = Gcra(config.throttle_tps) if config.throttle_tps > 0 else None
+        self._receipts: deque[tuple[str, DeliverSm, _SmscConnection | None]] = deque(maxlen=100_000)
+        self._retry: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -109,6 +115,8 @@ class Simulator:
         log.info("SMSC simulator listening on %s:%d", self.config.host, self.port)
 
     async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
         if self._server is not None:
             self._server.close()
         for conn in list(self._connections):
@@ -161,6 +169,52 @@ class Simulator:
             )
         return len(encoded.segments)
 
+    def queue_receipt(
+        self, system_id: str, pdu: DeliverSm, *, preferred: _SmscConnection | None = None
+    ) -> None:
+        """Keep a receipt until a receiver of `system_id` acknowledges it (store-and-forward,
+        as an SMSC does: a gateway that restarts gets the receipts it missed)."""
+        if len(self._receipts) >= self._receipts.maxlen:  # type: ignore[operator]
+            log.warning("simulator receipt queue full; the oldest receipt is dropped")
+        self._receipts.append((system_id, pdu, preferred))
+        self.flush()
+
+    def flush(self) -> None:
+        """Send queued receipts to bound receivers as far as their windows allow."""
+        kept: deque[tuple[str, DeliverSm, _SmscConnection | None]] = deque(
+            maxlen=self._receipts.maxlen
+        )
+        while self._receipts:
+            system_id, pdu, preferred = self._receipts.popleft()
+            target = self.receiver_for(system_id, preferred) if preferred else None
+            if target is None or target.session.window_available <= 0:
+                target = next(
+                    (
+                        c
+                        for c in self._connections
+                        if c.system_id == system_id
+                        and c.can_receive
+                        and c.is_open
+                        and c.session.bound
+                        and c.session.window_available > 0
+                    ),
+                    None,
+                )
+            if target is None:
+                kept.append((system_id, pdu, None))
+                continue
+            sent = target.send(pdu)
+            assert isinstance(sent, DeliverSm)
+            target.unanswered[sent.sequence_number] = sent
+            self.stats.receipts_sent += 1
+        self._receipts = kept
+        if self._receipts and self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(0.05, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._retry = None
+        self.flush()
+
     def admit(self) -> bool:
         return self._limit is None or self._limit.try_take() == 0
 
@@ -173,12 +227,17 @@ class _SmscConnection(SessionProtocol):
         self.sim = simulator
         self.system_id = ""
         self.can_receive = False
+        self.unanswered: dict[int, DeliverSm] = {}  # our deliver_sm awaiting their response
 
     def on_connected(self) -> None:
         self.sim._connections.add(self)
 
     def on_closed(self, exc: Exception | None) -> None:
         self.sim._connections.discard(self)
+        # Receipts this bind never acknowledged go back to the queue for the next receiver.
+        for pdu in self.unanswered.values():
+            self.sim.queue_receipt(self.system_id, dataclasses.replace(pdu, sequence_number=0))
+        self.unanswered.clear()
 
     def handle_event(self, event: Event) -> None:
         match event:
@@ -195,8 +254,11 @@ class _SmscConnection(SessionProtocol):
                 self.send(EnquireLink())
             case LinkTimedOut():
                 self.close()
+            case ResponseReceived(pdu=DeliverSmResp() | GenericNack() as pdu):
+                self.unanswered.pop(pdu.sequence_number, None)
+                self.sim.flush()
             case _:
-                pass  # responses to our deliver_sm, closes: nothing to do
+                pass
 
     def _on_bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> None:
         cfg = self.sim.config
@@ -212,6 +274,7 @@ class _SmscConnection(SessionProtocol):
             self.system_id = pdu.system_id
             self.can_receive = not isinstance(pdu, BindTransmitter)
             self.sim.stats.binds += 1
+            self.sim.flush()
 
     def _on_submit(self, pdu: SubmitSm) -> None:
         cfg = self.sim.config
@@ -256,15 +319,6 @@ class _SmscConnection(SessionProtocol):
             self.send(pdu)
 
     def _send_receipt(self, submit: SubmitSm, message_id: str, submitted_at: datetime) -> None:
-        target = self.sim.receiver_for(self.system_id, self)
-        if target is None:
-            log.debug("no receiver bound for a receipt; dropped by the simulator")
-            return
-        if target.session.window_available <= 0:
-            # The receiver has as many receipts unanswered as its window allows: wait for
-            # room, as an SMSC does, rather than lose the receipt.
-            self._loop.call_later(0.01, self._send_receipt, submit, message_id, submitted_at)
-            return
         delivered = random.random() < self.sim.config.delivered_ratio
         receipt = Receipt(
             message_id=message_id,
@@ -282,8 +336,7 @@ class _SmscConnection(SessionProtocol):
             source_addr=submit.destination_addr,
             destination_addr=submit.source_addr,
         )
-        target.send(pdu)
-        self.sim.stats.receipts_sent += 1
+        self.sim.queue_receipt(self.system_id, pdu, preferred=self)
 
 
 def _receipt_snippet(submit: SubmitSm) -> str:

@@ -385,6 +385,9 @@ class PostgresStore:
                 list(ids),
             )
 
+    async def release_outbox_owned(self, *, node_id: str) -> int:
+        return _count(await self.pool.execute(_N(sql.RELEASE_OUTBOX_OWNED), node_id))
+
     async def expire_outbox(self, *, now: float) -> int:
         return _count(await self.pool.execute(_N(sql.EXPIRE_OUTBOX), now))
 

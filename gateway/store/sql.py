@@ -291,6 +291,7 @@ FROM smpp_credentials WHERE system_id = ?
 OUTBOX_COLUMNS = """id, system_id, kind, receipted_id, status, error_code, source, destination,
     text, submitted_at, done_at, attempts, encoding"""
 EXPIRE_OUTBOX = "DELETE FROM smpp_outbox WHERE expires_at <= ?"
+RELEASE_OUTBOX_OWNED = "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL WHERE owner = ?"
 
 
 def credential(r: Row) -> SmppCredential:

@@ -408,6 +408,9 @@ class SqliteStore:
                 )
             )
 
+    async def release_outbox_owned(self, *, node_id: str) -> int:
+        return await self._write(lambda c: c.execute(sql.RELEASE_OUTBOX_OWNED, (node_id,)).rowcount)
+
     async def expire_outbox(self, *, now: float) -> int:
         return await self._write(lambda c: c.execute(sql.EXPIRE_OUTBOX, (now,)).rowcount)
 
