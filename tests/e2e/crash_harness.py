@@ -37,16 +37,14 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from gateway.simulator import Simulator, SimulatorConfig, _receipt_snippet, _SmscConnection
-from gateway.smpp.pdu import DeliverSm, DeliverSmResp, Pdu, SubmitSm, SubmitSmResp
-from gateway.smpp.receipt import MessageState, Receipt, build_receipt_pdu
-from gateway.smpp.session import Event, RequestReceived, ResponseReceived
+from gateway.simulator import Simulator, SimulatorConfig, _SmscConnection
+from gateway.smpp.pdu import DeliverSm, Pdu, SubmitSm, SubmitSmResp
+from gateway.smpp.session import Event, RequestReceived
 from gateway.smpp.tlv import Tlv
 from gateway.text import ESM_CLASS_UDHI, decode_short_message
 from tests.e2e.harness import GatewayProcess
@@ -66,55 +64,28 @@ ESM_CLASS_RECEIPT = 0x04  # SMPP 3.4 §5.2.12: SMSC delivery receipt
 # -- the upstream ----------------------------------------------------------------------------
 
 
-@dataclass
-class _PendingReceipt:
-    submit: SubmitSm
-    message_id: str
-    submitted_at: datetime
-
-
 class _RecordingConnection(_SmscConnection):
-    """The simulator's SMSC connection, plus: submits counted by tag, receipts kept until
-    answered and resent on the next receiver bind (a real SMSC's store-and-forward)."""
+    """The simulator's SMSC connection, plus: submits counted by tag. (Receipts are kept until
+    answered and resent on the next receiver bind by the simulator itself.)"""
 
     sim: RecordingSmsc
 
-    def __init__(self, simulator: RecordingSmsc) -> None:
-        super().__init__(simulator)
-        self.unanswered: dict[int, _PendingReceipt] = {}
-
-    def on_closed(self, exc: Exception | None) -> None:
-        super().on_closed(exc)
-        self.sim.outbox.extend(self.unanswered.values())
-        self.unanswered.clear()
-        self.sim.flush()
-
     def handle_event(self, event: Event) -> None:
-        match event:
-            case ResponseReceived(pdu=DeliverSmResp() as pdu):
-                self.unanswered.pop(pdu.sequence_number, None)
-            case RequestReceived(pdu=SubmitSm() as pdu):
-                before = self.sim.stats.submits
-                super().handle_event(event)
-                if self.sim.stats.submits > before:
-                    self.sim.record_submit(pdu)
-                return
+        if isinstance(event, RequestReceived) and isinstance(event.pdu, SubmitSm):
+            before = self.sim.stats.submits
+            super().handle_event(event)
+            if self.sim.stats.submits > before:
+                self.sim.record_submit(event.pdu)
+            return
         super().handle_event(event)
-        self.sim.flush()
-
-    def _send_receipt(self, submit: SubmitSm, message_id: str, submitted_at: datetime) -> None:
-        self.sim.outbox.append(_PendingReceipt(submit, message_id, submitted_at))
-        self.sim.flush()
 
 
 class RecordingSmsc(Simulator):
     def __init__(self, config: SimulatorConfig) -> None:
         super().__init__(config)
-        self.outbox: list[_PendingReceipt] = []
         self.submits_by_tag: Counter[str] = Counter()
         self.submit_times: dict[str, list[float]] = {}  # tag -> when each submit arrived
         self.untagged_submits = 0
-        self._flush_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -139,53 +110,6 @@ class RecordingSmsc(Simulator):
         for tag in tags:
             self.submits_by_tag[tag] += 1
             self.submit_times.setdefault(tag, []).append(time.monotonic())
-
-    def flush(self) -> None:
-        """Send the kept receipts to a bound receiver, as far as its window allows."""
-        while self.outbox:
-            target = next(
-                (
-                    c
-                    for c in self._connections
-                    if c.can_receive and c.is_open and c.session.window_available > 0
-                ),
-                None,
-            )
-            if not isinstance(target, _RecordingConnection):
-                break
-            item = self.outbox.pop(0)
-            receipt = Receipt(
-                message_id=item.message_id,
-                state=MessageState.DELIVERED,
-                error_code="000",
-                submitted=1,
-                delivered=1,
-                submit_date=item.submitted_at,
-                done_date=datetime.now(UTC),
-                text=_receipt_snippet(item.submit),
-                network_error=None,
-            )
-            sent = target.send(
-                build_receipt_pdu(
-                    receipt,
-                    source_addr=item.submit.destination_addr,
-                    destination_addr=item.submit.source_addr,
-                )
-            )
-            target.unanswered[sent.sequence_number] = item
-            self.stats.receipts_sent += 1
-        if self.outbox and self._flush_timer is None:
-            # No receiver, or windows full: look again shortly (bounded by the run's lifetime).
-            def again() -> None:
-                self._flush_timer = None
-                self.flush()
-
-            self._flush_timer = asyncio.get_running_loop().call_later(0.05, again)
-
-    async def stop(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-        await super().stop()
 
 
 # -- configuration and results ---------------------------------------------------------------
