@@ -86,6 +86,20 @@ class ReceiptCorrelator:
                 )
             else:
                 updates.append(self._update(key, receipt, connector))
+        if log.isEnabledFor(logging.DEBUG):
+            for receipt in receipts:
+                key = found.get(receipt.upstream_id)
+                log.debug(
+                    "receipt %s",
+                    "matched" if key else "parked",
+                    extra={
+                        "connector": connector,
+                        "upstream_id": receipt.upstream_id,
+                        "status": receipt.status.value,
+                        "message_id": key.message_id if key else None,
+                        "from_memory": receipt.upstream_id not in unknown,
+                    },
+                )
         if parked:
             await self._store.park_receipts(parked)
             self.parked += len(parked)

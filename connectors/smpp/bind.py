@@ -144,6 +144,9 @@ class _EsmeConnection(SessionProtocol):
             status = CommandStatus.ESME_RX_T_APPN
         if self.is_open:
             self.send(DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status))
+        elif log.isEnabledFor(logging.DEBUG):
+            # The SMSC keeps what it did not hear us acknowledge, and sends it again.
+            log.debug("deliver_sm handled but the bind closed before its answer")
 
     async def submit(self, pdu: SubmitSm) -> Pdu:
         sent = self.send(pdu)
