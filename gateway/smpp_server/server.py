@@ -357,10 +357,22 @@ class SmppServer:
         )
         if record is None:
             raise NotFound("no such message")
-        if record.status.rank >= Status.SUBMITTED.rank or self._dispatcher.in_flight(message_id):
-            return CancelSmResp(
-                sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RCANCELFAIL
-            )
+        fail = CancelSmResp(
+            sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RCANCELFAIL
+        )
+        if record.status.rank >= Status.SUBMITTED.rank:
+            return fail
+        # Take the parts in the store first: another node holding or claiming one could
+        # still send it after we answered that the message is cancelled.
+        node_id = self._dispatcher.node_id
+        taken = await self._store.take_for_cancel(message_id=message_id, node_id=node_id)
+        if taken is None:
+            return fail
+        # No await between the check and the withdrawal: no worker here can start sending.
+        if self._dispatcher.in_flight(message_id):
+            # Too late; what we took from nobody goes back to the queue for any node.
+            await self._store.untake(message_id=message_id, seqs=taken, node_id=node_id)
+            return fail
         self._dispatcher.withdraw(message_id)
         now = self._clock()
         await self._status.apply(

@@ -92,6 +92,16 @@ class Store(Protocol):
         self, connector: str, upstream_ids: Sequence[str]
     ) -> dict[str, PartKey]: ...
 
+    async def take_for_cancel(self, *, message_id: str, node_id: str) -> list[int] | None:
+        """Make `node_id` the owner of every part of the message if all are still queued and
+        none is held by another node, returning the parts it took from nobody; otherwise
+        change nothing and return None."""
+        ...
+
+    async def untake(self, *, message_id: str, seqs: Sequence[int], node_id: str) -> None:
+        """Hand parts taken by `take_for_cancel` back to nobody."""
+        ...
+
     async def replace_pending(
         self,
         *,

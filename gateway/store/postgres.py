@@ -230,6 +230,21 @@ class PostgresStore:
         )
         return {r[0]: PartKey(r[1], r[2]) for r in rows}
 
+    async def take_for_cancel(self, *, message_id: str, node_id: str) -> list[int] | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            taken = [r[0] for r in await conn.fetch(_N(sql.TAKE_FOR_CANCEL), node_id, message_id)]
+            blocked = await conn.fetchval(_N(sql.NOT_CANCELLABLE), message_id, node_id)
+            if blocked:
+                await conn.executemany(_N(sql.UNTAKE), [(message_id, s, node_id) for s in taken])
+                return None
+        return taken
+
+    async def untake(self, *, message_id: str, seqs: Sequence[int], node_id: str) -> None:
+        if seqs:
+            await self.pool.executemany(
+                _N(sql.UNTAKE), [(message_id, seq, node_id) for seq in seqs]
+            )
+
     async def replace_pending(
         self,
         *,

@@ -276,6 +276,16 @@ LIMIT ?
 UNPARK = "DELETE FROM parked_receipts WHERE connector = ? AND upstream_id = ?"
 EXPIRE_PARKED = "DELETE FROM parked_receipts WHERE received_at < ?"
 
+# cancel_sm: take the message's unowned queued parts, so no node claims them meanwhile.
+TAKE_FOR_CANCEL = """
+UPDATE parts SET owner = ? WHERE message_id = ? AND status = 'queued' AND owner IS NULL
+RETURNING seq
+"""
+NOT_CANCELLABLE = """
+SELECT count(*) FROM parts WHERE message_id = ? AND (status <> 'queued' OR owner <> ?)
+"""
+UNTAKE = "UPDATE parts SET owner = NULL WHERE message_id = ? AND seq = ? AND owner = ?"
+
 INSERT_CREDENTIAL = """
 INSERT INTO smpp_credentials (system_id, account_id, password_hash, allowed_networks, max_binds,
     throughput, created_at)

@@ -264,6 +264,22 @@ class SqliteStore:
 
         return await self._read(run)
 
+    async def take_for_cancel(self, *, message_id: str, node_id: str) -> list[int] | None:
+        def run(conn: sqlite3.Connection) -> list[int] | None:
+            taken = [r[0] for r in conn.execute(sql.TAKE_FOR_CANCEL, (node_id, message_id))]
+            blocked = conn.execute(sql.NOT_CANCELLABLE, (message_id, node_id)).fetchone()[0]
+            if blocked:
+                conn.executemany(sql.UNTAKE, [(message_id, seq, node_id) for seq in taken])
+                return None
+            return taken
+
+        return await self._write(run)
+
+    async def untake(self, *, message_id: str, seqs: Sequence[int], node_id: str) -> None:
+        rows = [(message_id, seq, node_id) for seq in seqs]
+        if rows:
+            await self._write(lambda c: c.executemany(sql.UNTAKE, rows))
+
     async def replace_pending(
         self,
         *,

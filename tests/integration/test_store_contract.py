@@ -272,3 +272,18 @@ async def test_parked_receipts_match_once_the_upstream_id_is_stored(store: Store
     await store.unpark([("simulator", "up-9")])
     assert await store.match_parked(limit=10) == []
     assert await store.expire_parked(older_than=NOW + 5) == 1  # "nobody"
+
+
+async def test_take_for_cancel_never_takes_from_another_node(store: Store) -> None:
+    account_id = await _account(store)
+    mine, free, theirs = (_message(account_id, parts=2) for _ in range(3))
+    await store.insert_messages([mine], owner="me")
+    await store.insert_messages([free], owner=None)
+    await store.insert_messages([theirs], owner="other")
+    assert await store.take_for_cancel(message_id=mine.id, node_id="me") == []
+    assert sorted(await store.take_for_cancel(message_id=free.id, node_id="me") or []) == [0, 1]
+    assert await store.take_for_cancel(message_id=theirs.id, node_id="me") is None
+    # Nothing of "theirs" changed hands; "free" is ours now, so no other node claims it.
+    assert await store.claim_parts(node_id="third", limit=10, now=NOW + 1) == []
+    await store.untake(message_id=free.id, seqs=[0, 1], node_id="me")
+    assert len(await store.claim_parts(node_id="third", limit=10, now=NOW + 1)) == 2
