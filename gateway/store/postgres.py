@@ -316,11 +316,15 @@ class PostgresStore:
             # The last two parts of a message arriving at once (on two binds or nodes) would
             # each see only its own row under READ COMMITTED: serialise per message first.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", repr(key))
+            window = part.received_at - sql.ASSEMBLED_WINDOW
+            if await conn.fetchval(_N(sql.RECENTLY_ASSEMBLED), *key, window):
+                return None  # a resent part of a message already delivered
             await conn.execute(_N(sql.INSERT_INBOUND_PART), *sql.inbound_part_row(part))
             rows = await conn.fetch(_N(sql.SELECT_INBOUND_PARTS), *key)
             if len(rows) < total:
                 return None
             await conn.execute(_N(sql.DELETE_INBOUND_PARTS), *key)
+            await conn.execute(_N(sql.MARK_ASSEMBLED), *key, part.received_at)
             parts = [sql.inbound_part(r) for r in rows]
             return await _store_inbound(conn, assemble(parts, False), mo_ttl)
 
@@ -329,6 +333,7 @@ class PostgresStore:
     ) -> list[InboundRecord]:
         records = []
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_N(sql.FORGET_ASSEMBLED), older_than - sql.ASSEMBLED_WINDOW)
             for key in await conn.fetch(_N(sql.STALE_INBOUND_KEYS), older_than):
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", repr(tuple(key)))
                 rows = await conn.fetch(_N(sql.SELECT_INBOUND_PARTS), *key)

@@ -169,6 +169,21 @@ STALE_INBOUND_KEYS = """
 SELECT source, destination, reference, total FROM inbound_parts
 GROUP BY source, destination, reference, total HAVING MAX(received_at) < ?
 """
+# A reference comes round again only after 255 later long messages from the same handset, so a
+# part of a message assembled in the last 10 minutes is a duplicate.
+ASSEMBLED_WINDOW = 600.0
+RECENTLY_ASSEMBLED = """
+SELECT 1 FROM inbound_assembled
+WHERE source = ? AND destination = ? AND reference = ? AND total = ? AND assembled_at > ?
+"""
+MARK_ASSEMBLED = """
+INSERT INTO inbound_assembled (source, destination, reference, total, assembled_at)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (source, destination, reference, total) DO UPDATE SET
+    assembled_at = excluded.assembled_at
+"""
+FORGET_ASSEMBLED = "DELETE FROM inbound_assembled WHERE assembled_at < ?"
+
 INSERT_INBOUND = """
 INSERT INTO inbound (id, account_id, source, destination, text, encoding, parts, incomplete,
     connector, received_at)

@@ -338,13 +338,17 @@ class SqliteStore:
         def run(conn: sqlite3.Connection) -> InboundRecord | None:
             if part.concat is None or part.concat[1] <= 1:
                 return _store_inbound(conn, assemble([part], False), mo_ttl)
-            conn.execute(sql.INSERT_INBOUND_PART, sql.inbound_part_row(part))
             reference, total, _ = part.concat
             key = (part.source, part.destination, reference, total)
+            window = part.received_at - sql.ASSEMBLED_WINDOW
+            if conn.execute(sql.RECENTLY_ASSEMBLED, (*key, window)).fetchone():
+                return None  # a resent part of a message already delivered
+            conn.execute(sql.INSERT_INBOUND_PART, sql.inbound_part_row(part))
             rows = conn.execute(sql.SELECT_INBOUND_PARTS, key).fetchall()
             if len(rows) < total:
                 return None
             conn.execute(sql.DELETE_INBOUND_PARTS, key)
+            conn.execute(sql.MARK_ASSEMBLED, (*key, part.received_at))
             return _store_inbound(
                 conn, assemble([sql.inbound_part(r) for r in rows], False), mo_ttl
             )
@@ -355,6 +359,7 @@ class SqliteStore:
         self, *, older_than: float, assemble: Assemble, mo_ttl: float
     ) -> list[InboundRecord]:
         def run(conn: sqlite3.Connection) -> list[InboundRecord]:
+            conn.execute(sql.FORGET_ASSEMBLED, (older_than - sql.ASSEMBLED_WINDOW,))
             records = []
             for key in conn.execute(sql.STALE_INBOUND_KEYS, (older_than,)).fetchall():
                 rows = conn.execute(sql.SELECT_INBOUND_PARTS, tuple(key)).fetchall()

@@ -113,3 +113,24 @@ def test_parts_are_joined_before_decoding() -> None:
         InboundPart(HANDSET, OUR_NUMBER, "ucs2", 8, emoji[2:] + b"\x00b", "c", 2.0, (1, 2, 2)),
     ]
     assert assemble(list(reversed(parts)), False).text == "a😀b"
+
+
+async def test_a_part_resent_after_assembly_is_a_duplicate(gateway: Gateway) -> None:
+    await _setup(gateway)
+    assert gateway.store is not None
+    now = time.time()
+    parts = [
+        InboundPart(HANDSET, OUR_NUMBER, "gsm7", 0, body, "simulator", now, (5, 2, seq))
+        for seq, body in ((1, b"hello "), (2, b"world"))
+    ]
+    assert await gateway.store.add_inbound_part(parts[0], assemble=assemble, mo_ttl=MO_TTL) is None
+    whole = await gateway.store.add_inbound_part(parts[1], assemble=assemble, mo_ttl=MO_TTL)
+    assert whole is not None and whole.text == "hello world"
+    # The carrier missed our acknowledgement of part 2 and sends it again.
+    assert await gateway.store.add_inbound_part(parts[1], assemble=assemble, mo_ttl=MO_TTL) is None
+    assert (
+        await gateway.store.expire_inbound_parts(
+            older_than=now + 1, assemble=assemble, mo_ttl=MO_TTL
+        )
+        == []
+    )  # no spurious incomplete message

@@ -287,3 +287,20 @@ async def test_take_for_cancel_never_takes_from_another_node(store: Store) -> No
     assert await store.claim_parts(node_id="third", limit=10, now=NOW + 1) == []
     await store.untake(message_id=free.id, seqs=[0, 1], node_id="me")
     assert len(await store.claim_parts(node_id="third", limit=10, now=NOW + 1)) == 2
+
+
+async def test_inbound_parts_assemble_once_and_resent_parts_are_dropped(store: Store) -> None:
+    from gateway.domain import InboundPart
+    from gateway.inbound import MO_TTL, assemble
+
+    parts = [
+        InboundPart("+4915112345678", "12345", "gsm7", 0, body, "c", NOW, (3, 2, seq))
+        for seq, body in ((2, b"there"), (1, b"hi "))
+    ]
+    assert await store.add_inbound_part(parts[0], assemble=assemble, mo_ttl=MO_TTL) is None
+    whole = await store.add_inbound_part(parts[1], assemble=assemble, mo_ttl=MO_TTL)
+    assert whole is not None and whole.text == "hi there" and not whole.incomplete
+    assert await store.add_inbound_part(parts[0], assemble=assemble, mo_ttl=MO_TTL) is None
+    assert (
+        await store.expire_inbound_parts(older_than=NOW + 1, assemble=assemble, mo_ttl=MO_TTL) == []
+    )
