@@ -13,6 +13,7 @@ then the simulator.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import secrets
@@ -27,6 +28,14 @@ from gateway.config import Settings
 from gateway.store import open_store
 
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the kernel sends the child SIGTERM when the supervisor dies, even by SIGKILL, so
+    no worker outlives it holding the ports (PR_SET_PDEATHSIG, prctl(2))."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 async def _prepare(settings: Settings) -> tuple[str | None, str | None]:
@@ -68,7 +77,11 @@ class Supervisor:
 
     def _start_worker(self, index: int) -> None:
         env = {**self.env, "GATEWAY_NODE_ID": f"{self.settings.effective_node_id}-w{index}"}
-        self.workers[index] = subprocess.Popen([sys.executable, "-m", "gateway", "run"], env=env)
+        self.workers[index] = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "run"],
+            env=env,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - one thread here, see the simulator
+        )
 
     def start(self) -> None:
         import uvloop
@@ -94,7 +107,9 @@ class Supervisor:
                     str(s.simulator_receipt_delay),
                     "--delivered-ratio",
                     str(s.simulator_delivered_ratio),
-                ]
+                ],
+                # The supervisor has one thread when it starts children: preexec_fn is safe.
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
             )
             if not _wait_for_port(s.simulator_host, s.simulator_port, 15):
                 raise RuntimeError("the SMSC simulator did not start")

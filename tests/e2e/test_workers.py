@@ -67,3 +67,41 @@ def test_two_workers_share_ports_and_deliver_everything(tmp_path: Path) -> None:
         assert gw.terminate(timeout=40) == 0, gw.output()
     finally:
         gw.kill()
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    gw = GatewayProcess(tmp_path, database_url=f"sqlite:///{tmp_path}/gw.db", GATEWAY_WORKERS="2")
+    gw.start()
+    try:
+        gw.wait_ready()
+        assert gw.proc is not None
+        children = _children(gw.proc.pid)
+        assert len(children) == 3  # two workers and the simulator
+        gw.kill()  # SIGKILL: the supervisor cannot clean up
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in children), "a worker outlived its supervisor"
+    finally:
+        gw.kill()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; its parent is gone, init reaps it
