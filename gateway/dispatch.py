@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from gateway.connector import Connector
-from gateway.domain import PartKey, PartRecord, PartUpdate, Status
+from gateway.domain import PartRecord, PartUpdate, Status
 from gateway.metrics import Metrics
 from gateway.ratelimit import Gcra
 from gateway.receipts import ReceiptCorrelator
@@ -116,8 +116,7 @@ class Dispatcher:
         self._held = 0  # parts in lanes or in flight
         self._reserved = 0  # promised to intake, not yet handed over
         self._room = asyncio.Event()
-        # Submit results waiting for the recorder: (connector, update, upstream id, part key).
-        self._submitted: list[tuple[str, PartUpdate, str, PartKey]] = []
+        self._submitted: list[PartUpdate] = []  # submit results waiting for the recorder
         self._max_unrecorded = max(capacity, 1000)
         self._unrecorded = asyncio.Event()
         self._recorded = asyncio.Event()
@@ -279,7 +278,7 @@ class Dispatcher:
                 connector=name if name != part.connector else None,
             )
             self._receipts.sent(name, outcome.upstream_id, part.key)
-            await self._record_submitted(name, update, outcome.upstream_id, part.key)
+            await self._record_submitted(update)
             return
         error = outcome.error
         code = error.raw_code if error else "unknown"
@@ -322,16 +321,14 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _record_submitted(
-        self, connector: str, update: PartUpdate, upstream_id: str, key: PartKey
-    ) -> None:
+    async def _record_submitted(self, update: PartUpdate) -> None:
         """Hand a carrier's acceptance to the recorder, which commits them in batches: the
         worker takes its next part at once instead of waiting for the commit. Bounded: when
         the store falls behind, workers wait here."""
         while len(self._submitted) >= self._max_unrecorded:
             self._recorded.clear()
             await self._recorded.wait()
-        self._submitted.append((connector, update, upstream_id, key))
+        self._submitted.append(update)
         self._unrecorded.set()
 
     async def _record(self) -> None:
@@ -341,16 +338,9 @@ class Dispatcher:
             while self._submitted:
                 batch, self._submitted = self._submitted, []
                 self._recorded.set()
-                await self._apply([update for _, update, _, _ in batch])
-                by_connector: dict[str, list[tuple[str, PartKey]]] = {}
-                for connector, _, upstream_id, key in batch:
-                    by_connector.setdefault(connector, []).append((upstream_id, key))
-                for connector, matched in by_connector.items():
-                    try:
-                        await self._receipts.submitted(connector, matched)
-                    except Exception:
-                        # Early receipts stay parked; the periodic re-check matches them.
-                        log.exception("matching early receipts failed")
+                await self._apply(batch)
+                # Receipts parked because they came before these ids were stored can match now.
+                self._receipts.ids_recorded()
 
     def _retry_update(self, part: PartRecord, code: str, detail: str) -> PartUpdate:
         now = self._clock()

@@ -115,9 +115,9 @@ class ReceiptCorrelator:
         if len(recent) > self._max_recent:
             recent.popitem(last=False)
 
-    async def submitted(self, connector: str, matched: Sequence[tuple[str, PartKey]]) -> None:
-        """Called after submit results are committed: if receipts were parked, match now
-        rather than at the next periodic re-check."""
+    def ids_recorded(self) -> None:
+        """Submit results were committed: if receipts were parked, match now rather than at
+        the next periodic re-check."""
         if self.parked:
             self._wake.set()
 

@@ -10,6 +10,7 @@ SMPP server alike, so all three behave the same on the wire.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any, cast
 
@@ -153,6 +154,4 @@ def _is_response(pdu: Pdu) -> bool:
 
 
 def _with_sequence(pdu: Pdu, sequence_number: int) -> Pdu:
-    import dataclasses
-
     return dataclasses.replace(pdu, sequence_number=sequence_number)
