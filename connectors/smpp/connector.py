@@ -201,6 +201,7 @@ class SmppConnector:
                 f"upstream answered {status_name(status)}",
                 raw_code=f"0x{status:08X}",
                 temporary=is_temporary(status),
+                throttled=status == CommandStatus.ESME_RTHROTTLED,
             )
         )
 

@@ -39,16 +39,27 @@ class ConfigError(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """A carrier refused or failed a part. ``temporary`` decides retry versus final failure."""
+    """A carrier refused or failed a part. ``temporary`` decides retry versus final failure;
+    ``throttled`` says the carrier asked us to slow down (ESME_RTHROTTLED, HTTP 429): not the
+    part's fault, so it is retried without counting as an attempt and the rate is lowered."""
 
     code = "upstream.error"
     http_status = 502
     title = "Upstream error"
 
-    def __init__(self, detail: str, *, raw_code: str, temporary: bool, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        raw_code: str,
+        temporary: bool,
+        throttled: bool = False,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail, **extra)
         self.raw_code = raw_code
-        self.temporary = temporary
+        self.temporary = temporary or throttled
+        self.throttled = throttled
 
 
 def _client_error(code: str, status: int, title: str) -> type[ClientError]:
