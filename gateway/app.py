@@ -24,6 +24,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from gateway.api import ApiServices, create_api
+from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.config import Settings
 from gateway.connector import (
     Connector,
@@ -38,8 +39,9 @@ from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
 from gateway.passwords import hash_password
+from gateway.ratelimit import RateLimiter, open_rate_limiter
 from gateway.receipts import ReceiptCorrelator
-from gateway.routing import Router
+from gateway.routing import Router, RouteRule
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.smpp_server.server import SmppServer, SmppServerSettings
 from gateway.status import StatusWriter
@@ -81,6 +83,7 @@ class Gateway:
     store: Store | None = None
     simulator: Simulator | None = None
     connectors: dict[str, Connector] = field(default_factory=dict)
+    limiter: RateLimiter | None = None
     dispatcher: Dispatcher | None = None
     receipts: ReceiptCorrelator | None = None
     inbound: InboundService | None = None
@@ -109,45 +112,15 @@ class Gateway:
             self.demo_key = await ensure_demo_account(store, s.demo_key)
             self.demo_smpp_password = await ensure_demo_smpp(store, s.demo_smpp_password)
 
-        upstream = s.upstream_config
-        if upstream.kind == "simulator":
-            password = secrets.token_urlsafe(12)[:8]  # SMPP 3.4 passwords are at most 8 octets
-            self.simulator = Simulator(
-                SimulatorConfig(
-                    host=s.simulator_host,
-                    port=s.simulator_port,
-                    system_id="gateway",
-                    password=password,
-                    receipt_delay=s.simulator_receipt_delay,
-                    delivered_ratio=s.simulator_delivered_ratio,
-                )
-            )
-            await self.simulator.start()
-            kind, name = "smpp", "simulator"
-            options: dict[str, Any] = {
-                "host": s.simulator_host,
-                "port": self.simulator.port,
-                "system_id": "gateway",
-                "password": password,
-                "binds": 1,
-                "window": 50,
-            }
-            rate = 0.0
-        else:
-            kind, name = upstream.kind, "upstream"
-            options = {
-                "concatenation": upstream.concatenation,
-                "packed": upstream.packed,
-                "host": upstream.host,
-                "port": upstream.port,
-                "system_id": upstream.system_id,
-                "password": upstream.password,
-                "binds": upstream.binds,
-                "window": upstream.window,
-            }
-            rate = upstream.tps
-        connector = self.registry.build(kind, name=name, options=options)
-        self.connectors[name] = connector
+        rates = await self._build_connectors()
+        name = s.default_connector
+        router = Router(
+            default=name,
+            rules=s.routes,
+            default_price=s.default_price,
+            account_names=await _account_names(store, s.routes),
+        )
+        router.check(self.connectors)
 
         self.status = StatusWriter(store=store)
         self.status.subscribe(self._count_changes)
@@ -165,11 +138,21 @@ class Gateway:
             node_id=node_id,
             capacity=s.dispatch_capacity,
             retry=RetryPolicy(
-                base=s.retry_base_delay, cap=s.retry_max_delay, max_attempts=s.max_attempts
+                base=s.retry_base_delay,
+                cap=s.retry_max_delay,
+                max_attempts=s.max_attempts,
+                failover_after=s.failover_after,
             ),
-            rates={name: rate},
+            router=router,
+            rates=rates,
+            limiter=self.limiter,
+            breakers={
+                n: CircuitBreaker(failures=s.circuit_failures, open_for=s.circuit_open_seconds)
+                for n in self.connectors
+            },
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
+            expiry_interval=s.expiry_sweep_interval,
         )
         concatenation = {
             n: getattr(c, "concatenation", Concatenation.UDH8) for n, c in self.connectors.items()
@@ -178,7 +161,7 @@ class Gateway:
             concatenation=concatenation,
             store=store,
             dispatcher=self.dispatcher,
-            router=Router(default=name),
+            router=router,
             metrics=self.metrics,
             node_id=node_id,
             max_batch=s.intake_batch_max,
@@ -235,6 +218,59 @@ class Gateway:
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
 
+    async def _build_connectors(self) -> dict[str, float]:
+        """The default route's connector (the simulator, started here, or `GATEWAY_UPSTREAM`)
+        and every configured one; returns their rates in segments/s (0: unlimited)."""
+        s = self.settings
+        upstream = s.upstream_config
+        if upstream.kind == "simulator":
+            password = secrets.token_urlsafe(12)[:8]  # SMPP 3.4 passwords are at most 8 octets
+            self.simulator = Simulator(
+                SimulatorConfig(
+                    host=s.simulator_host,
+                    port=s.simulator_port,
+                    system_id="gateway",
+                    password=password,
+                    receipt_delay=s.simulator_receipt_delay,
+                    delivered_ratio=s.simulator_delivered_ratio,
+                )
+            )
+            await self.simulator.start()
+            kind = "smpp"
+            options: dict[str, Any] = {
+                "host": s.simulator_host,
+                "port": self.simulator.port,
+                "system_id": "gateway",
+                "password": password,
+                "binds": 1,
+                "window": 50,
+            }
+            rates = {s.default_connector: 0.0}
+        else:
+            kind = upstream.kind
+            options = {
+                "concatenation": upstream.concatenation,
+                "packed": upstream.packed,
+                "host": upstream.host,
+                "port": upstream.port,
+                "system_id": upstream.system_id,
+                "password": upstream.password,
+                "binds": upstream.binds,
+                "window": upstream.window,
+            }
+            rates = {s.default_connector: upstream.tps}
+        self.connectors[s.default_connector] = self.registry.build(
+            kind, name=s.default_connector, options=options
+        )
+        for name, configured in s.connectors.items():
+            options = {k: v for k, v in configured.items() if k not in ("kind", "rate")}
+            self.connectors[name] = self.registry.build(
+                configured["kind"], name=name, options=options
+            )
+            rates[name] = float(configured.get("rate", 0))
+        self.limiter = open_rate_limiter(s.redis_url)
+        return rates
+
     async def _refresh_gauges(self, interval: float = 2.0) -> None:
         """Gauges are state, not events: read them from the components every few seconds."""
         m = self.metrics
@@ -248,6 +284,9 @@ class Gateway:
                     m.queue_depth.labels(connector=name).set(depth)
             if self.receipts is not None:
                 m.receipts_parked.set(self.receipts.parked)
+            if self.dispatcher is not None:
+                for name, state in self.dispatcher.breaker_states().items():
+                    m.circuit_open.labels(connector=name).set(state is not BreakerState.CLOSED)
             await asyncio.sleep(interval)
 
     @property
@@ -316,6 +355,9 @@ class Gateway:
             await self.inbound.stop()
         if self.simulator is not None:
             await self.simulator.stop()
+        if self.limiter is not None:
+            with contextlib.suppress(Exception):
+                await self.limiter.close()
         if self.store is not None:
             await self.store.close()
 
@@ -351,6 +393,17 @@ async def ensure_demo_smpp(store: Store, configured: SecretStr | None) -> str:
     )
     await store.add_smpp_credential(credential, now=time.time())
     return password
+
+
+async def _account_names(store: Store, rules: Sequence[RouteRule]) -> dict[str, str]:
+    """Account ids of the names route rules give, so a rule may say `accounts = ["acme"]`."""
+    names: dict[str, str] = {}
+    for rule in rules:
+        for name in rule.accounts:
+            account = await store.get_account_by_name(name)
+            if account is not None:
+                names[account.id] = name
+    return names
 
 
 def _reuse_port_socket(host: str, port: int) -> socket.socket:

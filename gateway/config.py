@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from gateway.domain import ConfigError
+from gateway.routing import RouteRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,19 @@ class Settings(BaseSettings):
     smpp_tls_key: str | None = None
 
     upstream: str = "simulator"
+    # More carriers: `[connectors.NAME]` tables in the config file (or JSON in
+    # GATEWAY_CONNECTORS), each with `kind` (an entry point of `gateway.connectors`), an optional
+    # `rate` in segments/s for the whole connector (shared by every node through Redis), and the
+    # connector's own options. `[[routes]]` send traffic to them; the rest goes to the upstream.
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    routes: list[RouteRule] = Field(default_factory=list)
+    default_price: float = Field(default=0.0, ge=0, description="per segment, default route")
+    # A connector failing this many submits in a row is taken out of rotation (its parts fail
+    # over to the next connector of their route) and probed again after the open time.
+    failover_after: int = Field(default=2, ge=1, description="attempts before failing over")
+    circuit_failures: int = Field(default=5, ge=1)
+    circuit_open_seconds: float = Field(default=30.0, gt=0)
+    expiry_sweep_interval: float = Field(default=5.0, gt=0)
     simulator_host: str = "127.0.0.1"
     simulator_port: int = Field(default=2776, ge=0, le=65535)
     simulator_receipt_delay: float = Field(default=0.05, ge=0)
@@ -144,6 +158,19 @@ class Settings(BaseSettings):
         UpstreamConfig.parse(value)
         return value
 
+    @field_validator("connectors")
+    @classmethod
+    def _connectors(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, options in value.items():
+            if name in ("upstream", "simulator"):
+                raise ValueError(f"{name!r} is the default route's connector; choose another name")
+            if not isinstance(options.get("kind"), str) or not options["kind"]:
+                raise ValueError(f"connector {name!r} needs a kind (smpp, http, ...)")
+            rate = options.get("rate", 0)
+            if not isinstance(rate, int | float) or rate < 0:
+                raise ValueError(f"connector {name!r}: rate must be a number >= 0")
+        return value
+
     @model_validator(mode="after")
     def _production_needs_explicit_secrets(self) -> Settings:
         if self.environment == "production" and self.upstream == "simulator":
@@ -155,6 +182,10 @@ class Settings(BaseSettings):
     @property
     def upstream_config(self) -> UpstreamConfig:
         return UpstreamConfig.parse(self.upstream)
+
+    @property
+    def default_connector(self) -> str:
+        return "simulator" if self.upstream == "simulator" else "upstream"
 
     @property
     def effective_node_id(self) -> str:

@@ -7,6 +7,14 @@ scheduled parts that came due, retries, and parts left by a node that died (its 
 stale). Each connector has three priority lanes (OTP, transactional, promotional) drained
 strictly in that order, and as many workers as it has room in flight (binds x window).
 
+Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis).
+A throttled part (ESME_RTHROTTLED, HTTP 429) goes back to its lane without counting an attempt
+and the connector's rate is halved, then regained gradually (AIMD). A connector with no bind up,
+or whose circuit breaker is open after repeated failures, hands its parts to the next connector
+of their route; a temporary error is retried with backoff, and from the `failover_after`-th
+attempt on the next connector of the route. A sweep marks queued parts past their validity
+`expired`.
+
 A part is sent at least once: a node that crashes after the carrier accepted a part but before
 the response was committed sends it again on recovery. Everything else is exactly once.
 """
@@ -21,17 +29,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from gateway.connector import Connector
-from gateway.domain import PartRecord, PartUpdate, Status
+from gateway.circuit import BreakerState, CircuitBreaker
+from gateway.connector import Connector, SubmitOutcome
+from gateway.domain import MessageType, PartRecord, PartUpdate, Status
 from gateway.metrics import Metrics
-from gateway.ratelimit import Gcra
+from gateway.ratelimit import Aimd, MemoryRateLimiter, RateLimiter
 from gateway.receipts import ReceiptCorrelator
+from gateway.routing import Router
 from gateway.status import StatusWriter
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
 LANES = 3  # MessageType priorities 0..2
+_TYPE_BY_PRIORITY = {t.priority: t.value for t in MessageType}
+_UP_STATES = frozenset({"bound", "up"})
 
 
 class Lanes:
@@ -69,10 +81,14 @@ class Lanes:
 
 
 class RetryPolicy:
-    def __init__(self, *, base: float, cap: float, max_attempts: int) -> None:
+    def __init__(
+        self, *, base: float, cap: float, max_attempts: int, failover_after: int = 2
+    ) -> None:
         self.base = base
         self.cap = cap
         self.max_attempts = max_attempts
+        # From this attempt on, a temporary failure moves the part to the route's next connector.
+        self.failover_after = failover_after
 
     def delay(self, attempts: int) -> float:
         """Exponential backoff with full jitter (retries from many parts do not synchronise)."""
@@ -92,9 +108,13 @@ class Dispatcher:
         node_id: str,
         capacity: int,
         retry: RetryPolicy,
+        router: Router | None = None,
         rates: Mapping[str, float] | None = None,
+        limiter: RateLimiter | None = None,
+        breakers: Mapping[str, CircuitBreaker] | None = None,
         heartbeat_interval: float = 5.0,
         heartbeat_ttl: float = 30.0,
+        expiry_interval: float = 5.0,
         claim_batch: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -107,7 +127,19 @@ class Dispatcher:
         self.node_id = node_id
         self.capacity = capacity
         self._retry = retry
-        self._limits = {name: Gcra(rate) for name, rate in (rates or {}).items() if rate > 0}
+        self._router = router or Router(default=default_connector)
+        self._limiter = limiter or MemoryRateLimiter()
+        # Connectors with a configured rate start at it; the others are unlimited until they
+        # are throttled, and then held to what they carried when it happened.
+        self._aimd = {name: Aimd(rate) for name, rate in (rates or {}).items() if rate > 0}
+        self._configured_rate = {name: a.rate for name, a in self._aimd.items()}
+        for name, rate in self._configured_rate.items():
+            self._limiter.configure(_limit_key(name), rate)
+        self._meters = {name: _RateMeter() for name in self._connectors}
+        self._breakers = {name: CircuitBreaker() for name in self._connectors}
+        self._breakers.update(breakers or {})
+        self._bound: dict[str, tuple[float, bool]] = {}  # connector -> (checked at, any bind up)
+        self._expiry_interval = expiry_interval
         self._heartbeat_interval = heartbeat_interval
         self._heartbeat_ttl = heartbeat_ttl
         self._claim_batch = claim_batch
@@ -190,6 +222,7 @@ class Dispatcher:
         self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feeder"))
         self._recorder = asyncio.create_task(self._record(), name="dispatch-recorder")
         self._tasks.append(asyncio.create_task(self._keep_alive(), name="dispatch-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._sweep_expired(), name="dispatch-expiry"))
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking work, let in-flight submits finish (bounded), hand back the rest."""
@@ -218,15 +251,20 @@ class Dispatcher:
 
     async def _work(self, name: str, connector: Connector) -> None:
         lanes = self._lanes[name]
-        limit = self._limits.get(name)
         while not self._stopping:
             part = await lanes.get()
             self._in_flight += 1
             self._idle.clear()
             self._sending[part.message_id] = self._sending.get(part.message_id, 0) + 1
             try:
-                if limit is not None:
-                    await limit.take(1)
+                target = self._choose(name, part)
+                if target != name:
+                    self._metrics.failovers.labels(from_connector=name, to_connector=target).inc()
+                    self._lanes[target].put(part)
+                    self._held += 1
+                    continue
+                if name in self._aimd:
+                    await self._take_rate(name)
                 await self._send(name, connector, part)
             except asyncio.CancelledError:
                 raise
@@ -255,9 +293,65 @@ class Dispatcher:
                     self._idle.set()
                 self._room.set()
 
+    # -- routing between connectors ---------------------------------------------------------
+
+    def _is_up(self, name: str) -> bool:
+        """Whether any bind of the connector is up; read from its health at most every 0.2 s."""
+        now = time.monotonic()
+        checked = self._bound.get(name)
+        if checked is None or now - checked[0] > 0.2:
+            binds = self._connectors[name].health()
+            up = not binds or any(b.state in _UP_STATES for b in binds)
+            checked = (now, up)
+            self._bound[name] = checked
+        return checked[1]
+
+    def _available(self, name: str) -> bool:
+        """A connector another one may hand parts to: up and in rotation."""
+        return name in self._connectors and self._breakers[name].available() and self._is_up(name)
+
+    def _alternatives(self, name: str, part: PartRecord) -> list[str]:
+        route = self._router.route(
+            account_id=part.account_id,
+            destination=part.destination,
+            message_type=_TYPE_BY_PRIORITY.get(part.priority, "transactional"),
+            source=part.source,
+        )
+        return [c for c in route.after(name) if c != name and self._available(c)]
+
+    def _choose(self, name: str, part: PartRecord) -> str:
+        """The connector to send `part` through: its own unless that one is down or out of
+        rotation and the route has another that is not. With nowhere better to go the part
+        stays: an SMPP connector waits for a bind, and anything else fails and is retried."""
+        if self._is_up(name) and self._breakers[name].allow():
+            return name
+        alternatives = self._alternatives(name, part)
+        return alternatives[0] if alternatives else name
+
+    async def _take_rate(self, name: str) -> None:
+        rate = self._aimd[name].rate
+        if abs(rate - self._configured_rate[name]) > 0.01 * rate:  # recovering after a throttle
+            self._configured_rate[name] = rate
+            self._limiter.configure(_limit_key(name), rate)
+            self._metrics.upstream_rate.labels(connector=name).set(rate)
+        await self._limiter.acquire(_limit_key(name))
+
+    def _throttled(self, name: str) -> None:
+        aimd = self._aimd.get(name)
+        if aimd is None:  # no configured rate: start from what it carried until now
+            aimd = self._aimd[name] = Aimd(max(self._meters[name].rate, 1.0))
+            self._configured_rate[name] = 0.0
+        rate = aimd.throttled()
+        if rate != self._configured_rate[name]:
+            self._configured_rate[name] = rate
+            self._limiter.configure(_limit_key(name), rate)
+            self._metrics.upstream_rate.labels(connector=name).set(rate)
+            log.info("upstream %s throttled us: rate now %.1f segments/s", name, rate)
+
     async def _send(self, name: str, connector: Connector, part: PartRecord) -> None:
         now = self._clock()
         if part.expires_at is not None and now >= part.expires_at:
+            self._metrics.parts_expired.inc()
             await self._apply(
                 [PartUpdate(part.message_id, part.seq, Status.EXPIRED, now, error_code="expired")]
             )
@@ -265,14 +359,15 @@ class Dispatcher:
         started = time.perf_counter()
         outcome = await connector.submit(part)
         self._metrics.submit_latency.labels(connector=name).observe(time.perf_counter() - started)
-        now = self._clock()
         if outcome.upstream_id is not None:
+            self._breakers[name].succeeded()
+            self._meters[name].count()
             self._metrics.parts_submitted.labels(connector=name, outcome="accepted").inc()
             update = PartUpdate(
                 part.message_id,
                 part.seq,
                 Status.SUBMITTED,
-                now,
+                self._clock(),
                 upstream_id=outcome.upstream_id,
                 attempt=True,
                 connector=name if name != part.connector else None,
@@ -280,13 +375,32 @@ class Dispatcher:
             self._receipts.sent(name, outcome.upstream_id, part.key)
             await self._record_submitted(update)
             return
+        await self._failed(name, part, outcome)
+
+    async def _failed(self, name: str, part: PartRecord, outcome: SubmitOutcome) -> None:
         error = outcome.error
         code = error.raw_code if error else "unknown"
         detail = error.detail if error else "no upstream id and no error"
-        if error is not None and error.temporary and part.attempts + 1 < self._retry.max_attempts:
-            self._metrics.parts_submitted.labels(connector=name, outcome="retry").inc()
-            await self._apply([self._retry_update(part, code, detail)])
+        if error is not None and error.throttled:
+            # Not the part's fault: back to its lane, and the connector slows down.
+            self._metrics.parts_submitted.labels(connector=name, outcome="throttled").inc()
+            self._throttled(name)
+            self._lanes[name].put(part)
+            self._held += 1
             return
+        if error is not None and error.temporary:
+            self._breakers[name].failed()
+            if part.attempts + 1 < self._retry.max_attempts:
+                self._metrics.parts_submitted.labels(connector=name, outcome="retry").inc()
+                target = None
+                if part.attempts + 1 >= self._retry.failover_after:
+                    target = next(iter(self._alternatives(name, part)), None)
+                if target is not None:
+                    self._metrics.failovers.labels(from_connector=name, to_connector=target).inc()
+                await self._apply([self._retry_update(part, code, detail, failover=target)])
+                return
+        else:
+            self._breakers[name].succeeded()  # the carrier answered: it is up
         self._metrics.parts_submitted.labels(connector=name, outcome="failed").inc()
         final = Status.FAILED if error is None or error.temporary else Status.REJECTED
         await self._apply(
@@ -295,7 +409,7 @@ class Dispatcher:
                     part.message_id,
                     part.seq,
                     final,
-                    now,
+                    self._clock(),
                     error_code=code,
                     error_detail=detail,
                     attempt=True,
@@ -342,7 +456,11 @@ class Dispatcher:
                 # Receipts parked because they came before these ids were stored can match now.
                 self._receipts.ids_recorded()
 
-    def _retry_update(self, part: PartRecord, code: str, detail: str) -> PartUpdate:
+    def _retry_update(
+        self, part: PartRecord, code: str, detail: str, *, failover: str | None = None
+    ) -> PartUpdate:
+        """Back to the shared queue: after a backoff on the same connector, or due at once on
+        the route's next connector."""
         now = self._clock()
         return PartUpdate(
             part.message_id,
@@ -351,9 +469,13 @@ class Dispatcher:
             now,
             error_code=code,
             error_detail=detail,
-            retry_at=now + self._retry.delay(part.attempts + 1),
+            retry_at=now if failover else now + self._retry.delay(part.attempts + 1),
             attempt=True,
+            connector=failover,
         )
+
+    def breaker_states(self) -> dict[str, BreakerState]:
+        return {name: breaker.state for name, breaker in self._breakers.items()}
 
     # -- feeding from the store -------------------------------------------------------------
 
@@ -379,6 +501,33 @@ class Dispatcher:
             # Let a burst of completions accumulate into one claim rather than many small ones.
             await asyncio.sleep(0.01)
 
+    async def _sweep_expired(self) -> None:
+        """Mark queued parts whose validity ended `expired`, including parts no node would
+        claim soon (waiting for a retry, or for a connector that is down)."""
+        while True:
+            await asyncio.sleep(self._expiry_interval)
+            try:
+                while True:
+                    now = self._clock()
+                    keys = await self._store.claim_expired(
+                        node_id=self.node_id, limit=self._claim_batch, now=now
+                    )
+                    if not keys:
+                        break
+                    self._metrics.parts_expired.inc(len(keys))
+                    await self._apply(
+                        [
+                            PartUpdate(
+                                k.message_id, k.seq, Status.EXPIRED, now, error_code="expired"
+                            )
+                            for k in keys
+                        ]
+                    )
+                    if len(keys) < self._claim_batch:
+                        break
+            except Exception:
+                log.exception("the validity sweep failed")
+
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat_interval)
@@ -391,3 +540,27 @@ class Dispatcher:
                     self._room.set()
             except Exception:
                 log.exception("node heartbeat failed")
+
+
+def _limit_key(connector: str) -> str:
+    return f"connector:{connector}"
+
+
+class _RateMeter:
+    """What a connector carried lately, in segments/s: the starting point of its limit when it
+    throttles us without one being configured."""
+
+    __slots__ = ("_count", "_since", "rate")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._since = time.monotonic()
+        self.rate = 0.0
+
+    def count(self) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now - self._since >= 1.0:
+            self.rate = self._count / (now - self._since)
+            self._count = 0
+            self._since = now

@@ -21,7 +21,7 @@ from gateway.domain.errors import UnencodableText as UnencodableTextError
 from gateway.groupcommit import GroupCommit
 from gateway.metrics import Metrics
 from gateway.phone import normalize_e164
-from gateway.routing import Router
+from gateway.routing import Route, Router
 from gateway.store import Store
 from gateway.text import (
     DEFAULT_NATIONAL,
@@ -87,7 +87,7 @@ class Intake:
         sender = validate_sender(submission.sender)
         if not submission.text:
             raise EmptyText("text must not be empty")
-        method = self._method(submission.account_id, destination, submission.message_type)
+        method = self._method(submission.account_id, destination, submission.message_type, sender)
         try:
             encoded = encode_text(
                 submission.text,
@@ -118,6 +118,7 @@ class Intake:
             account_id=submission.account_id,
             destination=destination,
             message_type=submission.message_type.value,
+            source=sender,
         )
         method = self._concatenation.get(route.connectors[0], Concatenation.UDH8)
         billed: int | None = None
@@ -162,6 +163,7 @@ class Intake:
             client_ref=submission.client_ref,
             registered_delivery=submission.registered_delivery,
             billed_segments=billed,
+            price=route.price,
         )
         return message, encoded
 
@@ -202,9 +204,13 @@ class Intake:
         await self._commit.submit(message)
         self._metrics.intake_latency.observe(time.perf_counter() - started)
 
-    def _method(self, account_id: str, destination: str, kind: MessageType) -> Concatenation:
-        connector = self.route(account_id=account_id, destination=destination, message_type=kind)
-        return self._concatenation.get(connector, Concatenation.UDH8)
+    def _method(
+        self, account_id: str, destination: str, kind: MessageType, source: str
+    ) -> Concatenation:
+        route = self.route(
+            account_id=account_id, destination=destination, message_type=kind, source=source
+        )
+        return self._concatenation.get(route.connectors[0], Concatenation.UDH8)
 
     def concat_reference(self, destination: str) -> int:
         """The next concatenation reference for a long message to `destination`.
@@ -218,10 +224,15 @@ class Intake:
         self._references.release(destination, reference)
         return reference
 
-    def route(self, *, account_id: str, destination: str, message_type: MessageType) -> str:
+    def route(
+        self, *, account_id: str, destination: str, message_type: MessageType, source: str = ""
+    ) -> Route:
         return self._router.route(
-            account_id=account_id, destination=destination, message_type=message_type.value
-        ).connectors[0]
+            account_id=account_id,
+            destination=destination,
+            message_type=message_type.value,
+            source=source,
+        )
 
     def _check_room(self) -> None:
         # Commits that have not started yet: when the store cannot keep up, callers hear it

@@ -91,6 +91,29 @@ class Metrics:
         self.binds_up = Gauge(
             "gateway_upstream_binds_up", "Upstream binds currently bound", ["connector"], registry=r
         )
+        self.failovers = Counter(
+            "gateway_failovers",
+            "Parts moved to the next connector of their route",
+            ["from_connector", "to_connector"],
+            registry=r,
+        )
+        self.circuit_open = Gauge(
+            "gateway_circuit_open",
+            "1 while a connector is out of rotation (circuit breaker open or half-open)",
+            ["connector"],
+            registry=r,
+        )
+        self.upstream_rate = Gauge(
+            "gateway_upstream_rate",
+            "Rate in segments/s a connector is held to now (lowered after throttling)",
+            ["connector"],
+            registry=r,
+        )
+        self.parts_expired = Counter(
+            "gateway_parts_expired",
+            "Queued parts whose validity ended before they were sent",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

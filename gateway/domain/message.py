@@ -93,6 +93,7 @@ class NewMessage:
     esme_receipt: int = 0  # a receipt for the whole message (registered_delivery bits 0-1)
     # Segments billed and reported when they differ from the part rows (message_payload).
     billed_segments: int | None = None
+    price: float | None = None  # the route's price per segment
 
     @property
     def segment_count(self) -> int:

@@ -112,15 +112,16 @@ class SubmissionBuilder:
         receipt = pdu.registered_delivery & 0x03
         priority_flag = getattr(pdu, "priority_flag", 0)
         message_type = MessageType.OTP if priority_flag >= 2 else MessageType.TRANSACTIONAL
-        connector = self._intake.route(
-            account_id=account_id, destination=destination, message_type=message_type
+        route = self._intake.route(
+            account_id=account_id, destination=destination, message_type=message_type, source=sender
         )
         base = {
             "account_id": account_id,
             "source": sender,
             "destination": destination,
             "message_type": message_type,
-            "connector": connector,
+            "connector": route.connectors[0],
+            "price": route.price,
             "created_at": now,
             "send_at": send_at,
             "expires_at": expires_at,

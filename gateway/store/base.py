@@ -73,6 +73,11 @@ class Store(Protocol):
         """Take up to `limit` unowned queued parts that are due, highest priority first."""
         ...
 
+    async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:
+        """Take up to `limit` unowned queued parts of messages whose validity ended by `now`,
+        for the caller to mark expired."""
+        ...
+
     async def release_owned(self, *, node_id: str) -> int:
         """Hand back every queued part `node_id` holds (start-up after a crash, drain)."""
         ...

@@ -43,6 +43,13 @@ from gateway.store.migrations import load_migrations, split_statements
 _N = sql.numbered
 _MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
 
+_CLAIM_EXPIRED = f"""
+WITH due AS ({_N(sql.SELECT_EXPIRED_PARTS).rstrip()} FOR UPDATE OF p SKIP LOCKED)
+UPDATE parts p SET owner = $3 FROM due
+WHERE p.message_id = due.message_id AND p.seq = due.seq
+RETURNING p.message_id, p.seq
+"""
+
 _CLAIM = """
 WITH due AS (
     SELECT message_id, seq FROM parts
@@ -174,6 +181,10 @@ class PostgresStore:
     async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
         rows = await self.pool.fetch(_CLAIM, now, limit, node_id)
         return [sql.part_record(r) for r in rows]
+
+    async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:
+        rows = await self.pool.fetch(_CLAIM_EXPIRED, now, limit, node_id)
+        return [PartKey(r[0], r[1]) for r in rows]
 
     async def release_owned(self, *, node_id: str) -> int:
         return _count(await self.pool.execute(_N(sql.RELEASE_OWNED), node_id))

@@ -29,8 +29,8 @@ from gateway.domain.status import TERMINAL_RANK
 INSERT_MESSAGE = """
 INSERT INTO messages (id, account_id, client_ref, source, destination, body, encoding, segments,
     message_type, registered_delivery, status, status_rank, created_at, updated_at, send_at,
-    expires_at, origin_system_id, esme_receipt, parts)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, origin_system_id, esme_receipt, parts, price)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_PART = """
@@ -51,6 +51,17 @@ LIMIT ?
 """
 
 SET_OWNER = "UPDATE parts SET owner = ? WHERE message_id = ? AND seq = ?"
+
+# Queued parts of messages whose validity ended (the messages_expiring index finds them without
+# reading the queue); the sweep takes them like a claim, so no node sends one meanwhile.
+SELECT_EXPIRED_PARTS = """
+SELECT p.message_id, p.seq
+FROM messages m JOIN parts p ON p.message_id = m.id
+WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?
+  AND m.status IN ('accepted', 'scheduled', 'queued')
+  AND p.status = 'queued' AND p.owner IS NULL
+LIMIT ?
+"""
 RELEASE_OWNED = "UPDATE parts SET owner = NULL WHERE owner = ? AND status = 'queued'"
 RELEASE_STALE = """
 UPDATE parts SET owner = NULL
@@ -70,9 +81,11 @@ WHERE message_id = ? AND seq = ? AND status_rank < ?
 """
 
 # A temporary failure: back to the shared queue, due again later, unowned so any node may send.
+# A throttled part or one held while every connector of its route is out of rotation goes back
+# without counting an attempt; a failover moves it to the route's next connector.
 RETRY_PART = """
-UPDATE parts SET owner = NULL, due_at = ?, attempts = attempts + 1,
-    error_code = ?, error_detail = ?, updated_at = ?
+UPDATE parts SET owner = NULL, due_at = ?, attempts = attempts + ?,
+    connector = COALESCE(?, connector), error_code = ?, error_detail = ?, updated_at = ?
 WHERE message_id = ? AND seq = ? AND status = 'queued'
 """
 
@@ -396,6 +409,7 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.origin_system_id,
         m.esme_receipt,
         m.segment_count if m.billed_segments else None,
+        m.price,
     )
 
 
@@ -446,7 +460,16 @@ def update_part_row(u: PartUpdate) -> tuple[object, ...]:
 
 
 def retry_part_row(u: PartUpdate) -> tuple[object, ...]:
-    return (u.retry_at, u.error_code, u.error_detail, u.at, u.message_id, u.seq)
+    return (
+        u.retry_at,
+        int(u.attempt),
+        u.connector,
+        u.error_code,
+        u.error_detail,
+        u.at,
+        u.message_id,
+        u.seq,
+    )
 
 
 def part_record(r: Row) -> PartRecord:

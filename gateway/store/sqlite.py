@@ -206,6 +206,14 @@ class SqliteStore:
 
         return await self._write(run)
 
+    async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:
+        def run(conn: sqlite3.Connection) -> list[PartKey]:
+            rows = conn.execute(sql.SELECT_EXPIRED_PARTS, (now, limit)).fetchall()
+            conn.executemany(sql.SET_OWNER, [(node_id, r[0], r[1]) for r in rows])
+            return [PartKey(r[0], r[1]) for r in rows]
+
+        return await self._write(run)
+
     async def release_owned(self, *, node_id: str) -> int:
         return await self._write(lambda c: c.execute(sql.RELEASE_OWNED, (node_id,)).rowcount)
 

@@ -152,11 +152,62 @@ async def test_retry_returns_the_part_to_the_queue_later(store: Store) -> None:
     m = _message(account_id)
     await store.insert_messages([m], owner="a")
     await store.apply_updates(
-        [PartUpdate(m.id, 0, Status.QUEUED, NOW, error_code="0x58", retry_at=NOW + 30)]
+        [PartUpdate(m.id, 0, Status.QUEUED, NOW, error_code="0x45", retry_at=NOW + 30, attempt=True)]
     )
     assert await store.claim_parts(node_id="a", limit=5, now=NOW + 10) == []
     (part,) = await store.claim_parts(node_id="a", limit=5, now=NOW + 31)
     assert part.attempts == 1
+
+
+async def test_a_held_part_goes_back_without_an_attempt_and_a_failover_moves_it(
+    store: Store,
+) -> None:
+    account_id = await _account(store)
+    m = _message(account_id)
+    await store.insert_messages([m], owner="a")
+    # Held back (every connector of its route out of rotation): no attempt is counted.
+    await store.apply_updates([PartUpdate(m.id, 0, Status.QUEUED, NOW, retry_at=NOW + 5)])
+    (part,) = await store.claim_parts(node_id="a", limit=5, now=NOW + 5)
+    assert (part.attempts, part.connector) == (0, "simulator")
+    # A temporary failure that fails over: due at once, on the route's next connector.
+    await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.QUEUED, NOW + 6, error_code="connection", retry_at=NOW + 6,
+                    attempt=True, connector="backup")]
+    )
+    (part,) = await store.claim_parts(node_id="b", limit=5, now=NOW + 6)
+    assert (part.attempts, part.connector) == (1, "backup")
+    await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.SUBMITTED, NOW + 7, upstream_id="x1", attempt=True)]
+    )
+    assert await store.find_parts_by_upstream_ids(connector="backup", upstream_ids=["x1"]) == {
+        "x1": (m.id, 0)
+    }
+
+
+async def test_validity_sweep_takes_only_unowned_queued_parts_past_their_validity(
+    store: Store,
+) -> None:
+    account_id = await _account(store)
+    expired = _message(account_id, parts=2, expires_at=NOW + 10)
+    owned = _message(account_id, expires_at=NOW + 10)
+    valid = _message(account_id, expires_at=NOW + 100)
+    forever = _message(account_id)
+    sent = _message(account_id, expires_at=NOW + 10)
+    await store.insert_messages([expired, valid, forever, sent], owner=None)
+    await store.insert_messages([owned], owner="busy")
+    await store.apply_updates([PartUpdate(sent.id, 0, Status.SUBMITTED, NOW, upstream_id="s")])
+    assert await store.claim_expired(node_id="a", limit=10, now=NOW + 5) == []
+    keys = await store.claim_expired(node_id="a", limit=10, now=NOW + 11)
+    assert sorted(keys) == [(expired.id, 0), (expired.id, 1)]
+    # Taken: nobody claims them for sending meanwhile, and a second sweep does not see them.
+    claimed = await store.claim_parts(node_id="b", limit=10, now=NOW + 11)
+    assert {p.message_id for p in claimed} == {valid.id, forever.id}
+    assert await store.claim_expired(node_id="a", limit=10, now=NOW + 11) == []
+    changes = await store.apply_updates(
+        [PartUpdate(k.message_id, k.seq, Status.EXPIRED, NOW + 11, error_code="expired")
+         for k in keys]
+    )
+    assert [(c.message_id, c.status) for c in changes] == [(expired.id, Status.EXPIRED)]
 
 
 async def test_smpp_parts_arriving_separately_form_one_message(store: Store) -> None:
