@@ -338,8 +338,10 @@ class Dispatcher:
 
     def _throttled(self, name: str) -> None:
         aimd = self._aimd.get(name)
-        if aimd is None:  # no configured rate: start from what it carried until now
-            aimd = self._aimd[name] = Aimd(max(self._meters[name].rate, 1.0))
+        if aimd is None:
+            # No configured rate: start from what it carried until now, and let AIMD probe up
+            # to twice that (the carrier's real limit is unknown).
+            aimd = self._aimd[name] = Aimd(max(2 * self._meters[name].current(), 2.0))
             self._configured_rate[name] = 0.0
         rate = aimd.throttled()
         if rate != self._configured_rate[name]:
@@ -564,3 +566,9 @@ class _RateMeter:
             self.rate = self._count / (now - self._since)
             self._count = 0
             self._since = now
+
+    def current(self) -> float:
+        """The last full second's rate, or the running one when it is higher."""
+        elapsed = time.monotonic() - self._since
+        running = self._count / elapsed if elapsed > 0.1 else 0.0
+        return max(self.rate, running)

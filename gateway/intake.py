@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from gateway.dispatch import Dispatcher
 from gateway.domain import MessageType, NewMessage, NewPart, PartRecord, new_id
-from gateway.domain.errors import EmptyText, InvalidSender, QueueFull, TextTooLong
+from gateway.domain.errors import (
+    EmptyText,
+    InvalidSchedule,
+    InvalidSender,
+    QueueFull,
+    TextTooLong,
+)
 from gateway.domain.errors import UnencodableText as UnencodableTextError
 from gateway.groupcommit import GroupCommit
 from gateway.metrics import Metrics
@@ -51,6 +57,12 @@ class Submission:
     registered_delivery: bool = True
     encoding: Encoding | None = None  # None: the cheapest that carries the text exactly
     transliterate: bool = False
+    send_at: float | None = None  # epoch seconds; None: now
+    validity: float | None = None  # seconds from send_at (or now) until it expires unsent
+
+
+MAX_SCHEDULE_AHEAD = 35 * 86_400.0
+MIN_VALIDITY, MAX_VALIDITY = 10.0, 7 * 86_400.0
 
 
 class Intake:
@@ -149,6 +161,8 @@ class Intake:
                 )
                 for i, segment in enumerate(encoded.segments)
             )
+        now = self._clock()
+        send_at, expires_at = _schedule(submission, now)
         message = NewMessage(
             id=new_id(),
             account_id=submission.account_id,
@@ -159,7 +173,9 @@ class Intake:
             message_type=submission.message_type,
             connector=route.connectors[0],
             parts=parts,
-            created_at=self._clock(),
+            created_at=now,
+            send_at=send_at,
+            expires_at=expires_at,
             client_ref=submission.client_ref,
             registered_delivery=submission.registered_delivery,
             billed_segments=billed,
@@ -276,3 +292,19 @@ def _records(m: NewMessage) -> list[PartRecord]:
         for p in m.parts
         if m.send_at is None or m.send_at <= m.created_at
     ]
+
+
+def _schedule(submission: Submission, now: float) -> tuple[float | None, float | None]:
+    """(send_at, expires_at) of a submission, or `InvalidSchedule` saying what is wrong."""
+    send_at = submission.send_at
+    if send_at is not None:
+        if send_at > now + MAX_SCHEDULE_AHEAD:
+            raise InvalidSchedule("send_at is more than 35 days ahead")
+        if send_at <= now:
+            send_at = None  # a time just past (clock skew, a slow client) means now
+    expires_at = None
+    if submission.validity is not None:
+        if not MIN_VALIDITY <= submission.validity <= MAX_VALIDITY:
+            raise InvalidSchedule("validity must be between 10 seconds and 7 days")
+        expires_at = (send_at or now) + submission.validity
+    return send_at, expires_at

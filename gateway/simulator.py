@@ -77,6 +77,7 @@ class SimulatorConfig:
     delivered_ratio: float = 1.0
     submit_latency: float = 0.0
     reject_ratio: float = 0.0
+    reject_status: int = CommandStatus.ESME_RSUBMITFAIL  # permanent; ESME_RSYSERR is temporary
     throttle_tps: float = 0.0  # above this rate, answer ESME_RTHROTTLED (0: never)
     receipt_before_response: bool = False
     window: int = 1000
@@ -292,8 +293,7 @@ class _SmscConnection(SessionProtocol):
             stats.rejected += 1
             self.send(
                 SubmitSmResp(
-                    sequence_number=pdu.sequence_number,
-                    command_status=CommandStatus.ESME_RSUBMITFAIL,
+                    sequence_number=pdu.sequence_number, command_status=cfg.reject_status
                 )
             )
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 MessageTypeName = Literal["otp", "transactional", "promotional"]
 EncodingName = Literal["gsm7", "latin1", "ucs2"]
@@ -46,6 +46,16 @@ class MessageCreate(BaseModel):
         default=False,
         description="Replace typographic quotes, dashes, ellipses and exotic spaces by GSM 7-bit "
         "equivalents when that avoids UCS-2; the response lists what was replaced.",
+    )
+    send_at: AwareDatetime | None = Field(
+        default=None,
+        description="Send later (ISO 8601 with a zone, at most 35 days ahead); the message is "
+        "`scheduled` until then.",
+    )
+    validity: int | None = Field(
+        default=None,
+        description="Seconds the message may wait for delivery, counted from send_at or now "
+        "(10 s to 7 days); past it an unsent message becomes `expired`, and carriers are told.",
     )
 
 
@@ -109,6 +119,9 @@ class MessagePublic(BaseModel):
     submitted_at: float | None
     done_at: float | None
     upstream_ids: list[str]
+    send_at: float | None = None
+    expires_at: float | None = None
+    price: float | None = Field(default=None, description="route price x segments")
     error_code: str | None
     error_detail: str | None
     parts: list[PartPublic]

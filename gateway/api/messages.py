@@ -90,6 +90,8 @@ def _submission(body: MessageCreate, account_id: str) -> Submission:
         client_ref=body.client_ref,
         encoding=Encoding(body.encoding) if body.encoding else None,
         transliterate=body.transliterate,
+        send_at=body.send_at.timestamp() if body.send_at else None,
+        validity=body.validity,
     )
 
 
@@ -129,6 +131,9 @@ def _public(r: MessageRecord) -> MessagePublic:
         submitted_at=r.submitted_at,
         done_at=r.done_at,
         upstream_ids=[p.upstream_id for p in r.parts if p.upstream_id],
+        send_at=r.send_at,
+        expires_at=r.expires_at,
+        price=None if r.price is None else round(r.price * r.segments, 6),
         error_code=r.error_code,
         error_detail=r.error_detail,
         parts=[

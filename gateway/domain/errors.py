@@ -80,6 +80,9 @@ InvalidSender = _client_error("message.invalid_sender", 422, "Invalid sender ID"
 UnencodableText = _client_error(
     "message.unencodable_text", 422, "Text cannot be carried in the requested encoding"
 )
+InvalidSchedule = _client_error(
+    "message.invalid_schedule", 422, "send_at or validity outside the allowed range"
+)
 ValidationFailed = _client_error("request.validation_failed", 422, "Request validation failed")
 MalformedRequest = _client_error("request.malformed", 400, "Malformed request body")
 QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting; retry later")
@@ -95,6 +98,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     TextTooLong,
     InvalidSender,
     UnencodableText,
+    InvalidSchedule,
     ValidationFailed,
     MalformedRequest,
     QueueFull,

@@ -195,6 +195,9 @@ class MessageRecord:
     error_code: str | None
     error_detail: str | None
     parts: tuple[PartView, ...] = field(default=())
+    send_at: float | None = None
+    expires_at: float | None = None
+    price: float | None = None  # per segment
 
 
 @dataclass(frozen=True, slots=True)

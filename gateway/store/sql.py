@@ -121,7 +121,8 @@ ON CONFLICT DO NOTHING
 
 SELECT_MESSAGE = """
 SELECT id, account_id, source, destination, status, encoding, segments, message_type,
-    client_ref, created_at, updated_at, submitted_at, done_at, error_code, error_detail
+    client_ref, created_at, updated_at, submitted_at, done_at, error_code, error_detail,
+    send_at, expires_at, price
 FROM messages WHERE id = ? AND account_id = ?
 """
 
@@ -509,6 +510,9 @@ def message_record(r: Row, parts: Iterable[Row]) -> MessageRecord:
         done_at=r[12],
         error_code=r[13],
         error_detail=r[14],
+        send_at=r[15],
+        expires_at=r[16],
+        price=r[17],
         parts=tuple(
             PartView(
                 seq=p[0],
