@@ -81,6 +81,7 @@ class _Limit:
         "fallback",
         "handed_out",
         "interval",
+        "limited",
         "lock",
         "nodes",
         "rate",
@@ -95,6 +96,7 @@ class _Limit:
         self.lock = asyncio.Lock()  # one reservation in flight per key and node
         self.handed_out = 0  # segments taken since the last reservation
         self.refilled_at: float | None = None
+        self.limited = False  # the last take had to wait for its time: demand exceeds supply
         self.fallback: Gcra | None = None
         self.rate = self.burst = self.interval = self.tolerance = 0.0
         self.reconfigure(rate, burst)
@@ -150,16 +152,25 @@ class _Limit:
             if not run.count:
                 self.runs.popleft()
         self.handed_out += n
+        self.limited = ready > now
         return ready
 
     def batch(self, shortfall: int, now: float, lease: float, max_batch: int) -> int:
-        """How many segments to reserve: this node's recent pace for `lease` seconds, capped by
-        `lease` at the configured rate (the share a batch may hold back from other nodes), and
-        never fewer than the waiting take needs. A node sending one segment a second must not
-        reserve a whole lease's worth each time, or idle nodes would starve busy ones."""
+        """How many segments to reserve, never fewer than the waiting take needs.
+
+        At most `lease` seconds of the configured rate (what one batch may hold back from the
+        other nodes). A node the limit holds back (its last take had to wait) asks for that
+        much: sizing it by its achieved pace would be a trap, since a node that got small
+        batches achieves a small pace, asks for small batches again and stays starved next to
+        one that got big ones. A node that is not held back asks for its own pace over
+        `lease`: one sending a segment a second must not reserve 50 ms of the whole limit each
+        time, or idle nodes would starve busy ones.
+        """
         cap = max(1, min(max_batch, math.floor(self.rate * lease)))
         if self.refilled_at is None:
             wanted = 0
+        elif self.limited:
+            wanted = cap
         else:
             elapsed = now - self.refilled_at
             pace = self.handed_out / elapsed if elapsed > 0 else math.inf
