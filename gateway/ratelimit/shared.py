@@ -179,17 +179,15 @@ class _Limit:
         self.refilled_at = now
         return max(shortfall, min(cap, wanted))
 
-    def add(self, now: float, base: float, count: int) -> None:
+    def add(self, now: float, base: float, count: int, interval: float) -> None:
         """Hold `count` segments reserved with base offset `base` seconds (segment i may go at
         now + base + i * interval). Those already due go in one burst run at `now`: due in the
         past, they are the bucket's idle credit, not stale."""
-        due = min(count, max(0, math.floor(-base / self.interval))) if base < 0 else 0
+        due = min(count, max(0, math.floor(-base / interval))) if base < 0 else 0
         if due:
             self.runs.append(_Run(now, due, 0.0))
         if count > due:
-            self.runs.append(
-                _Run(now + base + (due + 1) * self.interval, count - due, self.interval)
-            )
+            self.runs.append(_Run(now + base + (due + 1) * interval, count - due, interval))
 
     def local(self) -> Gcra:
         """This node's share of the limit, enforced here alone, while Redis is out."""
@@ -276,6 +274,8 @@ class RedisRateLimiter:
         if limit.rate <= 0:
             return
         async with limit.lock:
+            if limit.rate <= 0:  # made unlimited while this take waited for the lock
+                return
             now = time.monotonic()
             limit.expire(now - self._lease)
             ready = limit.take(n, now)
@@ -290,7 +290,10 @@ class RedisRateLimiter:
 
     async def _reserve(self, key: str, limit: _Limit, n: int, now: float) -> float | None:
         count = limit.batch(n - limit.available, now, self._lease, self._max_batch)
-        args = (self._prefix + key, f"{limit.interval * 1e6:.3f}", f"{limit.tolerance * 1e6:.3f}")
+        # The spacing Redis reserves at, kept for handing the batch out: configure() may change
+        # the limit's while the call is in flight.
+        interval = limit.interval
+        args = (self._prefix + key, f"{interval * 1e6:.3f}", f"{limit.tolerance * 1e6:.3f}")
         try:
             async with asyncio.timeout(self._timeout * 2):
                 reply = await self._call(*args, count)
@@ -308,7 +311,7 @@ class RedisRateLimiter:
                 now - self._outage_since,
             )
             self._outage_since = None
-        limit.add(now, base, count)
+        limit.add(now, base, count, interval)
         return limit.take(n, now)
 
     async def _call(self, key: str, interval: str, tolerance: str, count: int) -> object:

@@ -117,6 +117,23 @@ async def test_reconfigure_takes_effect_at_the_next_acquire(redis_url: str, pref
     assert unlimited > 1000 and limiter.redis_calls == calls
 
 
+async def test_configure_while_takes_wait_for_a_reservation(redis_url: str, prefix: str) -> None:
+    limiter = RedisRateLimiter(redis_url, prefix=prefix)
+    limiter.configure("bind", 1000)
+    try:
+        takes = [asyncio.create_task(limiter.acquire("bind")) for _ in range(5)]
+        await asyncio.sleep(0)  # the first is in its Redis call, the rest wait behind it
+        limiter.configure("bind", 0)
+        await asyncio.wait_for(asyncio.gather(*takes), timeout=2)
+        # Only the first reservation went to Redis (3 calls if it met NOSCRIPT): the waiters
+        # found the limit unlimited once they got the lock.
+        assert limiter.redis_calls <= 3
+        limiter.configure("bind", 50)
+        await asyncio.wait_for(asyncio.gather(*(limiter.acquire("bind") for _ in range(3))), 2)
+    finally:
+        await limiter.close()
+
+
 async def test_two_limiters_in_one_process_share_the_limit(redis_url: str, prefix: str) -> None:
     nodes = [RedisRateLimiter(redis_url, prefix=prefix) for _ in range(2)]
     for node in nodes:
