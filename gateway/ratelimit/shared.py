@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 # batch (1-based) may go at base + i * interval. Microseconds since the epoch (~1.8e15) fit a
 # Lua double exactly; '%.0f' keeps every digit where tostring would print 1.7e+15.
 RESERVE_SCRIPT = """
+-- Redis < 5 replicates scripts verbatim and refuses a write after TIME unless told to
+-- replicate the effects; from 5 on that is the default and this is a no-op.
+if redis.replicate_commands then redis.replicate_commands() end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
