@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL for micro-store (a fresh schema is created and dropped)",
     )
     parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for ratelimit (keys under a fresh prefix, expiring on their own)",
+    )
+    parser.add_argument(
         "--smpp-target",
         choices=("simulator", "gateway", "external"),
         default="gateway",
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             password=args.smpp_password,
         ),
         postgres_dsn=args.postgres_dsn,
+        redis_url=args.redis_url,
         runs_override=args.runs,
     )
     names = args.names or list(SCENARIOS)

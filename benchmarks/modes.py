@@ -60,6 +60,7 @@ class Context:
     smpp_target: SmppTarget = field(default_factory=SmppTarget)
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    redis_url: str = "redis://127.0.0.1:6379/0"
     runs_override: int | None = None
 
     @property

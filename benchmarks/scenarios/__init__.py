@@ -13,6 +13,7 @@ from benchmarks.scenarios import (
     micro_ratelimit,
     micro_store,
     micro_text,
+    ratelimit,
     rest_submit,
     smpp_ingest,
 )
@@ -38,6 +39,12 @@ SCENARIOS: dict[str, Scenario] = {
             "micro-ratelimit",
             "Gcra.try_take cost and achieved vs configured rate",
             micro_ratelimit.run,
+        ),
+        Scenario(
+            "ratelimit",
+            "RateLimiter.acquire cost and achieved/configured rate: memory and Redis, 1 and 2 "
+            "processes",
+            ratelimit.run,
         ),
         Scenario(
             "micro-store",
