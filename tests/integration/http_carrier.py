@@ -51,10 +51,14 @@ class TestCarrier:
         self.send_receipts = True  # False: the test posts receipts itself
         self.requests: list[dict[str, Any]] = []  # every submit body, in arrival order
         self.callback_answers: list[int] = []  # statuses the gateway gave our receipts
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most submits this carrier was answering at once
+        self.client_ports: set[int] = set()  # distinct connections the submits came on
         self._script: deque[str] = deque()
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: _Server | None = None
+        self._scheme = "http"
         self._serve_task: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient(timeout=5)
         self.app = FastAPI()
@@ -63,16 +67,19 @@ class TestCarrier:
     # -- control ----------------------------------------------------------------------------
 
     def answer(self, *modes: str) -> None:
-        """The next submits get these answers, in order: ok, 429, 500, 400, slow, bad_json."""
+        """The next submits get these answers, in order: ok, hold (ok after 50 ms), 429, 500,
+        400, slow (after `slow_delay`), bad_json (a 200 without an id)."""
         self._script.extend(modes)
 
     @property
     def url(self) -> str:
         assert self._server is not None
         port = self._server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return f"{self._scheme}://127.0.0.1:{port}"
 
-    async def start(self) -> None:
+    async def start(self, *, certfile: str | None = None, keyfile: str | None = None) -> None:
+        """Serve on a port the OS picks; with `certfile` and `keyfile`, over TLS (https)."""
+        self._scheme = "https" if certfile else "http"
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -81,6 +88,8 @@ class TestCarrier:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=1,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
         self._server = _Server(config)
         self._serve_task = asyncio.create_task(self._server.serve())
@@ -108,7 +117,19 @@ class TestCarrier:
             return JSONResponse({"error": {"code": "auth", "message": "bad token"}}, 401)
         body = await request.json()
         self.requests.append(body)
-        mode = self._script.popleft() if self._script else "ok"
+        if request.client is not None:
+            self.client_ports.add(request.client.port)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(self._script.popleft() if self._script else "ok")
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, mode: str) -> Response:
+        if mode == "hold":
+            await asyncio.sleep(0.05)  # long enough for concurrent submits to overlap
+            mode = "ok"
         if mode == "429":
             return JSONResponse(
                 {"error": {"code": "rate_limited", "message": "slow down"}},

@@ -678,3 +678,65 @@ async def test_example_config_loads_from_gateway_config_file(
     assert connector.options.url == "https://api.carrier.example/v1/sms"
     assert connector.options.headers["Authorization"] == "Bearer token"
     assert connector.capacity == 8
+
+
+async def test_concurrency_bounds_requests_in_flight_on_kept_alive_connections(
+    http_gateway: Setup,
+) -> None:
+    _, carrier, api = await http_gateway(concurrency=2)
+    carrier.answer(*["hold"] * 12)
+    ids = await asyncio.gather(*(_submit(api, f"burst {i}") for i in range(12)))
+    for message_id in ids:
+        await _wait_status(api, message_id, "delivered")
+    assert carrier.max_in_flight == 2
+    assert len(carrier.client_ports) <= 2  # pooled connections, reused for every request
+
+
+class _NoEvents:
+    """A connector that only submits reports nothing; these tests need nowhere to report."""
+
+    async def receipts_received(self, connector: str, receipts: Any) -> None:
+        raise AssertionError("no receipt expected")
+
+    async def inbound_received(self, connector: str, parts: Any) -> None:
+        raise AssertionError("no MO expected")
+
+
+async def test_tls_is_verified_by_default_and_ca_file_trusts_the_carrier(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    carrier = TestCarrier()
+    await carrier.start(certfile=str(cert), keyfile=str(key))
+    outcomes = []
+    try:
+        for extra in ({}, {"ca_file": str(cert)}, {"verify": False}):
+            connector = HttpConnector(
+                name="tls",
+                options=_options(
+                    url=f"{carrier.url}/v1/sms", headers={"Authorization": f"Bearer {TOKEN}"}
+                )
+                | extra,
+            )
+            await connector.start(_NoEvents())
+            try:
+                outcomes.append(await connector.submit(_part("over TLS")))
+            finally:
+                await connector.stop()
+    finally:
+        await carrier.stop()
+    refused, pinned, unverified = outcomes
+    assert refused.error is not None and refused.error.raw_code == "connection"
+    assert refused.error.temporary
+    assert pinned.upstream_id == "c1"
+    assert unverified.upstream_id == "c2"
+    assert "TLS certificate verification is OFF" in caplog.text
+    assert len(carrier.requests) == 2
