@@ -7,6 +7,7 @@ import asyncio
 import copy
 import hashlib
 import hmac
+import json
 import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.http import HttpConnector
 from connectors.http.callback import CallbackParser
@@ -420,6 +423,75 @@ def test_a_shared_path_tells_receipts_from_mos_by_the_receipt_id() -> None:
     assert info.value.status == 404
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["id", "status", "from", "to", "text", "x"]), inner
+                )
+            ),
+            max_leaves=12,
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+    content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded", ""]),
+    path=st.sampled_from(["receipt", "mo", "other"]),
+)
+def test_any_callback_body_is_parsed_or_refused_never_crashes(
+    body: bytes, content_type: str, path: str
+) -> None:
+    parser = _parser(mo={})
+    request = _request(body, path=path, headers={"content-type": content_type})
+    status = 200
+    try:
+        data = parser.fields(request)
+        if parser.kind(request, data) == "receipt":
+            parser.receipts(data)
+        else:
+            parser.inbound(data, received_at=1.0)
+    except CallbackRejected as exc:
+        status = exc.status
+    assert status in (200, 400, 404)
+
+
+class _FailingStore:
+    """ConnectorEvents whose commit fails, as when the database is unreachable."""
+
+    async def receipts_received(self, connector: str, receipts: Any) -> None:
+        raise ConnectionError("store unreachable")
+
+    async def inbound_received(self, connector: str, parts: Any) -> None:
+        raise ConnectionError("store unreachable")
+
+
+async def test_a_callback_that_cannot_be_committed_is_503_so_the_carrier_resends() -> None:
+    connector = HttpConnector(
+        name="carrier",
+        options=_options(callback={"secret": SECRET, "secret_header": "X-Token", "mo": {}}),
+    )
+    receipt = _request(b'{"id": "c1", "status": "DELIVRD"}', headers={"x-token": SECRET})
+    with pytest.raises(CallbackRejected) as info:
+        await connector.handle_callback(receipt)  # not started
+    assert (info.value.status, info.value.code) == (503, "callback.unavailable")
+    await connector.start(_FailingStore())
+    try:
+        mo = _request(
+            b'{"from": "+4915112345678", "to": "+4930123456789", "text": "hi"}',
+            path="mo",
+            headers={"x-token": SECRET},
+        )
+        for request in (receipt, mo):
+            with pytest.raises(CallbackRejected) as info:
+                await connector.handle_callback(request)
+            assert (info.value.status, info.value.code) == (503, "callback.not_committed")
+    finally:
+        await connector.stop()
+
+
 # -- the whole gateway against the test carrier ---------------------------------------------
 
 Setup = Callable[..., Awaitable[tuple[Gateway, TestCarrier, httpx.AsyncClient]]]
@@ -702,9 +774,9 @@ class _NoEvents:
         raise AssertionError("no MO expected")
 
 
-async def test_tls_is_verified_by_default_and_ca_file_trusts_the_carrier(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def tls_cert(tmp_path: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM), made with openssl."""
     import subprocess
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -714,11 +786,18 @@ async def test_tls_is_verified_by_default_and_ca_file_trusts_the_carrier(
          "-addext", "subjectAltName=IP:127.0.0.1"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
+    return str(cert), str(key)
+
+
+async def test_tls_is_verified_by_default_and_ca_file_trusts_the_carrier(
+    tls_cert: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = tls_cert
     carrier = TestCarrier()
-    await carrier.start(certfile=str(cert), keyfile=str(key))
+    await carrier.start(certfile=cert, keyfile=key)
     outcomes = []
     try:
-        for extra in ({}, {"ca_file": str(cert)}, {"verify": False}):
+        for extra in ({}, {"ca_file": cert}, {"verify": False}):
             connector = HttpConnector(
                 name="tls",
                 options=_options(
