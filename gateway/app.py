@@ -197,6 +197,7 @@ class Gateway:
                 keys=KeyAuthenticator(store=store),
                 metrics=self.metrics,
                 readiness=self.readiness,
+                connectors=self.connectors,
             )
         )
         config = uvicorn.Config(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
 
@@ -75,6 +75,58 @@ class Connector(Protocol):
         ...
 
     def health(self) -> list[BindHealth]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """A carrier's HTTP request to `/v1/callbacks/{connector}[/{path}]`, framework-free.
+
+    Header names are lower case; `query` keeps the first value of a repeated parameter; `body`
+    is the raw bytes (already bounded in size by the API), so a signature over them can be
+    checked before anything is parsed."""
+
+    method: str
+    path: str  # what follows `/v1/callbacks/{connector}/`, "" for none
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResponse:
+    """What to answer the carrier once its report is committed."""
+
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    media_type: str = "text/plain"
+
+
+class CallbackRejected(Exception):  # noqa: N818 - a refusal, answered, not a failure of ours
+    """A callback the connector refuses: the API answers `status` with a problem+json body
+    carrying `code` (`callback.unauthorized`, `callback.malformed`, ...) and `detail`."""
+
+    def __init__(self, detail: str, *, status: int, code: str, title: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.code = code
+        self.title = title
+
+
+@runtime_checkable
+class CallbackConnector(Protocol):
+    """A connector whose carrier reports receipts and MOs by calling us over HTTP.
+
+    `handle_callback` authenticates the request (a shared secret or a signature: the route has
+    no bearer key), parses it, hands what it carries to `ConnectorEvents` and returns only after
+    that call returned, i.e. after the commit: the carrier's retry covers anything before it.
+    It raises `CallbackRejected` for a request it refuses (bad secret, malformed body, not
+    started) and never lets a parse error escape as anything else."""
+
+    name: str
+
+    async def handle_callback(self, request: CallbackRequest) -> CallbackResponse: ...
 
 
 class ConnectorFactory(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import errors, health, messages
+from gateway.api import callbacks, errors, health, messages
 from gateway.api.deps import ApiServices
 from schemas.problem import Problem
 
@@ -24,6 +24,7 @@ def create_api(services: ApiServices) -> FastAPI:
     errors.install(app)
     app.include_router(messages.router)
     app.include_router(health.router)
+    app.include_router(callbacks.router)
 
     original_openapi = app.openapi
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,6 +24,8 @@ class ApiServices:
     keys: KeyAuthenticator
     metrics: Metrics
     readiness: Any  # async () -> (ready: bool, body: dict)
+    # Connectors by name; those that are `CallbackConnector`s take /v1/callbacks/{name}.
+    connectors: Mapping[str, Any] = field(default_factory=dict)
 
 
 async def services(request: Request) -> ApiServices:
