@@ -95,7 +95,6 @@ class Gateway:
     http: _Server | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
-    _gauges_task: asyncio.Task[None] | None = None
     _stopped: bool = False
 
     async def start(self) -> None:
@@ -188,7 +187,7 @@ class Gateway:
             packed=s.smpp_packed,
         )
         await self.smpp_server.start()
-        self._gauges_task = asyncio.create_task(self._refresh_gauges(), name="metrics-gauges")
+        self.metrics.before_render(self._refresh_gauges)
 
         api = create_api(
             ApiServices(
@@ -269,26 +268,25 @@ class Gateway:
                 configured["kind"], name=name, options=options
             )
             rates[name] = float(configured.get("rate", 0))
-        self.limiter = open_rate_limiter(s.redis_url)
+        # During a Redis outage each node keeps to its share of a limit: the node count is not
+        # known, so this host's worker count is the estimate.
+        self.limiter = open_rate_limiter(s.redis_url, expected_nodes=s.workers)
         return rates
 
-    async def _refresh_gauges(self, interval: float = 2.0) -> None:
-        """Gauges are state, not events: read them from the components every few seconds."""
+    def _refresh_gauges(self) -> None:
+        """Gauges are state, not events: read from the components when /metrics is scraped."""
         m = self.metrics
-        while True:
-            for name, connector in self.connectors.items():
-                m.binds_up.labels(connector=name).set(
-                    sum(1 for b in connector.health() if b.state == "bound")
-                )
-            if self.dispatcher is not None:
-                for name, depth in self.dispatcher.queue_depths().items():
-                    m.queue_depth.labels(connector=name).set(depth)
-            if self.receipts is not None:
-                m.receipts_parked.set(self.receipts.parked)
-            if self.dispatcher is not None:
-                for name, state in self.dispatcher.breaker_states().items():
-                    m.circuit_open.labels(connector=name).set(state is not BreakerState.CLOSED)
-            await asyncio.sleep(interval)
+        for name, connector in self.connectors.items():
+            m.binds_up.labels(connector=name).set(
+                sum(1 for b in connector.health() if b.state in ("bound", "up"))
+            )
+        if self.dispatcher is not None:
+            for name, depth in self.dispatcher.queue_depths().items():
+                m.queue_depth.labels(connector=name).set(depth)
+            for name, state in self.dispatcher.breaker_states().items():
+                m.circuit_open.labels(connector=name).set(state is not BreakerState.CLOSED)
+        if self.receipts is not None:
+            m.receipts_parked.set(self.receipts.parked)
 
     @property
     def http_port(self) -> int:
@@ -335,8 +333,6 @@ class Gateway:
         self._stopped = True
         s = self.settings
         self.draining = True
-        if self._gauges_task is not None:
-            self._gauges_task.cancel()
         if self.http is not None and self._http_task is not None:
             self.http.should_exit = True
             with contextlib.suppress(Exception):

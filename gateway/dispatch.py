@@ -339,9 +339,10 @@ class Dispatcher:
     def _throttled(self, name: str) -> None:
         aimd = self._aimd.get(name)
         if aimd is None:
-            # No configured rate: start from what it carried until now, and let AIMD probe up
-            # to twice that (the carrier's real limit is unknown).
-            aimd = self._aimd[name] = Aimd(max(2 * self._meters[name].current(), 2.0))
+            # No configured rate and the carrier's limit is unknown: AIMD between what it
+            # carried until now (often measured while traffic was still ramping up, hence
+            # the floor of the ceiling) and four times that.
+            aimd = self._aimd[name] = Aimd(max(4 * self._meters[name].current(), 100.0))
             self._configured_rate[name] = 0.0
         rate = aimd.throttled()
         if rate != self._configured_rate[name]:

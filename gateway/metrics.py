@@ -6,6 +6,8 @@ connector names, statuses, message types, outcomes; never a phone number or a me
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -15,6 +17,7 @@ _DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._refreshers: list[Callable[[], None]] = []
         r = self.registry
         self.messages_accepted = Counter(
             "gateway_messages_accepted", "Messages committed at intake", ["type"], registry=r
@@ -115,5 +118,11 @@ class Metrics:
             registry=r,
         )
 
+    def before_render(self, refresh: Callable[[], None]) -> None:
+        """Have `refresh` set gauges from live state each time the metrics are rendered."""
+        self._refreshers.append(refresh)
+
     def render(self) -> bytes:
+        for refresh in self._refreshers:
+            refresh()
         return generate_latest(self.registry)

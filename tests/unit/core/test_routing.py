@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.domain import ConfigError
-from gateway.routing import Route, RouteRule, Router
+from gateway.routing import Route, Router, RouteRule
 
 DE_TMOBILE = "+4915112345678"
 DE_O2 = "+4917612345678"
