@@ -17,6 +17,10 @@ from enum import StrEnum
 __all__ = ["ReceiptIdForm", "RecentIds", "receipt_id", "receipt_id_candidates", "submit_id"]
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# SMPP 3.4 §5.2.23: message_id is a C-Octet String of at most 65 octets, 64 characters. A longer
+# "id" (from a receipt's free text) is not converted: it cannot be one, and str() of a huge
+# int raises (Python's int/str conversion limit) instead of answering.
+MAX_ID_LENGTH = 64
 
 
 class ReceiptIdForm(StrEnum):
@@ -38,11 +42,11 @@ class ReceiptIdForm(StrEnum):
 
 
 def _is_decimal(value: str) -> bool:
-    return value.isascii() and value.isdigit()
+    return len(value) <= MAX_ID_LENGTH and value.isascii() and value.isdigit()
 
 
 def _is_hex(value: str) -> bool:
-    return bool(value) and all(c in _HEX_DIGITS for c in value)
+    return 0 < len(value) <= MAX_ID_LENGTH and all(c in _HEX_DIGITS for c in value)
 
 
 def _hex_to_dec(value: str) -> str | None:
