@@ -442,6 +442,11 @@ class IndependentSmsc:
                 self.dropped_connections += 1
                 conn.close()
                 return
+        if not record.destination_addr:
+            # smpplib stops parsing where the body ends, leaving later fields None: a submit cut
+            # short reads as one without a destination, which an SMSC refuses (§5.1.3).
+            self._answer(conn, record, c.SMPP_ESME_RINVDSTADR, None)
+            return
         status = self._admit()
         if status == c.SMPP_ESME_ROK and b.error_ratio and random.random() < b.error_ratio:
             status = b.error_status

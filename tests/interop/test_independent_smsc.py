@@ -195,6 +195,10 @@ async def test_dropped_connection_mid_window_retries_only_the_unanswered(
     assert accepted == Counter(texts)
     unanswered = [s for s in smsc.submits if not s.answered]
     assert unanswered, "the drop should have left submits unanswered"
+    dropped = {s.connection for s in unanswered}
+    assert any(s.answered and s.connection in dropped for s in smsc.submits), (
+        "some responses should have reached the gateway before the drop"
+    )
     assert all(received[s.body.decode()] >= 2 for s in unanswered)
 
 
@@ -222,7 +226,7 @@ async def test_throttled_submits_are_all_delivered(
     smsc.behaviour.throttle_strict = strict
     texts = [f"t{i}" for i in range(count)]
     async with gateway_against(smsc, tmp_path) as api:
-        bodies = await wait_final(api, await submit(api, texts), timeout=20)
+        bodies = await wait_final(api, await submit(api, texts), timeout=30)
     assert statuses(bodies) == {"delivered": count}
     assert any(s.status == ESME_RTHROTTLED for s in smsc.submits)
     assert Counter(s.body.decode() for s in smsc.accepted()) == Counter(texts)
@@ -404,3 +408,68 @@ async def test_receipts_missing_or_reordering_fields(
     async with gateway_against(smsc, tmp_path) as api:
         bodies = await wait_final(api, await submit(api, [f"fields {i}" for i in range(3)]))
     assert statuses(bodies) == {"undelivered": 3}
+
+
+async def test_last_part_receipt_before_the_response_covers_the_message(
+    smsc: IndependentSmsc, tmp_path: Path
+) -> None:
+    """The covering rule also applies to a receipt that was parked (it came first)."""
+    b = smsc.behaviour
+    b.receipts_for, b.receipt_before_response, b.submit_latency = "last", True, 0.1
+    async with gateway_against(smsc, tmp_path, receipts_for="last") as api:
+        bodies = await wait_final(api, await submit(api, ["z" * 400]))
+    assert statuses(bodies) == {"delivered": 1}
+    assert len(smsc.receipts) == 1
+
+
+# -- the independent SMSC itself, on bad input ------------------------------------------------
+
+
+async def _exchange(port: int, *pdus: bytes) -> list[Any]:
+    """Send raw PDUs, read what comes back until the SMSC closes or goes quiet (bounded)."""
+    from gateway.smpp.pdu import decode
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for data in pdus:
+            writer.write(data)
+        answers = []
+        while True:
+            try:
+                header = await asyncio.wait_for(reader.readexactly(16), timeout=0.5)
+            except (TimeoutError, asyncio.IncompleteReadError):
+                return answers
+            length = int.from_bytes(header[:4], "big")
+            answers.append(decode(header + await reader.readexactly(length - 16)))
+    finally:
+        writer.close()
+
+
+def _raw(command_id: int, sequence: int, body: bytes = b"") -> bytes:
+    return (
+        (16 + len(body)).to_bytes(4, "big")
+        + command_id.to_bytes(4, "big")
+        + bytes(4)
+        + (sequence.to_bytes(4, "big") + body)
+    )
+
+
+async def test_independent_smsc_answers_bad_input_and_never_hangs(smsc: IndependentSmsc) -> None:
+    # Our codec reads the SMSC's answers here: the SMSC itself never imports it.
+    from gateway.smpp.pdu import BindTransceiverResp, GenericNack, SubmitSmResp
+
+    bind = _raw(0x09, 1, b"gateway\0wrong\0\0\x34\0\0\0")
+    unknown, submit_unbound = _raw(0x0000_0777, 2), _raw(0x04, 3, bytes(17))
+    answers = await _exchange(smsc.port, unknown, submit_unbound, bind)
+    assert isinstance(answers[0], GenericNack) and answers[0].command_status == 0x03
+    assert isinstance(answers[1], GenericNack) and answers[1].command_status == 0x04
+    assert isinstance(answers[2], BindTransceiverResp) and answers[2].command_status == 0x0E
+    assert len(answers) == 3  # and the connection was closed after the refused bind
+    # A command_length below the header's: answered, then closed (no way to resynchronise).
+    (nack,) = await _exchange(smsc.port, (8).to_bytes(4, "big") + bytes(12))
+    assert isinstance(nack, GenericNack) and nack.command_status == 0x02
+    good = _raw(0x09, 4, b"gateway\0secret\0\0\x34\0\0\0")
+    truncated_submit = _raw(0x04, 5, b"\0\x05")  # the body ends inside its fields
+    answers = await _exchange(smsc.port, good, truncated_submit)
+    assert answers[0].command_status == 0
+    assert isinstance(answers[1], SubmitSmResp) and answers[1].command_status == 0x0B
