@@ -181,12 +181,14 @@ async def test_sar_parts_and_ucs2_as_another_codec_reads_them(
 async def test_dropped_connection_mid_window_retries_only_the_unanswered(
     smsc: IndependentSmsc, tmp_path: Path
 ) -> None:
-    smsc.behaviour.submit_latency = 0.05  # a window's worth is in flight when the drop comes
-    smsc.drop_connection_after(25)
-    texts = [f"drop {i}" for i in range(60)]
+    # 2 binds x window 20: the first 40 submits come at once and are answered after 50 ms, so
+    # the 45th comes on a connection with answered submits behind it and a window in flight.
+    smsc.behaviour.submit_latency = 0.05
+    smsc.drop_connection_after(45)
+    texts = [f"drop {i}" for i in range(80)]
     async with gateway_against(smsc, tmp_path) as api:
         bodies = await wait_final(api, await submit(api, texts), timeout=20)
-    assert statuses(bodies) == {"delivered": 60}
+    assert statuses(bodies) == {"delivered": 80}
     assert smsc.dropped_connections == 1
     received = Counter(s.body.decode() for s in smsc.submits)
     accepted = Counter(s.body.decode() for s in smsc.accepted())
