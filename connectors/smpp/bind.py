@@ -149,10 +149,6 @@ class _EsmeConnection(SessionProtocol):
             log.debug("deliver_sm handled but the bind closed before its answer")
 
     async def submit(self, pdu: SubmitSm) -> Pdu:
-        if not self.is_open:
-            # Closing but not yet closed: `send` would drop the bytes and the future would
-            # wait for a response that cannot come (on_closed already failed the others).
-            raise SubmitNotAnsweredError("connection closing")
         sent = self.send(pdu)
         future: asyncio.Future[Pdu] = self._loop.create_future()
         self.pending[sent.sequence_number] = future
