@@ -352,6 +352,9 @@ async def test_intermediate_receipts_then_delivered(smsc: IndependentSmsc, tmp_p
         body = (await api.get(f"/v1/messages/{ids[0]}")).json()
         assert body["status"] == "submitted" and body["parts"][0]["status"] == "submitted"
         bodies = await wait_final(api, ids)
+        metrics = (await api.get("/metrics")).text
+    # Read as receipts, not as messages from the handset (esm_class type 1000 is no MO).
+    assert "gateway_inbound_messages_total{" not in metrics
     assert statuses(bodies) == {"delivered": 1}
     assert [r.state for r in smsc.receipts] == ["ACCEPTD", "ENROUTE", "DELIVRD"]
     assert all(r.ack_status == 0 for r in smsc.receipts)
