@@ -6,6 +6,11 @@ stored yet (a carrier that answers the receipt before the submit response, or a 
 reaches another node than the one that sent) is parked in the store before the carrier hears
 that we have it, and matched by a periodic join against the parts as soon as the id is
 stored, by whichever node. Parking is bounded in time: what expires unmatched is counted.
+
+Some carriers send a receipt only for the last part of a concatenated message. For a connector
+declared so (`cover_earlier_parts`), a final receipt for part N is applied to parts 0..N of its
+message as well: the part is found by its own id, here or from the store, so this works on any
+node and after a restart, and the lifecycle guard keeps any earlier part's own verdict.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class ReceiptCorrelator:
         self._recent: OrderedDict[tuple[str, str], PartKey] = OrderedDict()
         self._max_recent = max_recent
         self.parked = 0  # parked by this node and not yet seen matched (for the gauge)
+        self._covering: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -85,7 +91,7 @@ class ReceiptCorrelator:
                     )
                 )
             else:
-                updates.append(self._update(key, receipt, connector))
+                updates.extend(self._updates(key, receipt, connector))
         if log.isEnabledFor(logging.DEBUG):
             for receipt in receipts:
                 key = found.get(receipt.upstream_id)
@@ -104,7 +110,7 @@ class ReceiptCorrelator:
             await self._store.park_receipts(parked)
             self.parked += len(parked)
             self._metrics.receipts.labels(connector=connector, outcome="parked").inc(len(parked))
-        self._count_matched(connector, updates)
+        self._count_matched(connector, len(receipts) - len(parked), updates)
         await self._status.apply(updates)
 
     def sent(self, connector: str, upstream_id: str, key: PartKey) -> None:
@@ -121,6 +127,29 @@ class ReceiptCorrelator:
         if self.parked:
             self._wake.set()
 
+    def cover_earlier_parts(self, connector: str) -> None:
+        """`connector`'s carrier reports a concatenated message by its last part only: a final
+        receipt for a part is the verdict for the earlier parts of its message too."""
+        self._covering.add(connector)
+
+    def _updates(self, key: PartKey, receipt: UpstreamReceipt, connector: str) -> list[PartUpdate]:
+        update = self._update(key, receipt, connector)
+        if connector not in self._covering or not receipt.status.terminal or key.seq == 0:
+            return [update]
+        # The earlier parts keep their own upstream ids: only the status is carried over.
+        earlier = [
+            PartUpdate(
+                message_id=key.message_id,
+                seq=seq,
+                status=update.status,
+                at=update.at,
+                error_code=update.error_code,
+                error_detail=update.error_detail,
+            )
+            for seq in range(key.seq)
+        ]
+        return [*earlier, update]
+
     def _update(self, key: PartKey, receipt: UpstreamReceipt, connector: str) -> PartUpdate:
         return PartUpdate(
             message_id=key.message_id,
@@ -134,8 +163,8 @@ class ReceiptCorrelator:
             error_detail=f"stat:{receipt.raw_state}" if receipt.status.terminal else None,
         )
 
-    def _count_matched(self, connector: str, updates: Sequence[PartUpdate]) -> None:
-        self._metrics.receipts.labels(connector=connector, outcome="matched").inc(len(updates))
+    def _count_matched(self, connector: str, matched: int, updates: Sequence[PartUpdate]) -> None:
+        self._metrics.receipts.labels(connector=connector, outcome="matched").inc(matched)
         for update in updates:
             if update.status.terminal:
                 self._metrics.parts_final.labels(connector=connector, status=update.status).inc()
@@ -147,20 +176,20 @@ class ReceiptCorrelator:
             matched = await self._store.match_parked(limit=1000)
             if not matched:
                 break
-            updates = [
-                self._update(
+            per_receipt = [
+                self._updates(
                     key,
                     UpstreamReceipt(r.upstream_id, Status(r.status), r.raw_state, r.error_code),
                     r.connector,
                 )
                 for r, key in matched
             ]
-            await self._status.apply(updates)
+            await self._status.apply([u for updates in per_receipt for u in updates])
             # Only after the updates are committed: a crash in between re-applies them, which
             # the lifecycle guard makes harmless.
             await self._store.unpark([(r.connector, r.upstream_id) for r, _ in matched])
-            for update, (r, _) in zip(updates, matched, strict=True):
-                self._count_matched(r.connector, [update])
+            for updates, (r, _) in zip(per_receipt, matched, strict=True):
+                self._count_matched(r.connector, 1, updates)
             self.parked = max(self.parked - len(matched), 0)
             if len(matched) < 1000:
                 break

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.smpp.bind import Bind, BindSettings, SubmitNotAnsweredError
+from connectors.smpp.receipt_ids import ReceiptIdForm, RecentIds, receipt_id, submit_id
 from gateway.connector import (
     BindHealth,
     ConnectorEvents,
@@ -27,7 +28,13 @@ from gateway.smpp.address import Npi, Ton, from_smpp, to_smpp
 from gateway.smpp.codes import CommandStatus, is_temporary, status_name
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
-from gateway.smpp.receipt import MessageState, ReceiptParseError, is_delivery_receipt, parse_receipt
+from gateway.smpp.receipt import (
+    MessageState,
+    ReceiptParseError,
+    is_delivery_receipt,
+    is_intermediate_notification,
+    parse_receipt,
+)
 from gateway.smpp.tlv import Tlv, TlvValue, sar_of
 from gateway.text import (
     Concatenation,
@@ -91,7 +98,12 @@ def udh_to_sar(udh: bytes) -> tuple[bytes, dict[int, TlvValue]]:
     return (bytes((len(rest),)) + rest if rest else b""), tlvs
 
 
+RECEIPTS_FOR = ("all", "last")
+
+
 class SmppConnector:
+    """Options (all optional but host and port) are documented in connectors/smpp/README.md."""
+
     def __init__(self, *, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
         self.binds_count = int(options.get("binds", 1))
@@ -100,6 +112,15 @@ class SmppConnector:
         self.packed = bool(options.get("packed", False))
         # How long texts are cut for this upstream; intake segments accordingly.
         self.concatenation = Concatenation(options.get("concatenation", Concatenation.UDH8))
+        # How this carrier's receipts write the id its submit_sm_resp gave (receipt_ids.py).
+        self.receipt_id = ReceiptIdForm.parse(options.get("receipt_id", ReceiptIdForm.SAME))
+        self._recent_ids = RecentIds() if self.receipt_id is ReceiptIdForm.AUTO else None
+        # Whether the carrier sends a receipt for every part of a concatenated message or only
+        # for the last one. Read by the composition root: with "last", the receipt correlator
+        # applies a part's receipt to the earlier parts too (ReceiptCorrelator.cover_earlier_parts).
+        self.receipts_for = str(options.get("receipts_for", "all")).lower()
+        if self.receipts_for not in RECEIPTS_FOR:
+            raise ValueError(f"receipts_for must be all or last, not {self.receipts_for!r}")
         self._settings = BindSettings(
             host=str(options["host"]),
             port=int(options["port"]),
@@ -191,8 +212,8 @@ class SmppConnector:
             )
         status = response.command_status
         if status == CommandStatus.ESME_ROK and isinstance(response, SubmitSmResp):
-            if response.message_id:
-                return SubmitOutcome(upstream_id=response.message_id)
+            if response.message_id.strip():
+                return SubmitOutcome(upstream_id=self._given_id(response.message_id))
             return SubmitOutcome(
                 error=UpstreamError("empty message_id", raw_code="no_id", temporary=False)
             )
@@ -205,15 +226,34 @@ class SmppConnector:
             )
         )
 
+    def _given_id(self, message_id: str) -> str:
+        """The id to store for a part, from its submit_sm_resp."""
+        given = submit_id(self.receipt_id, message_id)
+        if self._recent_ids is not None:
+            self._recent_ids.add(given)
+        return given
+
+    def _receipted_id(self, raw: str) -> str:
+        """A receipt's id in the form `_given_id` stored, so the correlator matches it."""
+        if self._recent_ids is not None:
+            return self._recent_ids.resolve(raw)
+        return receipt_id(self.receipt_id, raw)
+
     async def _on_deliver(self, pdu: DeliverSm) -> int:
-        if not is_delivery_receipt(pdu.esm_class):
+        # An intermediate notification (§5.2.12 type 1000: ENROUTE, ACCEPTD) is a receipt too,
+        # never an MO: read as one, it would reach an account as a message from the handset.
+        if not (is_delivery_receipt(pdu.esm_class) or is_intermediate_notification(pdu.esm_class)):
             return await self._on_mo(pdu)
         tlv_id = pdu.tlvs.get(Tlv.RECEIPTED_MESSAGE_ID)
-        if isinstance(tlv_id, str) and tlv_id and pdu.tlvs.get(Tlv.MESSAGE_STATE) == 2:
+        if isinstance(tlv_id, str) and tlv_id.strip() and pdu.tlvs.get(Tlv.MESSAGE_STATE) == 2:
             # DELIVERED by the TLVs: all a delivered part needs, without reading the text,
             # which is most of the cost of a receipt.
             await self._receipts.submit(
-                UpstreamReceipt(upstream_id=tlv_id, status=Status.DELIVERED, raw_state="DELIVERED")
+                UpstreamReceipt(
+                    upstream_id=self._receipted_id(tlv_id),
+                    status=Status.DELIVERED,
+                    raw_state="DELIVERED",
+                )
             )
             return CommandStatus.ESME_ROK
         try:
@@ -223,7 +263,7 @@ class SmppConnector:
             return CommandStatus.ESME_ROK
         await self._receipts.submit(
             UpstreamReceipt(
-                upstream_id=receipt.message_id,
+                upstream_id=self._receipted_id(receipt.message_id),
                 status=_RECEIPT_STATUS.get(receipt.state, Status.SUBMITTED),
                 raw_state=receipt.state.name,
                 error_code=receipt.error_code,
