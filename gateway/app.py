@@ -124,6 +124,10 @@ class Gateway:
         self.status = StatusWriter(store=store)
         self.status.subscribe(self._count_changes)
         self.receipts = ReceiptCorrelator(store=store, status=self.status, metrics=self.metrics)
+        for connector_name, connector in self.connectors.items():
+            # A carrier that sends a receipt for the last part of a long message only.
+            if getattr(connector, "receipts_for", "all") == "last":
+                self.receipts.cover_earlier_parts(connector_name)
         self.inbound = InboundService(
             store=store, metrics=self.metrics, on_stored=lambda _: self._wake_smpp_delivery()
         )
@@ -257,6 +261,7 @@ class Gateway:
                 "password": upstream.password,
                 "binds": upstream.binds,
                 "window": upstream.window,
+                **upstream.options,
             }
             rates = {s.default_connector: upstream.tps}
         self.connectors[s.default_connector] = self.registry.build(
@@ -270,7 +275,9 @@ class Gateway:
             rates[name] = float(configured.get("rate", 0))
         # During a Redis outage each node keeps to its share of a limit: the node count is not
         # known, so this host's worker count is the estimate.
-        self.limiter = open_rate_limiter(s.redis_url, expected_nodes=s.workers)
+        self.limiter = open_rate_limiter(
+            s.redis_url, expected_nodes=s.workers, prefix=s.redis_prefix
+        )
         return rates
 
     def _refresh_gauges(self) -> None:

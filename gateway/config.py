@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -23,6 +23,9 @@ from pydantic_settings import (
 
 from gateway.domain import ConfigError
 from gateway.routing import RouteRule
+
+# Upstream URL options handed to the connector unchanged (see connectors/smpp/README.md).
+_PASSED_THROUGH = frozenset({"system_type", "receipt_id", "receipts_for"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class UpstreamConfig:
     tps: float = 0.0  # 0: no limit
     concatenation: str = "udh8"
     packed: bool = False
+    # Connector options the URL carries as they are; the connector validates them.
+    options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, value: str) -> UpstreamConfig:
@@ -50,7 +55,7 @@ class UpstreamConfig:
             raise ValueError("expected 'simulator' or a URL such as smpp://user:pw@host:2775")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         known = {"binds", "window", "tps", "concat", "packed"}
-        if unknown := set(query) - known - {"system_type"}:
+        if unknown := set(query) - known - _PASSED_THROUGH:
             raise ValueError(f"unknown upstream option(s): {', '.join(sorted(unknown))}")
         try:
             binds = int(query.get("binds", 1))
@@ -76,6 +81,7 @@ class UpstreamConfig:
             tps=tps,
             concatenation=concatenation,
             packed=packed,
+            options={k: v for k, v in query.items() if k in _PASSED_THROUGH},
         )
 
 
@@ -90,6 +96,7 @@ class Settings(BaseSettings):
     database_schema: str | None = None
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     redis_url: str | None = None
+    redis_prefix: str = Field(default="gw:", description="namespace of this cluster's keys")
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

@@ -40,15 +40,17 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
-def open_rate_limiter(redis_url: str | None, *, expected_nodes: int = 1) -> RateLimiter:
+def open_rate_limiter(
+    redis_url: str | None, *, expected_nodes: int = 1, prefix: str = "gw:"
+) -> RateLimiter:
     """The in-process limiter, or the shared one when a Redis URL is given. `expected_nodes`:
     how many nodes share each limit, so that during a Redis outage each node keeps to its
-    share."""
+    share; `prefix` namespaces the keys of one gateway cluster in a shared Redis."""
     if redis_url is None:
         return MemoryRateLimiter()
     from gateway.ratelimit.shared import RedisRateLimiter
 
-    return RedisRateLimiter(redis_url, expected_nodes=expected_nodes)
+    return RedisRateLimiter(redis_url, expected_nodes=expected_nodes, prefix=f"{prefix}rl:")
 
 
 def __getattr__(name: str) -> Any:

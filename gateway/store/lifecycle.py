@@ -98,7 +98,11 @@ def plan_message_changes(
     """Message transitions implied by the part statuses read back after the updates."""
     latest: dict[str, PartUpdate] = {}
     for update in updates:
-        latest[update.message_id] = update
+        # The most advanced update of a batch speaks for the message: a late intermediate
+        # receipt (ENROUTE, err:000) committed with the final one must not lend its error code.
+        current = latest.get(update.message_id)
+        if current is None or update.status.rank >= current.status.rank:
+            latest[update.message_id] = update
     changes: list[MessageChange] = []
     for message_id, update in latest.items():
         message = messages.get(message_id)

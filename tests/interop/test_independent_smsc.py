@@ -21,7 +21,6 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import load_settings
-from gateway.connector import ConnectorRegistry
 from tests.conftest import DEMO_KEY
 from tests.interop.independent_smsc import (
     ESM_INTERMEDIATE,
@@ -46,34 +45,18 @@ async def gateway_against(
     database: str = "gw",
     **connector_options: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway whose upstream is `smsc`, and an API client for the demo account.
-
-    `connector_options` reach the SMPP connector as options next to those the upstream URL
-    gives (receipt_id, receipts_for): the URL does not carry them yet (gateway/config.py is
-    the integrator's), so the test's registry adds them, as the composition root will.
-    """
-    registry = ConnectorRegistry.discover()
-    smpp = registry.factories["smpp"]
-
-    def factory(*, name: str, options: Mapping[str, Any]) -> Any:
-        return smpp(name=name, options={**options, **connector_options})
-
-    registry.factories["smpp"] = factory
+    """A gateway whose upstream is `smsc`, and an API client for the demo account;
+    `connector_options` (receipt_id, receipts_for) go into the upstream URL."""
+    options = "".join(f"&{k}={v}" for k, v in connector_options.items())
     gateway = Gateway(
         load_settings(
             database_url=f"sqlite:///{tmp_path}/{database}.db", http_port=0, smpp_port=0,
             demo_key=DEMO_KEY, node_id="interop",
-            upstream=f"smpp://gateway:secret@127.0.0.1:{smsc.port}?{query}",
-            retry_base_delay=0.1, retry_max_delay=0.5, max_attempts=40,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{smsc.port}?{query}{options}",
+            retry_base_delay=0.1, retry_max_delay=0.5,
         ),
-        registry=registry,
     )  # fmt: skip
     await gateway.start()
-    if connector_options.get("receipts_for") == "last":
-        # What the composition root must do for a connector whose carrier receipts only the
-        # last part of a concatenated message (see connectors/smpp/README.md).
-        assert gateway.receipts is not None
-        gateway.receipts.cover_earlier_parts("upstream")
     try:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{gateway.http_port}",
