@@ -201,6 +201,9 @@ class Gateway:
                 metrics=self.metrics,
                 readiness=self.readiness,
                 connectors=self.connectors,
+                admin_key_hash=(
+                    hash_key(s.admin_key.get_secret_value()) if s.admin_key is not None else None
+                ),
             )
         )
         config = uvicorn.Config(

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     simulator_delivered_ratio: float = Field(default=1.0, ge=0, le=1)
 
     demo_key: SecretStr | None = None
+    # Guards /v1/admin/*. Unset: the admin API answers 401 to everyone (the CLI still works,
+    # it talks to the store directly).
+    admin_key: SecretStr | None = None
     demo_smpp_password: SecretStr | None = None
 
     dispatch_capacity: int = Field(default=20_000, ge=1, description="parts held in memory")
@@ -182,6 +185,12 @@ class Settings(BaseSettings):
     def _production_needs_explicit_secrets(self) -> Settings:
         if self.environment == "production" and self.upstream == "simulator":
             raise ValueError("upstream: the simulator is for development; set GATEWAY_UPSTREAM")
+        if (
+            self.environment == "production"
+            and self.admin_key is not None
+            and len(self.admin_key.get_secret_value()) < 32
+        ):
+            raise ValueError("admin_key: use at least 32 random characters in production")
         if self.node_heartbeat_ttl <= self.node_heartbeat_interval * 2:
             raise ValueError("node_heartbeat_ttl must exceed twice node_heartbeat_interval")
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -10,9 +11,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.domain import Account
-from gateway.domain.errors import Unauthorized
+from gateway.domain.errors import AdminUnauthorized, Unauthorized
 from gateway.intake import Intake
-from gateway.keys import KeyAuthenticator
+from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
 from gateway.store import Store
 
@@ -26,6 +27,8 @@ class ApiServices:
     readiness: Any  # async () -> (ready: bool, body: dict)
     # Connectors by name; those that are `CallbackConnector`s take /v1/callbacks/{name}.
     connectors: Mapping[str, Any] = field(default_factory=dict)
+    # SHA-256 of GATEWAY_ADMIN_KEY; None: the admin API refuses everyone.
+    admin_key_hash: str | None = None
 
 
 async def services(request: Request) -> ApiServices:
@@ -51,3 +54,24 @@ async def authenticate(
 
 
 AccountDep = Annotated[Account, Depends(authenticate)]
+
+
+async def authenticate_admin(
+    svc: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Admin routes take `Authorization: Bearer <GATEWAY_ADMIN_KEY>`; the comparison is on
+    digests and constant-time, so neither timing nor length tells anything about the key."""
+    expected = svc.admin_key_hash
+    presented = hash_key(credentials.credentials) if credentials is not None else ""
+    if (
+        expected is None
+        or credentials is None
+        or credentials.scheme.lower() != "bearer"
+        or not hmac.compare_digest(presented, expected)
+    ):
+        raise AdminUnauthorized("send the admin key as `Authorization: Bearer <key>`")
+
+
+# Put on an admin router: `APIRouter(prefix="/v1/admin/...", dependencies=[AdminDep])`.
+AdminDep = Depends(authenticate_admin)

@@ -72,6 +72,7 @@ def _client_error(code: str, status: int, title: str) -> type[ClientError]:
 
 # The catalogue of client errors: code, HTTP status, title. The API lists these in OpenAPI.
 Unauthorized = _client_error("auth.unauthorized", 401, "Missing or invalid API key")
+AdminUnauthorized = _client_error("auth.admin_unauthorized", 401, "Missing or invalid admin key")
 NotFound = _client_error("message.not_found", 404, "No such message")
 InvalidNumber = _client_error("message.invalid_number", 422, "Invalid phone number")
 EmptyText = _client_error("message.empty_text", 422, "Empty message text")
@@ -92,6 +93,7 @@ ShuttingDown = _client_error(
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
+    AdminUnauthorized,
     NotFound,
     InvalidNumber,
     EmptyText,
