@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 MessageTypeName = Literal["otp", "transactional", "promotional"]
 EncodingName = Literal["gsm7", "latin1", "ucs2"]
@@ -42,7 +50,7 @@ class MessageCreate(BaseModel):
         "(GSM 7-bit, GSM 7-bit with a national shift table, then UCS-2). Text the pinned "
         "encoding cannot carry is refused with message.unencodable_text, never replaced by '?'.",
     )
-    transliterate: bool = Field(
+    transliterate: StrictBool = Field(
         default=False,
         description="Replace typographic quotes, dashes, ellipses and exotic spaces by GSM 7-bit "
         "equivalents when that avoids UCS-2; the response lists what was replaced.",
@@ -52,11 +60,20 @@ class MessageCreate(BaseModel):
         description="Send later (ISO 8601 with a zone, at most 35 days ahead); the message is "
         "`scheduled` until then.",
     )
-    validity: int | None = Field(
+    validity: StrictInt | None = Field(
         default=None,
         description="Seconds the message may wait for delivery, counted from send_at or now "
         "(10 s to 7 days); past it an unsent message becomes `expired`, and carriers are told.",
     )
+
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _send_at_is_a_timestamp_string(cls, value: object) -> object:
+        # A bare number would be read as epoch seconds (so `0` means 1970): a client bug to
+        # report, not a time to guess. ISO 8601 with a zone is the documented form.
+        if isinstance(value, int | float):
+            raise ValueError("send_at must be an ISO 8601 string with a zone, not a number")
+        return value
 
 
 class Transliteration(BaseModel):
