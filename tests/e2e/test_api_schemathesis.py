@@ -30,6 +30,7 @@ ST = Path(sys.executable).with_name("st")
 
 
 def _run_schemathesis(gateway: GatewayProcess, key: str, *filters: str) -> None:
+    # cwd: st keeps replay data in ./.schemathesis; keep it out of the work tree.
     args = [
         str(ST),
         "run",
@@ -53,7 +54,12 @@ def _run_schemathesis(gateway: GatewayProcess, key: str, *filters: str) -> None:
     if SEED != "random":
         args += ["--seed", SEED]
     result = subprocess.run(
-        args, capture_output=True, text=True, timeout=SECONDS + 120, check=False
+        args,
+        capture_output=True,
+        text=True,
+        timeout=SECONDS + 120,
+        check=False,
+        cwd=gateway.log_path.parent,
     )
     assert result.returncode == 0, result.stdout[-12_000:] + result.stderr[-4_000:]
     assert "Tested:" in result.stdout, result.stdout[-4_000:]
