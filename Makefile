@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick venv clean simulate migrate
+.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,18 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/python -m gateway run
+
+# Two nodes on their own ports (REST 8080 and 8081, SMPP 2775 and 2776) sharing the machine's
+# PostgreSQL and Redis, and one simulator process as their carrier. Override any GATEWAY_*.
+CLUSTER_DB ?= postgresql://postgres@127.0.0.1:5432/test
+CLUSTER_REDIS ?= redis://127.0.0.1:6379/0
+cluster: $(STAMP)
+	GATEWAY_WORKERS=$${GATEWAY_WORKERS:-2} GATEWAY_WORKER_PORTS=distinct \
+	GATEWAY_DATABASE_URL=$${GATEWAY_DATABASE_URL:-$(CLUSTER_DB)} \
+	GATEWAY_DATABASE_SCHEMA=$${GATEWAY_DATABASE_SCHEMA:-smsgw_cluster} \
+	GATEWAY_REDIS_URL=$${GATEWAY_REDIS_URL:-$(CLUSTER_REDIS)} \
+	GATEWAY_SIMULATOR_PORT=$${GATEWAY_SIMULATOR_PORT:-2790} \
 	$(BIN)/python -m gateway run
 
 simulate: $(STAMP)

@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     node_heartbeat_ttl: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=15.0, ge=0)
     workers: int = Field(default=1, ge=1, le=64, description="gateway processes on this host")
+    # shared: every worker on the same HTTP and SMPP ports (SO_REUSEPORT; the kernel balances).
+    # distinct: worker i on http_port + i and smpp_port + i, as separate nodes behind a load
+    # balancer would be (`make cluster`).
+    worker_ports: Literal["shared", "distinct"] = "shared"
     # Set by the supervisor for its workers: listen with SO_REUSEPORT and leave the one-time
     # set-up (migrations, demo account) and the simulator to the supervisor.
     worker: bool = False

@@ -77,6 +77,9 @@ class Supervisor:
 
     def _start_worker(self, index: int) -> None:
         env = {**self.env, "GATEWAY_NODE_ID": f"{self.settings.effective_node_id}-w{index}"}
+        if self.settings.worker_ports == "distinct":
+            env["GATEWAY_HTTP_PORT"] = str(self.settings.http_port + index)
+            env["GATEWAY_SMPP_PORT"] = str(self.settings.smpp_port + index)
         self.workers[index] = subprocess.Popen(
             [sys.executable, "-m", "gateway", "run"],
             env=env,
@@ -123,14 +126,26 @@ class Supervisor:
         self.env = env
         for index in range(s.workers):
             self._start_worker(index)
-        ready = _wait_for_port(s.http_host, s.http_port, 30)
+        distinct = s.worker_ports == "distinct"
+        ports = [
+            (s.http_port + i, s.smpp_port + i) if distinct else (s.http_port, s.smpp_port)
+            for i in range(s.workers)
+        ]
+        ready = all(_wait_for_port(s.http_host, http, 30) for http, _ in ports)
         lines = [
             f"gateway ready: {s.workers} workers, REST on http://{s.http_host}:{s.http_port}"
             f" and SMPP on {s.smpp_host}:{s.smpp_port}"
             if ready
-            else "workers did not come up",
-            f"store: {s.database_url.split('@')[-1]}",
+            else "workers did not come up"
         ]
+        if ready and distinct:
+            lines = [
+                f"node {i}: REST on http://{s.http_host}:{http} and SMPP on {s.smpp_host}:{smpp}"
+                for i, (http, smpp) in enumerate(ports)
+            ]
+        lines.append(f"store: {s.database_url.split('@')[-1]}")
+        if s.redis_url is not None:
+            lines.append(f"redis: {s.redis_url.split('@')[-1]}")
         if self.simulator is not None:
             lines.append(
                 f"upstream: SMSC simulator process on {s.simulator_host}:{s.simulator_port}"

@@ -105,3 +105,53 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has exited; its parent is gone, init reaps it
+
+
+def test_distinct_ports_make_a_local_cluster(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str, redis_url: str
+) -> None:
+    """`make cluster`: two nodes on their own ports, one PostgreSQL, one Redis, one simulator.
+    A message submitted to node 0 is read back, delivered, through node 1."""
+    gw = GatewayProcess(
+        tmp_path,
+        database_url=postgres_dsn,
+        GATEWAY_DATABASE_SCHEMA=pg_schema,
+        GATEWAY_REDIS_URL=redis_url,
+        GATEWAY_REDIS_PREFIX=f"test:{pg_schema}:",
+        GATEWAY_WORKERS="2",
+        GATEWAY_WORKER_PORTS="distinct",
+    )
+    second = gw.http_port + 1
+    gw.start()
+    try:
+        gw.wait_ready()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{second}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        nodes = {
+            httpx.get(f"http://127.0.0.1:{port}/readyz").json()["node"]
+            for port in (gw.http_port, second)
+        }
+        assert len(nodes) == 2, nodes
+        with (
+            gw.client() as node0,
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{second}",
+                headers={"Authorization": f"Bearer {gw.key}"},
+                timeout=10,
+            ) as node1,
+        ):
+            response = node0.post(
+                "/v1/messages", json={"to": "+4915112345678", "from": "Acme", "text": "hi"}
+            )
+            assert response.status_code == 202, response.text
+            wait_for_status(node1, response.json()["id"], "delivered", timeout=15)
+        output = gw.output()
+        assert f"node 1: REST on http://127.0.0.1:{second}" in output
+        assert gw.terminate(timeout=40) == 0, output
+    finally:
+        gw.kill()
