@@ -190,10 +190,7 @@ class Intake:
     async def submit(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
         """Prepare and commit; return once the message is durable."""
         message, encoded = self.prepare(submission)
-        self._check_room()
-        started = time.perf_counter()
-        await self._commit.submit(SubmissionUnit((message,)))
-        self._metrics.intake_latency.observe(time.perf_counter() - started)
+        await self.submit_many([message])
         return message, encoded
 
     async def submit_many(
