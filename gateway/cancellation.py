@@ -34,8 +34,8 @@ class Cancellation:
 
     async def cancel(self, *, account_id: str, message_id: str) -> MessageRecord:
         """The message, now `cancelled`. `NotFound` if the account has no such message;
-        `NotCancellable` (with its current status) once a node has started sending it, or it
-        is done (cancelled included)."""
+        `NotCancellable` (its current status in `message_status`) once a node has started
+        sending it, or it is done (cancelled included)."""
         record = await self._store.get_message(account_id=account_id, message_id=message_id)
         if record is None:
             raise NotFound("no such message")
@@ -69,5 +69,5 @@ def _refusal(status: Status) -> ClientError:
     return NotCancellable(
         f"the message is {status.value}: only a message that no node has started sending"
         " can be cancelled",
-        status=status.value,
+        message_status=status.value,
     )

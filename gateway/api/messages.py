@@ -156,7 +156,8 @@ async def get_message(message_id: str, account: AccountDep, svc: ServicesDep) ->
 )
 async def cancel_message(message_id: str, account: AccountDep, svc: ServicesDep) -> MessagePublic:
     """A scheduled or queued message that no node has started sending becomes `cancelled`
-    and is never sent; otherwise 409 `message.not_cancellable` with its current `status`."""
+    and is never sent; otherwise 409 `message.not_cancellable` with its current status
+    in `message_status` (`status` is the HTTP status in problem+json)."""
     if not is_valid_id(message_id):
         raise NotFound(f"no message {message_id!r} in this account")
     record = await svc.cancellation.cancel(account_id=account.id, message_id=message_id)

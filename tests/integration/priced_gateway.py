@@ -92,3 +92,11 @@ def submits(gateway: Gateway) -> int:
     """submit_sm the simulator (the carrier) has accepted so far."""
     assert gateway.simulator is not None
     return gateway.simulator.stats.submits
+
+
+async def wait_for_status(client: httpx.AsyncClient, message_id: str, status: str) -> None:
+    async def reached() -> bool:
+        view = (await client.get(f"/v1/messages/{message_id}")).json()
+        return bool(view["status"] == status)
+
+    await eventually(reached)

@@ -11,7 +11,14 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.text import decode_short_message
-from tests.integration.priced_gateway import PRICE, client, eventually, other, priced, submits
+from tests.integration.priced_gateway import (
+    PRICE,
+    client,
+    other,
+    priced,
+    submits,
+    wait_for_status,
+)
 
 __all__ = ["client", "other", "priced"]
 
@@ -53,7 +60,8 @@ async def test_each_recipient_gets_its_text_and_bad_ones_get_their_own_error(
     assert missing["error"]["code"] == "template.missing_variable"
     assert "{{order}}" in missing["error"]["detail"]
 
-    await eventually(lambda: _delivered(client, [ok_de["id"], ok_fr["id"]]))
+    for message_id in (ok_de["id"], ok_fr["id"]):
+        await wait_for_status(client, message_id, "delivered")
     assert priced.simulator is not None
     texts = {
         s.destination_addr: decode_short_message(
@@ -72,13 +80,6 @@ async def test_each_recipient_gets_its_text_and_bad_ones_get_their_own_error(
     assert (batch["recipients"], batch["accepted"], batch["rejected"]) == (4, 2, 2)
     assert batch["segments"] == 2 and batch["price"] == pytest.approx(2 * PRICE)
     assert batch["from"] == "Acme" and batch["type"] == "promotional"
-
-
-async def _delivered(client: httpx.AsyncClient, ids: list[str]) -> bool:
-    for message_id in ids:
-        if (await client.get(f"/v1/messages/{message_id}")).json()["status"] != "delivered":
-            return False
-    return True
 
 
 @pytest.mark.parametrize(
