@@ -110,6 +110,7 @@ async def test_a_malformed_recipient_is_that_recipients_error(
     [
         ({"text": "Hi {{name"}, "template.invalid"),
         ({"from": "This sender is far too long"}, "message.invalid_sender"),
+        ({"validity": 5}, "message.invalid_schedule"),
         ({"recipients": []}, "request.validation_failed"),
         ({"recipients": [{"to": DE}] * 10_001}, "request.validation_failed"),
     ],
