@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from schemas.messages import EncodingName, MessageTypeName, StatusName
 
@@ -37,12 +44,19 @@ class BatchCreate(BaseModel):
     from_: str = Field(
         alias="from", description="Sender ID: up to 11 alphanumerics or a number", examples=["Acme"]
     )
-    text: str = Field(
+    text: str | None = Field(
+        default=None,
         max_length=10_000,
         description="A template: {{name}} takes the recipient's variable `name`, {{name|friend}} "
         "falls back to `friend` when it has none, \\{{ writes literal braces. A recipient "
-        "missing a variable without a default gets template.missing_variable.",
+        "missing a variable without a default gets template.missing_variable. "
+        "Give `text` or `template`, not both.",
         examples=["Hi {{name|there}}, your order {{order}} has shipped"],
+    )
+    template: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The name of a stored template (PUT /v1/templates/{name}) to use as `text`",
     )
     type: MessageTypeName = "transactional"
     recipients: list[_RecipientItem] = Field(min_length=1, max_length=MAX_RECIPIENTS)
@@ -53,6 +67,12 @@ class BatchCreate(BaseModel):
         default=None, description="Send every message of the batch later (at most 35 days)"
     )
     validity: int | None = Field(default=None, description="Seconds, 10 s to 7 days")
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> BatchCreate:
+        if (self.text is None) == (self.template is None):
+            raise ValueError("give either `text` or `template` (a stored template's name)")
+        return self
 
 
 class RecipientError(BaseModel):

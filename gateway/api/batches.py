@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from gateway.api.deps import AccountDep, ServicesDep
 from gateway.api.errors import problem_responses
 from gateway.api.replies import IdempotencyKeyHeader, reply_response
+from gateway.api.templates import find_template
 from gateway.batches import Accepted, BatchPlan, BatchRequest, Recipient
 from gateway.domain import ClientError, MessageType
 from gateway.domain.errors import BatchNotFound, ValidationFailed
@@ -45,7 +46,11 @@ async def submit_batch(
     that cannot be sent (invalid number, missing variable, ...) gets an `error` in its result
     and the others are sent; the whole request fails only for what no recipient could use (a
     template syntax error, an invalid sender or schedule) or back-pressure (429)."""
-    request = _request(body, account.id)
+    text = body.text
+    if body.template is not None:
+        text = (await find_template(svc, account.id, body.template)).text
+    assert text is not None  # BatchCreate takes exactly one of text and template
+    request = _request(body, account.id, text)
 
     async def submit(stamp: Stamp | None) -> Reply | None:
         plan = await svc.batches.prepare(request)
@@ -96,11 +101,11 @@ async def get_batch(batch_id: str, account: AccountDep, svc: ServicesDep) -> Bat
     )
 
 
-def _request(body: BatchCreate, account_id: str) -> BatchRequest:
+def _request(body: BatchCreate, account_id: str, text: str) -> BatchRequest:
     return BatchRequest(
         account_id=account_id,
         sender=body.from_,
-        text=body.text,
+        text=text,
         message_type=MessageType(body.type),
         recipients=[_recipient(item) for item in body.recipients],
         client_ref=body.client_ref,

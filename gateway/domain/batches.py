@@ -53,3 +53,14 @@ class SubmissionUnit:
     messages: tuple[NewMessage, ...]
     batch: NewBatch | None = None
     idempotency: IdempotencyRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTemplate:
+    """A template an account keeps under a name, for batches to use by that name."""
+
+    account_id: str
+    name: str
+    text: str
+    created_at: float
+    updated_at: float

@@ -96,6 +96,7 @@ MissingVariable = _client_error(
     "template.missing_variable", 422, "A template variable has no value for this recipient"
 )
 BatchNotFound = _client_error("batch.not_found", 404, "No such batch")
+TemplateNotFound = _client_error("template.not_found", 404, "No such stored template")
 NotCancellable = _client_error(
     "message.not_cancellable", 409, "The message is already being sent or is done"
 )
@@ -123,6 +124,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     InvalidTemplate,
     MissingVariable,
     BatchNotFound,
+    TemplateNotFound,
     NotCancellable,
     IdempotencyKeyMismatch,
     IdempotencyInProgress,

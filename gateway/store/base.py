@@ -24,7 +24,12 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.domain.batches import BatchSummary, IdempotencyRecord, SubmissionUnit
+from gateway.domain.batches import (
+    BatchSummary,
+    IdempotencyRecord,
+    StoredTemplate,
+    SubmissionUnit,
+)
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
 Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
@@ -196,3 +201,18 @@ class Store(Protocol):
     async def get_batch(self, *, account_id: str, batch_id: str) -> BatchSummary | None:
         """The account's batch with its messages' counts per status and totals."""
         ...
+
+    async def put_template(
+        self, *, account_id: str, name: str, text: str, now: float
+    ) -> StoredTemplate:
+        """Create or replace the account's template `name` (keeping its created_at)."""
+        ...
+
+    async def get_template(self, *, account_id: str, name: str) -> StoredTemplate | None: ...
+    async def list_templates(
+        self, *, account_id: str, after: str, limit: int
+    ) -> list[StoredTemplate]:
+        """The account's templates by name, those after `after` ('' from the first)."""
+        ...
+
+    async def delete_template(self, *, account_id: str, name: str) -> bool: ...

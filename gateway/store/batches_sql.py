@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from gateway.domain import NewMessage
-from gateway.domain.batches import BatchSummary, IdempotencyRecord, NewBatch, SubmissionUnit
+from gateway.domain.batches import (
+    BatchSummary,
+    IdempotencyRecord,
+    NewBatch,
+    StoredTemplate,
+    SubmissionUnit,
+)
 from gateway.store import sql
 from gateway.store.sql import Row
 
@@ -43,6 +49,25 @@ SELECT account_id, key, fingerprint, status_code, body, created_at, expires_at
 FROM idempotency_keys WHERE account_id = ? AND key = ? AND expires_at > ?
 """
 EXPIRE_KEYS = "DELETE FROM idempotency_keys WHERE expires_at <= ?"
+
+# Replacing a template keeps when it was first created.
+PUT_TEMPLATE = """
+INSERT INTO message_templates (account_id, name, text, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (account_id, name) DO UPDATE SET text = excluded.text,
+    updated_at = excluded.updated_at
+RETURNING account_id, name, text, created_at, updated_at
+"""
+TEMPLATE_COLUMNS = "account_id, name, text, created_at, updated_at"
+SELECT_TEMPLATE = (
+    f"SELECT {TEMPLATE_COLUMNS} FROM message_templates WHERE account_id = ? AND name = ?"
+)
+# Keyset pagination by name: `after` is the last name of the previous page ('' for the first).
+LIST_TEMPLATES = f"""
+SELECT {TEMPLATE_COLUMNS} FROM message_templates WHERE account_id = ? AND name > ?
+ORDER BY name LIMIT ?
+"""
+DELETE_TEMPLATE = "DELETE FROM message_templates WHERE account_id = ? AND name = ?"
 
 
 def batch_row(b: NewBatch) -> tuple[object, ...]:
@@ -138,3 +163,7 @@ def message_rows(
         [row for m in messages for row in sql.part_rows(m, owner)],
         [(m.body, m.id) for m in messages if m.continuation and m.body],
     )
+
+
+def stored_template(r: Row) -> StoredTemplate:
+    return StoredTemplate(account_id=r[0], name=r[1], text=r[2], created_at=r[3], updated_at=r[4])

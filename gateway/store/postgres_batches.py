@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from gateway.domain.batches import BatchSummary, IdempotencyRecord, SubmissionUnit
+from gateway.domain.batches import (
+    BatchSummary,
+    IdempotencyRecord,
+    StoredTemplate,
+    SubmissionUnit,
+)
 from gateway.store import batches_sql as q
 from gateway.store import sql
 
@@ -72,3 +77,28 @@ class PostgresBatches:
                 return None
             totals = await conn.fetch(_N(q.BATCH_STATUS_TOTALS), batch_id)
         return q.batch_summary(q.batch(row), totals)
+
+    async def put_template(
+        self, *, account_id: str, name: str, text: str, now: float
+    ) -> StoredTemplate:
+        row = await self.pool.fetchrow(_N(q.PUT_TEMPLATE), account_id, name, text, now, now)
+        assert row is not None  # RETURNING of an upsert always has its row
+        return q.stored_template(row)
+
+    async def get_template(self, *, account_id: str, name: str) -> StoredTemplate | None:
+        row = await self.pool.fetchrow(_N(q.SELECT_TEMPLATE), account_id, name)
+        return None if row is None else q.stored_template(row)
+
+    async def list_templates(
+        self, *, account_id: str, after: str, limit: int
+    ) -> list[StoredTemplate]:
+        rows = await self.pool.fetch(_N(q.LIST_TEMPLATES), account_id, after, limit)
+        return [q.stored_template(r) for r in rows]
+
+    async def delete_template(self, *, account_id: str, name: str) -> bool:
+        return _count(await self.pool.execute(_N(q.DELETE_TEMPLATE), account_id, name)) > 0
+
+
+def _count(status: str) -> int:
+    """Rows affected, from asyncpg's command tag ("DELETE 3")."""
+    return int(status.rsplit(maxsplit=1)[-1])

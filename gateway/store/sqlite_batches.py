@@ -6,7 +6,12 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from gateway.domain.batches import BatchSummary, IdempotencyRecord, SubmissionUnit
+from gateway.domain.batches import (
+    BatchSummary,
+    IdempotencyRecord,
+    StoredTemplate,
+    SubmissionUnit,
+)
 from gateway.store import batches_sql as q
 from gateway.store import sql
 
@@ -60,3 +65,31 @@ class SqliteBatches:
             return q.batch_summary(q.batch(row), totals)
 
         return await self._read(run)
+
+    async def put_template(
+        self, *, account_id: str, name: str, text: str, now: float
+    ) -> StoredTemplate:
+        row = await self._write(
+            lambda c: c.execute(q.PUT_TEMPLATE, (account_id, name, text, now, now)).fetchone()
+        )
+        return q.stored_template(row)
+
+    async def get_template(self, *, account_id: str, name: str) -> StoredTemplate | None:
+        row = await self._read(
+            lambda c: c.execute(q.SELECT_TEMPLATE, (account_id, name)).fetchone()
+        )
+        return None if row is None else q.stored_template(row)
+
+    async def list_templates(
+        self, *, account_id: str, after: str, limit: int
+    ) -> list[StoredTemplate]:
+        rows = await self._read(
+            lambda c: c.execute(q.LIST_TEMPLATES, (account_id, after, limit)).fetchall()
+        )
+        return [q.stored_template(r) for r in rows]
+
+    async def delete_template(self, *, account_id: str, name: str) -> bool:
+        deleted: int = await self._write(
+            lambda c: c.execute(q.DELETE_TEMPLATE, (account_id, name)).rowcount
+        )
+        return deleted > 0

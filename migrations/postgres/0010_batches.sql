@@ -1,4 +1,5 @@
--- Batches (one request, many recipients) and the Idempotency-Key records of REST submits.
+-- Batches (one request, many recipients), stored templates and the Idempotency-Key records
+-- of REST submits.
 
 -- A batch as submitted: its counts are fixed at commit; statuses are read from its messages.
 CREATE TABLE batches (
@@ -30,3 +31,13 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (account_id, key)
 );
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);
+
+-- Stored templates: a batch may name one instead of carrying its text.
+CREATE TABLE message_templates (
+    account_id  TEXT NOT NULL REFERENCES accounts(id),
+    name        TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL,
+    updated_at  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
