@@ -34,13 +34,19 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    to: str | None
+    error: ClientError
+
+
+@dataclass(frozen=True, slots=True)
 class BatchRequest:
     account_id: str
     sender: str
     text: str  # a template: `{{name}}` placeholders (gateway.templates)
     message_type: MessageType
-    # In request order; a ClientError is a recipient refused before it got here (its shape).
-    recipients: Sequence[Recipient | ClientError]
+    # In request order; a Refused one was refused before it got here (by its shape).
+    recipients: Sequence[Recipient | Refused]
     client_ref: str | None = None
     encoding: Encoding | None = None
     transliterate: bool = False
@@ -54,12 +60,6 @@ class Accepted:
     message: NewMessage
     segments: int
     price: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    to: str | None
-    error: ClientError
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +86,8 @@ class Batches:
         for index, recipient in enumerate(request.recipients):
             if index and index % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            if isinstance(recipient, ClientError):
-                results.append(Refused(None, recipient))
+            if isinstance(recipient, Refused):
+                results.append(recipient)
                 continue
             try:
                 message, segments = self._prepare_one(request, template.render, recipient)

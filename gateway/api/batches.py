@@ -10,8 +10,8 @@ from gateway.api.deps import AccountDep, ServicesDep
 from gateway.api.errors import problem_responses
 from gateway.api.replies import IdempotencyKeyHeader, reply_response
 from gateway.api.templates import find_template
-from gateway.batches import Accepted, BatchPlan, BatchRequest, Recipient
-from gateway.domain import ClientError, MessageType
+from gateway.batches import Accepted, BatchPlan, BatchRequest, Recipient, Refused
+from gateway.domain import MessageType
 from gateway.domain.errors import BatchNotFound, ValidationFailed
 from gateway.domain.ids import is_valid_id
 from gateway.idempotency import Reply, Stamp, fingerprint
@@ -116,16 +116,15 @@ def _request(body: BatchCreate, account_id: str, text: str) -> BatchRequest:
     )
 
 
-def _recipient(item: object) -> Recipient | ClientError:
+def _recipient(item: object) -> Recipient | Refused:
     try:
         parsed = BatchRecipient.model_validate(item)
     except ValidationError as exc:
-        return ValidationFailed(
-            "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'recipient'}: {e['msg']}"
-                for e in exc.errors()
-            )
+        to = item.get("to") if isinstance(item, dict) else None
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'recipient'}: {e['msg']}" for e in exc.errors()
         )
+        return Refused(to if isinstance(to, str) else None, ValidationFailed(detail))
     variables = {name: str(value) for name, value in parsed.vars.items()}
     return Recipient(parsed.to, variables, parsed.client_ref)
 

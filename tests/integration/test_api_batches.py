@@ -102,6 +102,7 @@ async def test_a_malformed_recipient_is_that_recipients_error(
     refused, sent = response.json()["results"]
     assert refused["error"]["code"] == "request.validation_failed"
     assert refused["error"]["detail"].startswith(field)
+    assert refused["to"] == (recipient.get("to") if isinstance(recipient, dict) else None)
     assert sent["to"] == FR and sent["id"]
 
 
