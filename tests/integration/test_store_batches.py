@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
+
 from gateway.domain import PartUpdate, Status, new_id
 from gateway.domain.batches import IdempotencyRecord, NewBatch, SubmissionUnit
 from gateway.store import Store
@@ -164,3 +166,18 @@ async def test_continuations_commit_through_units_too(store: Store) -> None:
     )
     record = await store.get_message(account_id=account_id, message_id=first.id)
     assert record is not None and [p.seq for p in record.parts] == [0, 1]
+
+
+async def test_a_failed_commit_leaves_neither_key_nor_batch_nor_messages(store: Store) -> None:
+    account_id = await _account(store)
+    existing = _message(account_id)
+    await store.insert_messages([existing], owner=None)
+    batch = _batch(account_id, accepted=2)
+    fresh = _message(account_id, batch_id=batch.id)
+    clash = dataclasses.replace(existing, batch_id=batch.id)  # its id is taken: the insert fails
+    unit = SubmissionUnit((fresh, clash), batch=batch, idempotency=_key(account_id))
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        await store.insert_submissions([unit], owner=None)
+    assert await store.get_idempotency(account_id=account_id, key="k1", now=NOW) is None
+    assert await store.get_batch(account_id=account_id, batch_id=batch.id) is None
+    assert await store.get_message(account_id=account_id, message_id=fresh.id) is None
