@@ -24,6 +24,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from gateway.api import ApiServices, create_api
+from gateway.batches import Batches
+from gateway.cancellation import Cancellation
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.config import Settings
 from gateway.connector import (
@@ -34,6 +36,7 @@ from gateway.connector import (
 from gateway.dispatch import Dispatcher, RetryPolicy
 from gateway.domain import Account, InboundPart, SmppCredential, new_id
 from gateway.domain.ids import id_timestamp
+from gateway.idempotency import Idempotency
 from gateway.inbound import InboundService
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
@@ -92,6 +95,7 @@ class Gateway:
     demo_key: str | None = None
     demo_smpp_password: str | None = None
     smpp_server: SmppServer | None = None
+    idempotency: Idempotency | None = None
     http: _Server | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
@@ -192,6 +196,8 @@ class Gateway:
         )
         await self.smpp_server.start()
         self.metrics.before_render(self._refresh_gauges)
+        self.idempotency = Idempotency(store=store)
+        self.idempotency.start()
 
         api = create_api(
             ApiServices(
@@ -203,6 +209,11 @@ class Gateway:
                 connectors=self.connectors,
                 admin_key_hash=(
                     hash_key(s.admin_key.get_secret_value()) if s.admin_key is not None else None
+                ),
+                batches=Batches(intake=self.intake, clock=time.time),
+                idempotency=self.idempotency,
+                cancellation=Cancellation(
+                    store=store, dispatcher=self.dispatcher, status=self.status
                 ),
             )
         )
@@ -351,6 +362,8 @@ class Gateway:
             await self.smpp_server.stop(timeout=s.shutdown_timeout)
         if self.intake is not None:
             await self.intake.drain()
+        if self.idempotency is not None:
+            await self.idempotency.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop(timeout=s.shutdown_timeout)
         for c in self.connectors.values():

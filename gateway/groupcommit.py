@@ -3,7 +3,8 @@
 Callers hand in items and wait; one flusher task writes everything that queued up while the
 previous write was in progress. Under load a batch is as large as the arrival rate times the
 commit latency, so durability costs one fsync per batch; with one caller it costs nothing extra
-(there is no timer to wait for).
+(there is no timer to wait for). Items may weigh more than one (a batch request of many
+messages): a write takes items up to `max_batch` in weight, and always at least one.
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ R = TypeVar("R")
 
 class GroupCommit(Generic[T, R]):
     def __init__(
-        self, write: Callable[[Sequence[T]], Awaitable[Sequence[R]]], *, max_batch: int = 1000
+        self,
+        write: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        max_batch: int = 1000,
+        weight: Callable[[T], int] | None = None,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
+        self._weight = weight
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._pending_weight = 0
         self._flusher: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """The weight of the items waiting for a write to start."""
+        return self._pending_weight
 
     async def submit(self, item: T) -> R:
         """Wait until `item` is committed; return the writer's result for it.
@@ -37,6 +45,7 @@ class GroupCommit(Generic[T, R]):
         """
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
+        self._pending_weight += self._weigh(item)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="group-commit")
         return await asyncio.shield(future)
@@ -44,8 +53,14 @@ class GroupCommit(Generic[T, R]):
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
+                count, total = 0, 0
+                for item, _ in self._pending:
+                    if count and total + self._weigh(item) > self._max_batch:
+                        break
+                    count, total = count + 1, total + self._weigh(item)
+                batch = self._pending[:count]
+                del self._pending[:count]
+                self._pending_weight -= total
                 try:
                     results = await self._write([item for item, _ in batch])
                 except Exception as exc:
@@ -58,6 +73,9 @@ class GroupCommit(Generic[T, R]):
                         future.set_result(result)
         finally:
             self._flusher = None
+
+    def _weigh(self, item: T) -> int:
+        return 1 if self._weight is None else self._weight(item)
 
     async def drain(self) -> None:
         """Wait until everything handed in so far is written."""

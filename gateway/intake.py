@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from gateway.dispatch import Dispatcher
 from gateway.domain import MessageType, NewMessage, NewPart, PartRecord, new_id
+from gateway.domain.batches import IdempotencyRecord, NewBatch, SubmissionUnit
 from gateway.domain.errors import (
     EmptyText,
     InvalidSchedule,
@@ -90,7 +91,10 @@ class Intake:
         self._concatenation = dict(concatenation or {})
         self._clock = clock
         self._references = ConcatReferenceAllocator()
-        self._commit: GroupCommit[NewMessage, None] = GroupCommit(self._write, max_batch=max_batch)
+        # One unit per request (a batch is one unit of many messages), weighed in messages.
+        self._commit: GroupCommit[SubmissionUnit, bool] = GroupCommit(
+            self._write, max_batch=max_batch, weight=lambda unit: len(unit.messages)
+        )
 
     def encode(self, submission: Submission) -> tuple[str, str, EncodedText]:
         """Validate and encode: (E.164 destination, sender, encoded text). No side effects, so
@@ -186,17 +190,39 @@ class Intake:
     async def submit(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
         """Prepare and commit; return once the message is durable."""
         message, encoded = self.prepare(submission)
-        self._check_room()
-        started = time.perf_counter()
-        await self._commit.submit(message)
-        self._metrics.intake_latency.observe(time.perf_counter() - started)
+        await self.submit_many([message])
         return message, encoded
 
-    async def _write(self, messages: Sequence[NewMessage]) -> list[None]:
+    async def submit_many(
+        self,
+        messages: Sequence[NewMessage],
+        *,
+        batch: NewBatch | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> bool:
+        """Commit prepared messages with their batch row and idempotency record, all in one
+        transaction shared with whatever else is committing; return once durable. False: the
+        key was taken by a request that committed first, and nothing of this one was written."""
+        self._check_room()
+        started = time.perf_counter()
+        committed = await self._commit.submit(SubmissionUnit(tuple(messages), batch, idempotency))
+        self._metrics.intake_latency.observe(time.perf_counter() - started)
+        return committed
+
+    async def _write(self, units: Sequence[SubmissionUnit]) -> list[bool]:
+        messages = [m for u in units for m in u.messages]
         part_count = sum(len(m.parts) for m in messages)
         owned = self._dispatcher.reserve(part_count)
+        owner = self._node_id if owned else None
         try:
-            await self._store.insert_messages(messages, owner=self._node_id if owned else None)
+            if any(u.batch or u.idempotency for u in units):
+                committed = await self._store.insert_submissions(units, owner=owner)
+                messages = [
+                    m for u, ok in zip(units, committed, strict=True) if ok for m in u.messages
+                ]
+            else:
+                await self._store.insert_messages(messages, owner=owner)
+                committed = [True] * len(units)
         except BaseException:
             if owned:
                 self._dispatcher.cancel_reservation(part_count)
@@ -211,13 +237,13 @@ class Intake:
                 self._metrics.messages_accepted.labels(type=kind).inc()
             segments = m.billed_segments or len(m.parts)
             self._metrics.segments_accepted.labels(type=kind).inc(segments)
-        return [None] * len(messages)
+        return committed
 
     async def commit(self, message: NewMessage) -> None:
         """Commit a message a front door built itself (the SMPP server); returns once durable."""
         self._check_room()
         started = time.perf_counter()
-        await self._commit.submit(message)
+        await self._commit.submit(SubmissionUnit((message,)))
         self._metrics.intake_latency.observe(time.perf_counter() - started)
 
     def _method(

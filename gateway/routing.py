@@ -178,3 +178,9 @@ class Router:
             if rule.carriers and described.carrier not in rule.carriers:
                 return False
         return True
+
+
+def price_for(per_segment: float | None, segments: int) -> float | None:
+    """What a message costs: its route's price per segment times its segments (rounded to
+    a millionth, so float sums never show as 0.30000000000000004)."""
+    return None if per_segment is None else round(per_segment * segments, 6)

@@ -87,6 +87,7 @@ class MessageAccepted(BaseModel):
     segments: int
     encoding: str
     transliterated: list[Transliteration] = []
+    price: float | None = Field(default=None, description="route price x segments")
 
 
 class SegmentPreview(BaseModel):
@@ -108,7 +109,7 @@ class MessagePreview(BaseModel):
     transliterated: list[Transliteration]
     text: str = Field(description="the text as it will be sent (after transliteration)")
     parts: list[SegmentPreview]
-    price: float | None = Field(default=None, description="per message, once prices are set")
+    price: float | None = Field(default=None, description="route price x segments")
 
 
 class PartPublic(BaseModel):
@@ -142,5 +143,6 @@ class MessagePublic(BaseModel):
     error_code: str | None
     error_detail: str | None
     parts: list[PartPublic]
+    batch_id: str | None = Field(default=None, description="the batch it was sent in, if any")
 
     model_config = ConfigDict(populate_by_name=True)

@@ -10,8 +10,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.batches import Batches
+from gateway.cancellation import Cancellation
 from gateway.domain import Account
 from gateway.domain.errors import AdminUnauthorized, Unauthorized
+from gateway.idempotency import Idempotency
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
@@ -29,6 +32,9 @@ class ApiServices:
     connectors: Mapping[str, Any] = field(default_factory=dict)
     # SHA-256 of GATEWAY_ADMIN_KEY; None: the admin API refuses everyone.
     admin_key_hash: str | None = None
+    batches: Batches = field(kw_only=True)
+    idempotency: Idempotency = field(kw_only=True)
+    cancellation: Cancellation = field(kw_only=True)
 
 
 async def services(request: Request) -> ApiServices:

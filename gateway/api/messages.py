@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from gateway.api.deps import AccountDep, ServicesDep
 from gateway.api.errors import problem_responses
+from gateway.api.replies import IdempotencyKeyHeader, reply_response
 from gateway.domain import MessageRecord, MessageType
 from gateway.domain.errors import NotFound
 from gateway.domain.ids import is_valid_id
+from gateway.idempotency import Reply, Stamp, fingerprint
 from gateway.intake import Submission
+from gateway.routing import price_for
 from gateway.text import EncodedText, Encoding
 from schemas.messages import (
     MessageAccepted,
@@ -28,21 +32,40 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
     "",
     status_code=202,
     response_model=MessageAccepted,
-    responses=problem_responses(400, 401, 422, 429, 503),
+    responses=problem_responses(400, 401, 409, 422, 429, 503),
     summary="Submit one message",
 )
 async def submit_message(
-    body: MessageCreate, account: AccountDep, svc: ServicesDep
-) -> MessageAccepted:
+    body: MessageCreate,
+    account: AccountDep,
+    svc: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Accepted (202) means committed: the message survives a crash from this point on."""
-    message, encoded = await svc.intake.submit(_submission(body, account.id))
-    return MessageAccepted(
-        id=message.id,
-        status=message.status.value,
-        segments=len(encoded.segments),
-        encoding=encoded.encoding.value,
-        transliterated=_transliterations(encoded),
+    submission = _submission(body, account.id)
+
+    async def submit(stamp: Stamp | None) -> Reply | None:
+        message, encoded = svc.intake.prepare(submission)
+        segments = len(encoded.segments)
+        accepted = MessageAccepted(
+            id=message.id,
+            status=message.status.value,
+            segments=segments,
+            encoding=encoded.encoding.value,
+            transliterated=_transliterations(encoded),
+            price=price_for(message.price, segments),
+        )
+        reply = Reply(202, accepted.model_dump_json().encode())
+        record = stamp(reply.status_code, reply.body) if stamp else None
+        return reply if await svc.intake.submit_many([message], idempotency=record) else None
+
+    reply = await svc.idempotency.run(
+        account_id=account.id,
+        key=idempotency_key,
+        fingerprint=fingerprint("POST /v1/messages", body.model_dump(mode="json", by_alias=True)),
+        submit=submit,
     )
+    return reply_response(reply)
 
 
 @router.post(
@@ -54,8 +77,15 @@ async def submit_message(
 async def preview_message(
     body: MessageCreate, account: AccountDep, svc: ServicesDep
 ) -> MessagePreview:
-    """Exactly what a submit of the same body would send: encoding, segments, split points."""
-    _, _, encoded = svc.intake.encode(_submission(body, account.id))
+    """Exactly what a submit of the same body would send: encoding, segments, split points,
+    and the price (route price x segments)."""
+    destination, sender, encoded = svc.intake.encode(_submission(body, account.id))
+    route = svc.intake.route(
+        account_id=account.id,
+        destination=destination,
+        message_type=MessageType(body.type),
+        source=sender,
+    )
     parts = []
     offset = 0
     for index, segment in enumerate(encoded.segments, start=1):
@@ -77,6 +107,7 @@ async def preview_message(
         transliterated=_transliterations(encoded),
         text=encoded.text,
         parts=parts,
+        price=price_for(route.price, len(encoded.segments)),
     )
 
 
@@ -116,6 +147,23 @@ async def get_message(message_id: str, account: AccountDep, svc: ServicesDep) ->
     return _public(record)
 
 
+@router.delete(
+    "/{message_id}",
+    response_model=MessagePublic,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 404, 409),
+    summary="Cancel a message that has not been sent yet",
+)
+async def cancel_message(message_id: str, account: AccountDep, svc: ServicesDep) -> MessagePublic:
+    """A scheduled or queued message that no node has started sending becomes `cancelled`
+    and is never sent; otherwise 409 `message.not_cancellable` with its current status
+    in `message_status` (`status` is the HTTP status in problem+json)."""
+    if not is_valid_id(message_id):
+        raise NotFound(f"no message {message_id!r} in this account")
+    record = await svc.cancellation.cancel(account_id=account.id, message_id=message_id)
+    return _public(record)
+
+
 def _public(r: MessageRecord) -> MessagePublic:
     return MessagePublic(
         id=r.id,
@@ -133,7 +181,8 @@ def _public(r: MessageRecord) -> MessagePublic:
         upstream_ids=[p.upstream_id for p in r.parts if p.upstream_id],
         send_at=r.send_at,
         expires_at=r.expires_at,
-        price=None if r.price is None else round(r.price * r.segments, 6),
+        price=price_for(r.price, r.segments),
+        batch_id=r.batch_id,
         error_code=r.error_code,
         error_detail=r.error_detail,
         parts=[

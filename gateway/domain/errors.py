@@ -90,6 +90,22 @@ QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting;
 ShuttingDown = _client_error(
     "gateway.shutting_down", 503, "Gateway is draining; retry on another node"
 )
+# Batches, templates, idempotency keys and cancellation (issue 8).
+InvalidTemplate = _client_error("template.invalid", 422, "Invalid message template")
+MissingVariable = _client_error(
+    "template.missing_variable", 422, "A template variable has no value for this recipient"
+)
+BatchNotFound = _client_error("batch.not_found", 404, "No such batch")
+TemplateNotFound = _client_error("template.not_found", 404, "No such stored template")
+NotCancellable = _client_error(
+    "message.not_cancellable", 409, "The message is already being sent or is done"
+)
+IdempotencyKeyMismatch = _client_error(
+    "idempotency.key_mismatch", 422, "Idempotency-Key reused with a different request"
+)
+IdempotencyInProgress = _client_error(
+    "idempotency.in_progress", 409, "A request with this Idempotency-Key is still in progress"
+)
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -105,4 +121,11 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     MalformedRequest,
     QueueFull,
     ShuttingDown,
+    InvalidTemplate,
+    MissingVariable,
+    BatchNotFound,
+    TemplateNotFound,
+    NotCancellable,
+    IdempotencyKeyMismatch,
+    IdempotencyInProgress,
 )

@@ -94,6 +94,7 @@ class NewMessage:
     # Segments billed and reported when they differ from the part rows (message_payload).
     billed_segments: int | None = None
     price: float | None = None  # the route's price per segment
+    batch_id: str | None = None  # the batch request it came in (POST /v1/messages/batch)
 
     @property
     def segment_count(self) -> int:
@@ -198,6 +199,7 @@ class MessageRecord:
     send_at: float | None = None
     expires_at: float | None = None
     price: float | None = None  # per segment
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,17 +17,17 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gateway.cancellation import Cancellation
 from gateway.delivery import SmppOutboxDelivery
 from gateway.dispatch import Dispatcher
 from gateway.domain import (
     GatewayError,
     OutboxItem,
-    PartUpdate,
     SmppCredential,
     Status,
     parse_public_part_id,
 )
-from gateway.domain.errors import NotFound
+from gateway.domain.errors import NotCancellable, NotFound
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.passwords import verify_password
@@ -115,6 +115,9 @@ class SmppServer:
         self._clock = clock
         self._packed = packed
         self._builder = SubmissionBuilder(intake=intake, packed=packed, clock=clock)
+        self._cancellation = Cancellation(
+            store=store, dispatcher=dispatcher, status=status, clock=clock
+        )
         self._server: asyncio.Server | None = None
         self.connections: set[EsmeConnection] = set()
         self._binds: dict[str, list[EsmeConnection]] = defaultdict(list)
@@ -352,40 +355,13 @@ class SmppServer:
 
     async def _cancel(self, credential: SmppCredential, pdu: CancelSm) -> Pdu:
         message_id, _ = parse_public_part_id(pdu.message_id)
-        record = await self._store.get_message(
-            account_id=credential.account_id, message_id=message_id
-        )
-        if record is None:
-            raise NotFound("no such message")
-        fail = CancelSmResp(
-            sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RCANCELFAIL
-        )
-        if record.status.rank >= Status.SUBMITTED.rank:
-            return fail
-        # Take the parts in the store first: another node holding or claiming one could
-        # still send it after we answered that the message is cancelled.
-        node_id = self._dispatcher.node_id
-        taken = await self._store.take_for_cancel(message_id=message_id, node_id=node_id)
-        if taken is None:
-            return fail
-        # No await between the check and the withdrawal: no worker here can start sending.
-        if self._dispatcher.in_flight(message_id):
-            # Too late; what we took from nobody goes back to the queue for any node.
-            await self._store.untake(message_id=message_id, seqs=taken, node_id=node_id)
-            return fail
-        self._dispatcher.withdraw(message_id)
-        now = self._clock()
-        await self._status.apply(
-            [PartUpdate(message_id, p.seq, Status.CANCELLED, now) for p in record.parts]
-        )
-        after = await self._store.get_message(
-            account_id=credential.account_id, message_id=message_id
-        )
-        ok = after is not None and after.status is Status.CANCELLED
-        return CancelSmResp(
-            sequence_number=pdu.sequence_number,
-            command_status=CommandStatus.ESME_ROK if ok else CommandStatus.ESME_RCANCELFAIL,
-        )
+        try:
+            await self._cancellation.cancel(account_id=credential.account_id, message_id=message_id)
+        except NotCancellable:
+            return CancelSmResp(
+                sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RCANCELFAIL
+            )
+        return CancelSmResp(sequence_number=pdu.sequence_number)
 
     async def _replace(self, credential: SmppCredential, pdu: ReplaceSm) -> Pdu:
         """Replace a message that has not been taken for sending yet (typically a scheduled

@@ -24,6 +24,12 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
+from gateway.domain.batches import (
+    BatchSummary,
+    IdempotencyRecord,
+    StoredTemplate,
+    SubmissionUnit,
+)
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
 Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
@@ -172,3 +178,41 @@ class Store(Protocol):
     async def release_outbox_owned(self, *, node_id: str) -> int:
         """Hand back every outbox lease `node_id` holds (it restarted)."""
         ...
+
+    # Batches and idempotency keys (store/sqlite_batches.py, store/postgres_batches.py)
+    async def insert_submissions(
+        self, units: Sequence[SubmissionUnit], *, owner: str | None
+    ) -> list[bool]:
+        """Commit units as `insert_messages` commits messages, with their batch rows and
+        idempotency records, in one transaction. A unit whose key a live record already holds
+        (another request with that key committed first) is not written: False for it."""
+        ...
+
+    async def get_idempotency(
+        self, *, account_id: str, key: str, now: float
+    ) -> IdempotencyRecord | None:
+        """The live (not expired by `now`) record of an account's key."""
+        ...
+
+    async def expire_idempotency(self, *, now: float) -> int:
+        """Delete records expired by `now`; return how many."""
+        ...
+
+    async def get_batch(self, *, account_id: str, batch_id: str) -> BatchSummary | None:
+        """The account's batch with its messages' counts per status and totals."""
+        ...
+
+    async def put_template(
+        self, *, account_id: str, name: str, text: str, now: float
+    ) -> StoredTemplate:
+        """Create or replace the account's template `name` (keeping its created_at)."""
+        ...
+
+    async def get_template(self, *, account_id: str, name: str) -> StoredTemplate | None: ...
+    async def list_templates(
+        self, *, account_id: str, after: str, limit: int
+    ) -> list[StoredTemplate]:
+        """The account's templates by name, those after `after` ('' from the first)."""
+        ...
+
+    async def delete_template(self, *, account_id: str, name: str) -> bool: ...

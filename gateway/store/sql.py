@@ -29,8 +29,8 @@ from gateway.domain.status import TERMINAL_RANK
 INSERT_MESSAGE = """
 INSERT INTO messages (id, account_id, client_ref, source, destination, body, encoding, segments,
     message_type, registered_delivery, status, status_rank, created_at, updated_at, send_at,
-    expires_at, origin_system_id, esme_receipt, parts, price)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, origin_system_id, esme_receipt, parts, price, batch_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_PART = """
@@ -122,7 +122,7 @@ ON CONFLICT DO NOTHING
 SELECT_MESSAGE = """
 SELECT id, account_id, source, destination, status, encoding, segments, message_type,
     client_ref, created_at, updated_at, submitted_at, done_at, error_code, error_detail,
-    send_at, expires_at, price
+    send_at, expires_at, price, batch_id
 FROM messages WHERE id = ? AND account_id = ?
 """
 
@@ -411,6 +411,7 @@ def message_row(m: NewMessage) -> tuple[object, ...]:
         m.esme_receipt,
         m.segment_count if m.billed_segments else None,
         m.price,
+        m.batch_id,
     )
 
 
@@ -513,6 +514,7 @@ def message_record(r: Row, parts: Iterable[Row]) -> MessageRecord:
         send_at=r[15],
         expires_at=r[16],
         price=r[17],
+        batch_id=r[18],
         parts=tuple(
             PartView(
                 seq=p[0],

@@ -52,3 +52,20 @@ async def test_cancelled_caller_does_not_cancel_the_write() -> None:
     task.cancel()
     await commit.drain()
     assert written == [7]
+
+
+async def test_heavy_items_are_written_in_batches_of_bounded_weight() -> None:
+    batches: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        await asyncio.sleep(0)
+        return list(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(write, max_batch=10, weight=lambda n: n)
+    sizes = [3, 4, 5, 25, 1, 2]
+    tasks = [asyncio.create_task(commit.submit(n)) for n in sizes]
+    assert await asyncio.gather(*tasks) == sizes
+    # An item heavier than the limit goes alone; lighter ones fill up to it.
+    assert batches == [[3, 4], [5], [25], [1, 2]]
+    assert commit.pending == 0
