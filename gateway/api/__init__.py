@@ -35,6 +35,7 @@ def create_api(services: ApiServices) -> FastAPI:
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
             Problem.model_json_schema()
         )
+        errors.document_request_errors(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from gateway.domain import GatewayError
 from gateway.domain.errors import CLIENT_ERRORS
@@ -48,6 +49,35 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE and isinstance(route, BaseRoute):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def document_request_errors(schema: dict[str, Any]) -> None:
+    """Every operation that reads a body may answer 400 (not JSON) and 422 (not the expected
+    shape), and every one with parameters 422: say so in OpenAPI without each route repeating it."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            statuses: list[int] = []
+            if "requestBody" in operation:
+                statuses += [400, 422]
+            elif operation.get("parameters"):
+                statuses.append(422)
+            responses = operation["responses"]
+            for status, response in problem_responses(*statuses).items():
+                current = responses.get(str(status))
+                # FastAPI's own 422 describes its JSON error list, which we never send.
+                if current is None or current.get("description") == "Validation Error":
+                    responses[str(status)] = response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
@@ -81,13 +111,16 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "http.not_found", 405: "http.method_not_allowed"}.get(
             exc.status_code, "http.error"
         )
         response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
-        # Starlette's 405 carries `Allow` (RFC 9110 §15.5.6 requires it); keep what it sends.
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110 §15.5.6: `Allow` lists every method of the resource. Starlette names only
+            # the first route matching the path, and GET and DELETE are separate routes here.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)
