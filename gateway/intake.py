@@ -29,6 +29,7 @@ from gateway.metrics import Metrics
 from gateway.phone import normalize_e164
 from gateway.routing import Route, Router
 from gateway.store import Store
+from gateway.suppression import OptOutPolicies
 from gateway.text import (
     DEFAULT_NATIONAL,
     Concatenation,
@@ -79,8 +80,10 @@ class Intake:
         max_pending: int = 20_000,
         concatenation: Mapping[str, Concatenation] | None = None,
         clock: Callable[[], float] = time.time,
+        optout: OptOutPolicies | None = None,
     ) -> None:
         self._store = store
+        self._optout = optout
         self._dispatcher = dispatcher
         self._router = router
         self._metrics = metrics
@@ -183,9 +186,14 @@ class Intake:
         )
         return message, encoded
 
-    async def submit(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
-        """Prepare and commit; return once the message is durable."""
+    async def submit(
+        self, submission: Submission, *, policy_exempt: bool = False
+    ) -> tuple[NewMessage, EncodedText]:
+        """Prepare and commit; return once the message is durable. The account's opt-out list
+        and quiet hours apply unless `policy_exempt` (the reply to a STOP must go)."""
         message, encoded = self.prepare(submission)
+        if self._optout is not None and not policy_exempt:
+            message = await self._optout.apply(message)
         self._check_room()
         started = time.perf_counter()
         await self._commit.submit(message)
@@ -215,6 +223,8 @@ class Intake:
 
     async def commit(self, message: NewMessage) -> None:
         """Commit a message a front door built itself (the SMPP server); returns once durable."""
+        if self._optout is not None:
+            message = await self._optout.apply(message)
         self._check_room()
         started = time.perf_counter()
         await self._commit.submit(message)

@@ -16,6 +16,7 @@ from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
 from gateway.store import Store
+from gateway.suppression import OptOutPolicies
 
 
 @dataclass
@@ -29,6 +30,8 @@ class ApiServices:
     connectors: Mapping[str, Any] = field(default_factory=dict)
     # SHA-256 of GATEWAY_ADMIN_KEY; None: the admin API refuses everyone.
     admin_key_hash: str | None = None
+    # Per-node cache of opt-out lists; routes that change a list invalidate it here.
+    optout: OptOutPolicies | None = None
 
 
 async def services(request: Request) -> ApiServices:

@@ -90,6 +90,13 @@ QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting;
 ShuttingDown = _client_error(
     "gateway.shutting_down", 503, "Gateway is draining; retry on another node"
 )
+RecipientOptedOut = _client_error(
+    "recipient.opted_out", 422, "Recipient has opted out of this kind of message"
+)
+SuppressionNotFound = _client_error(
+    "suppression.not_found", 404, "Number is not on the suppression list"
+)
+AccountNotFound = _client_error("account.not_found", 404, "No such account")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -105,4 +112,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     MalformedRequest,
     QueueFull,
     ShuttingDown,
+    RecipientOptedOut,
+    SuppressionNotFound,
+    AccountNotFound,
 )

@@ -1,0 +1,316 @@
+"""`/v1/suppressions` and `/v1/opt-out/settings`: an account's opt-out list and settings, for
+its own key; the same under `/v1/admin/accounts/{account_id}/...` for the admin key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from gateway.api.deps import AccountDep, AdminDep, ApiServices, ServicesDep
+from gateway.api.errors import problem_responses
+from gateway.domain import MessageType
+from gateway.domain.errors import AccountNotFound, SuppressionNotFound, ValidationFailed
+from gateway.domain.optout import DEFAULT_SETTINGS, OptOutSettings, QuietHours, Suppression
+from gateway.phone import normalize_e164
+from schemas.suppressions import (
+    OptOutSettingsModel,
+    QuietHoursModel,
+    SuppressionCheck,
+    SuppressionCreate,
+    SuppressionPublic,
+    SuppressionsAdded,
+    SuppressionsPage,
+)
+
+router = APIRouter(prefix="/v1", tags=["suppressions"])
+admin_router = APIRouter(
+    prefix="/v1/admin/accounts/{account_id}", tags=["admin"], dependencies=[AdminDep]
+)
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="entries per page")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+# -- the account's own key -------------------------------------------------------------------
+
+
+@router.get(
+    "/suppressions",
+    response_model=SuppressionsPage,
+    responses=problem_responses(401, 422),
+    summary="List suppressed numbers",
+)
+async def list_suppressions(
+    account: AccountDep, svc: ServicesDep, limit: Limit = 100, cursor: Cursor = None
+) -> SuppressionsPage:
+    return await _list(svc, account.id, limit, cursor)
+
+
+@router.post(
+    "/suppressions",
+    status_code=201,
+    response_model=SuppressionsAdded,
+    responses=problem_responses(401, 422),
+    summary="Suppress numbers",
+)
+async def add_suppressions(
+    body: SuppressionCreate, account: AccountDep, svc: ServicesDep
+) -> SuppressionsAdded:
+    """Committed when answered; every node enforces it within a few seconds (at once on this
+    one). Adding a number already suppressed keeps it, with the new reason if one is given."""
+    return await _add(svc, account.id, body, source="api")
+
+
+@router.get(
+    "/suppressions/{number}",
+    response_model=SuppressionCheck,
+    responses=problem_responses(401, 422),
+    summary="Check whether a number is suppressed",
+)
+async def check_suppression(number: str, account: AccountDep, svc: ServicesDep) -> SuppressionCheck:
+    return await _check(svc, account.id, number)
+
+
+@router.delete(
+    "/suppressions/{number}",
+    status_code=204,
+    responses=problem_responses(401, 404, 422),
+    summary="Remove a number from the suppression list",
+)
+async def remove_suppression(number: str, account: AccountDep, svc: ServicesDep) -> Response:
+    await _remove(svc, account.id, number)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/opt-out/settings",
+    response_model=OptOutSettingsModel,
+    responses=problem_responses(401),
+    summary="Read the opt-out settings: enforced types, quiet hours, keyword replies",
+)
+async def get_settings(account: AccountDep, svc: ServicesDep) -> OptOutSettingsModel:
+    return _settings_model(await svc.store.optout_settings(account.id) or DEFAULT_SETTINGS)
+
+
+@router.put(
+    "/opt-out/settings",
+    response_model=OptOutSettingsModel,
+    responses=problem_responses(401, 422),
+    summary="Replace the opt-out settings",
+)
+async def put_settings(
+    body: OptOutSettingsModel, account: AccountDep, svc: ServicesDep
+) -> OptOutSettingsModel:
+    return await _put_settings(svc, account.id, body)
+
+
+# -- the admin key ---------------------------------------------------------------------------
+
+
+@admin_router.get(
+    "/suppressions",
+    response_model=SuppressionsPage,
+    responses=problem_responses(401, 404, 422),
+    summary="List an account's suppressed numbers",
+)
+async def admin_list_suppressions(
+    account_id: str, svc: ServicesDep, limit: Limit = 100, cursor: Cursor = None
+) -> SuppressionsPage:
+    await _existing(svc, account_id)
+    return await _list(svc, account_id, limit, cursor)
+
+
+@admin_router.post(
+    "/suppressions",
+    status_code=201,
+    response_model=SuppressionsAdded,
+    responses=problem_responses(401, 404, 422),
+    summary="Suppress numbers for an account",
+)
+async def admin_add_suppressions(
+    account_id: str, body: SuppressionCreate, svc: ServicesDep
+) -> SuppressionsAdded:
+    await _existing(svc, account_id)
+    return await _add(svc, account_id, body, source="admin")
+
+
+@admin_router.get(
+    "/suppressions/{number}",
+    response_model=SuppressionCheck,
+    responses=problem_responses(401, 404, 422),
+    summary="Check whether a number is suppressed for an account",
+)
+async def admin_check_suppression(
+    account_id: str, number: str, svc: ServicesDep
+) -> SuppressionCheck:
+    await _existing(svc, account_id)
+    return await _check(svc, account_id, number)
+
+
+@admin_router.delete(
+    "/suppressions/{number}",
+    status_code=204,
+    responses=problem_responses(401, 404, 422),
+    summary="Remove a number from an account's suppression list",
+)
+async def admin_remove_suppression(account_id: str, number: str, svc: ServicesDep) -> Response:
+    await _existing(svc, account_id)
+    await _remove(svc, account_id, number)
+    return Response(status_code=204)
+
+
+@admin_router.get(
+    "/opt-out/settings",
+    response_model=OptOutSettingsModel,
+    responses=problem_responses(401, 404),
+    summary="Read an account's opt-out settings",
+)
+async def admin_get_settings(account_id: str, svc: ServicesDep) -> OptOutSettingsModel:
+    await _existing(svc, account_id)
+    return _settings_model(await svc.store.optout_settings(account_id) or DEFAULT_SETTINGS)
+
+
+@admin_router.put(
+    "/opt-out/settings",
+    response_model=OptOutSettingsModel,
+    responses=problem_responses(401, 404, 422),
+    summary="Replace an account's opt-out settings",
+)
+async def admin_put_settings(
+    account_id: str, body: OptOutSettingsModel, svc: ServicesDep
+) -> OptOutSettingsModel:
+    await _existing(svc, account_id)
+    return await _put_settings(svc, account_id, body)
+
+
+# -- shared by both ----------------------------------------------------------------------------
+
+
+async def _existing(svc: ApiServices, account_id: str) -> None:
+    if not await svc.store.account_exists(account_id):
+        raise AccountNotFound(f"no account {account_id!r}")
+
+
+async def _list(
+    svc: ApiServices, account_id: str, limit: int, cursor: str | None
+) -> SuppressionsPage:
+    after = _decode_cursor(cursor) if cursor else ""
+    # One more than asked: whether there is a next page, without a count.
+    rows = await svc.store.list_suppressions(account_id=account_id, after=after, limit=limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return SuppressionsPage(
+        data=[_public(s) for s in page],
+        next_cursor=_encode_cursor(page[-1].number) if more and page else None,
+    )
+
+
+async def _add(
+    svc: ApiServices, account_id: str, body: SuppressionCreate, *, source: str
+) -> SuppressionsAdded:
+    numbers = list(dict.fromkeys(normalize_e164(n) for n in body.numbers))
+    await svc.store.add_suppressions(
+        account_id=account_id, numbers=numbers, reason=body.reason, source=source, now=time.time()
+    )
+    _invalidate(svc, account_id)
+    return SuppressionsAdded(added=numbers)
+
+
+async def _check(svc: ApiServices, account_id: str, number: str) -> SuppressionCheck:
+    e164 = normalize_e164(number)
+    found = await svc.store.get_suppression(account_id=account_id, number=e164)
+    return SuppressionCheck(
+        number=e164, suppressed=found is not None, suppression=found and _public(found)
+    )
+
+
+async def _remove(svc: ApiServices, account_id: str, number: str) -> None:
+    e164 = normalize_e164(number)
+    if not await svc.store.remove_suppression(account_id=account_id, number=e164, now=time.time()):
+        raise SuppressionNotFound(f"{number} is not on the suppression list")
+    _invalidate(svc, account_id)
+
+
+async def _put_settings(
+    svc: ApiServices, account_id: str, body: OptOutSettingsModel
+) -> OptOutSettingsModel:
+    settings = _settings(body)
+    await svc.store.put_optout_settings(account_id=account_id, settings=settings, now=time.time())
+    _invalidate(svc, account_id)
+    return _settings_model(settings)
+
+
+def _invalidate(svc: ApiServices, account_id: str) -> None:
+    if svc.optout is not None:
+        svc.optout.invalidate(account_id)
+
+
+def _public(s: Suppression) -> SuppressionPublic:
+    return SuppressionPublic(
+        number=s.number,
+        reason=s.reason,
+        source=s.source,
+        created_at=s.created_at,
+    )
+
+
+def _encode_cursor(number: str) -> str:
+    return base64.urlsafe_b64encode(number.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        number = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        number = ""
+    if not number.startswith("+"):
+        raise ValidationFailed("cursor is not one this API returned")
+    return number
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _settings(body: OptOutSettingsModel) -> OptOutSettings:
+    quiet = body.quiet_hours
+    return OptOutSettings(
+        enforce=frozenset(MessageType(t) for t in body.enforce),
+        quiet_hours=QuietHours(
+            enabled=quiet.enabled,
+            start=_minutes(quiet.start),
+            end=_minutes(quiet.end),
+            types=frozenset(MessageType(t) for t in quiet.types),
+        ),
+        keyword_replies=body.keyword_replies,
+        stop_reply=body.stop_reply,
+        start_reply=body.start_reply,
+        help_reply=body.help_reply,
+    )
+
+
+def _settings_model(settings: OptOutSettings) -> OptOutSettingsModel:
+    quiet = settings.quiet_hours
+    return OptOutSettingsModel(
+        enforce=sorted(t.value for t in settings.enforce),
+        quiet_hours=QuietHoursModel(
+            enabled=quiet.enabled,
+            start=_clock(quiet.start),
+            end=_clock(quiet.end),
+            types=sorted(t.value for t in quiet.types),
+        ),
+        keyword_replies=settings.keyword_replies,
+        stop_reply=settings.stop_reply,
+        start_reply=settings.start_reply,
+        help_reply=settings.help_reply,
+    )
