@@ -19,6 +19,7 @@ from phonenumbers import timezone as phone_timezone
 from gateway.domain.optout import QuietHours
 
 _UNKNOWN = "Etc/Unknown"
+_MAX_PASSES = 6
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -62,22 +63,29 @@ def _window_end(window: QuietHours, local: datetime, zone: ZoneInfo) -> float:
     return end.timestamp()
 
 
+def _end_if_quiet(window: QuietHours, zone: ZoneInfo, at: float) -> float | None:
+    """When the window that `at` falls in ends in `zone`; None if `at` is outside it there."""
+    local = datetime.fromtimestamp(at, UTC).astimezone(zone)
+    if not _quiet_at(window, _minute_of_day(local)):
+        return None
+    return _window_end(window, local, zone)
+
+
 def quiet_until(number: str, at: float, window: QuietHours) -> float | None:
     """When a message for `number` due at `at` may go: None if `at` is outside the window in
     every zone the number may be in, else the first moment it is outside in all of them."""
-    zones = number_time_zones(number)
-    if not zones:
+    ends = [e for z in number_time_zones(number) if (e := _end_if_quiet(window, z, at))]
+    if not ends:
         return None
-    due = at
-    # Each pass moves `due` to the end of a window it was in; windows are at most a day long
-    # and the zones of one number lie within a day of each other, so this settles quickly.
-    for _ in range(2 * len(zones) + 2):
-        moved = False
-        for zone in zones:
-            local = datetime.fromtimestamp(due, UTC).astimezone(zone)
-            if _quiet_at(window, _minute_of_day(local)):
-                due = max(due, _window_end(window, local, zone))
-                moved = True
-        if not moved:
-            break
-    return due if due > at else None
+    due = max(ends)
+    # Moving to the latest end may land in another zone's next window (its evening): move on
+    # again. When the zones leave a common daytime this settles in a pass or two.
+    for _ in range(_MAX_PASSES):
+        later = [e for z in number_time_zones(number) if (e := _end_if_quiet(window, z, due))]
+        if not later:
+            return due
+        due = max(later)
+    # The zones span more than the daytime is long (a toll-free NANP number: Guam to Pago
+    # Pago), so no moment is outside the window everywhere: wait until it ends in every zone
+    # where it is quiet at `at`, never more than a day.
+    return max(ends)

@@ -88,3 +88,15 @@ def test_otp_is_never_held_and_disabled_windows_hold_nothing() -> None:
 def test_an_unplaceable_number_is_not_held() -> None:
     assert number_time_zones("+888123456") == ()
     assert quiet_until("+888123456", 0.0, WINDOW) is None
+
+
+def test_a_number_spanning_most_of_the_globe_is_held_at_most_a_day() -> None:
+    toll_free = "+18005551234"  # NANP toll-free: Guam to Pago Pago, 42 zones
+    held = 0
+    for hour in range(24):
+        at = datetime(2026, 1, 15, hour, 0, tzinfo=UTC).timestamp()
+        got = quiet_until(toll_free, at, WINDOW)
+        if got is not None:
+            held += 1
+            assert at < got <= at + 86_400
+    assert held > 12
