@@ -79,26 +79,24 @@ class OptOutPolicies:
         if entry is not None and now - entry.checked_at < self.ttl:
             self._entries.move_to_end(account_id)
             return entry.view
-        pending = self._loading.get(account_id)
-        if pending is not None:  # concurrent messages of one account share one read
-            return await asyncio.shield(pending)
-        future: asyncio.Future[AccountOptOut] = asyncio.get_running_loop().create_future()
-        self._loading[account_id] = future
+        task = self._loading.get(account_id)
+        if task is None:
+            # A task of its own, shared by every message of the account that arrives while
+            # it reads: one read, and a caller that is cancelled does not cancel the others'.
+            task = asyncio.ensure_future(self._load(account_id, entry, now))
+            task.add_done_callback(_retrieved)
+            self._loading[account_id] = task
+        return await asyncio.shield(task)
+
+    async def _load(self, account_id: str, entry: _Entry | None, now: float) -> AccountOptOut:
         try:
             view = await self._refresh(account_id, entry)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: nobody else may be waiting
-            raise
         finally:
-            if self._loading.get(account_id) is future:
+            current = self._loading.get(account_id) is asyncio.current_task()
+            if current:
                 del self._loading[account_id]
-                current = True
-            else:
-                current = False  # invalidated while reading: do not install a stale copy
-        if current:
+        if current:  # not invalidated while reading: the copy is not stale
             self._install(view, now)
-        future.set_result(view)
         return view
 
     async def _refresh(self, account_id: str, entry: _Entry | None) -> AccountOptOut:
@@ -165,3 +163,9 @@ class OptOutPolicies:
         if hold is None:
             return message
         return replace(message, send_at=hold)
+
+
+def _retrieved(task: asyncio.Future[AccountOptOut]) -> None:
+    # Its callers may all have been cancelled: never log "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()

@@ -3,6 +3,7 @@ the TTL, this node's at once, bounded memory; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -119,3 +120,11 @@ async def test_the_cache_is_bounded_in_accounts_and_numbers(store: Store) -> Non
     # An evicted account is read again when next needed.
     evicted = "+4915112345" + "00"
     assert await policies.opted_out(accounts[0], [evicted], PROMO) == {evicted}
+
+
+async def test_concurrent_messages_of_one_account_share_one_read(store: Store) -> None:
+    account_id = await _account(store)
+    counting = CountingStore(store)
+    policies = OptOutPolicies(store=counting)  # type: ignore[arg-type]
+    await asyncio.gather(*(policies.enforce(account_id, HANDSET, PROMO) for _ in range(50)))
+    assert counting.reads == Counter({"load_optout": 1})
