@@ -99,7 +99,8 @@ class Gateway:
     _http_task: asyncio.Task[None] | None = None
     _stopped: bool = False
     optout: OptOutPolicies | None = None
-    # Wall clock of intake and dispatch (send_at, quiet hours, due parts); tests inject one.
+    # Wall clock of intake, dispatch and the SMPP server (send_at, quiet hours, due parts);
+    # tests inject one.
     clock: Callable[[], float] = time.time
 
     async def start(self) -> None:
@@ -199,6 +200,7 @@ class Gateway:
             metrics=self.metrics,
             node_id=node_id,
             packed=s.smpp_packed,
+            clock=self.clock,
         )
         await self.smpp_server.start()
         self.metrics.before_render(self._refresh_gauges)

@@ -17,7 +17,9 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import load_settings
+from gateway.domain.errors import RecipientOptedOut
 from gateway.smpp.codes import CommandStatus
+from gateway.smpp_server.mapping import status_for_error
 from gateway.text import decode_short_message
 from tests.conftest import DEMO_KEY, DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme, submit
@@ -210,6 +212,7 @@ async def test_smpp_promotional_submit_to_a_suppressed_number_gets_esme_rx_r_app
     # Without the promotional service_type it is transactional: not blocked by default.
     sent = await esme.request(submit(b"receipt", destination_addr=HANDSET[1:]))
     assert sent.command_status == 0
+    assert status_for_error(RecipientOptedOut("x")) == CommandStatus.ESME_RX_R_APPN
     await esme.close()
 
 
@@ -297,6 +300,15 @@ async def test_quiet_hours_hold_promotional_until_the_recipients_morning(
         assert (await _send(api, RIYADH)).json()["status"] == "accepted"
         assert (await _send(api, NEW_YORK, "otp")).json()["status"] == "accepted"
         assert (await _send(api, NEW_YORK, "transactional")).json()["status"] == "accepted"
+
+        # Over SMPP, a submit with service_type PROMO is held the same way.
+        esme = await TestEsme.connect(gateway.smpp_port)
+        assert await esme.bind("trx", password=DEMO_SMPP_PASSWORD) == 0
+        resp = await esme.request(submit(b"sale", service_type="PROMO", destination_addr=NEW_YORK))
+        assert resp.command_status == 0
+        smpp_view = (await api.get(f"/v1/messages/{resp.message_id}")).json()
+        assert smpp_view["status"] == "scheduled" and smpp_view["send_at"] == opens
+        await esme.close()
 
         async def sent() -> bool:
             status = (await api.get(f"/v1/messages/{message_id}")).json()["status"]
