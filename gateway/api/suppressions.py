@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from gateway.api.deps import AccountDep, AdminDep, ApiServices, ServicesDep
 from gateway.api.errors import problem_responses
@@ -35,164 +36,99 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="entries per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
-# -- the account's own key -------------------------------------------------------------------
+async def own_account(account: AccountDep) -> str:
+    return account.id
 
 
-@router.get(
-    "/suppressions",
-    response_model=SuppressionsPage,
-    responses=problem_responses(401, 422),
-    summary="List suppressed numbers",
-)
-async def list_suppressions(
-    account: AccountDep, svc: ServicesDep, limit: Limit = 100, cursor: Cursor = None
-) -> SuppressionsPage:
-    return await _list(svc, account.id, limit, cursor)
-
-
-@router.post(
-    "/suppressions",
-    status_code=201,
-    response_model=SuppressionsAdded,
-    responses=problem_responses(401, 422),
-    summary="Suppress numbers",
-)
-async def add_suppressions(
-    body: SuppressionCreate, account: AccountDep, svc: ServicesDep
-) -> SuppressionsAdded:
-    """Committed when answered; every node enforces it within a few seconds (at once on this
-    one). Adding a number already suppressed keeps it, with the new reason if one is given."""
-    return await _add(svc, account.id, body, source="api")
-
-
-@router.get(
-    "/suppressions/{number}",
-    response_model=SuppressionCheck,
-    responses=problem_responses(401, 422),
-    summary="Check whether a number is suppressed",
-)
-async def check_suppression(number: str, account: AccountDep, svc: ServicesDep) -> SuppressionCheck:
-    return await _check(svc, account.id, number)
-
-
-@router.delete(
-    "/suppressions/{number}",
-    status_code=204,
-    responses=problem_responses(401, 404, 422),
-    summary="Remove a number from the suppression list",
-)
-async def remove_suppression(number: str, account: AccountDep, svc: ServicesDep) -> Response:
-    await _remove(svc, account.id, number)
-    return Response(status_code=204)
-
-
-@router.get(
-    "/opt-out/settings",
-    response_model=OptOutSettingsModel,
-    responses=problem_responses(401),
-    summary="Read the opt-out settings: enforced types, quiet hours, keyword replies",
-)
-async def get_settings(account: AccountDep, svc: ServicesDep) -> OptOutSettingsModel:
-    return _settings_model(await svc.store.optout_settings(account.id) or DEFAULT_SETTINGS)
-
-
-@router.put(
-    "/opt-out/settings",
-    response_model=OptOutSettingsModel,
-    responses=problem_responses(401, 422),
-    summary="Replace the opt-out settings",
-)
-async def put_settings(
-    body: OptOutSettingsModel, account: AccountDep, svc: ServicesDep
-) -> OptOutSettingsModel:
-    return await _put_settings(svc, account.id, body)
-
-
-# -- the admin key ---------------------------------------------------------------------------
-
-
-@admin_router.get(
-    "/suppressions",
-    response_model=SuppressionsPage,
-    responses=problem_responses(401, 404, 422),
-    summary="List an account's suppressed numbers",
-)
-async def admin_list_suppressions(
-    account_id: str, svc: ServicesDep, limit: Limit = 100, cursor: Cursor = None
-) -> SuppressionsPage:
-    await _existing(svc, account_id)
-    return await _list(svc, account_id, limit, cursor)
-
-
-@admin_router.post(
-    "/suppressions",
-    status_code=201,
-    response_model=SuppressionsAdded,
-    responses=problem_responses(401, 404, 422),
-    summary="Suppress numbers for an account",
-)
-async def admin_add_suppressions(
-    account_id: str, body: SuppressionCreate, svc: ServicesDep
-) -> SuppressionsAdded:
-    await _existing(svc, account_id)
-    return await _add(svc, account_id, body, source="admin")
-
-
-@admin_router.get(
-    "/suppressions/{number}",
-    response_model=SuppressionCheck,
-    responses=problem_responses(401, 404, 422),
-    summary="Check whether a number is suppressed for an account",
-)
-async def admin_check_suppression(
-    account_id: str, number: str, svc: ServicesDep
-) -> SuppressionCheck:
-    await _existing(svc, account_id)
-    return await _check(svc, account_id, number)
-
-
-@admin_router.delete(
-    "/suppressions/{number}",
-    status_code=204,
-    responses=problem_responses(401, 404, 422),
-    summary="Remove a number from an account's suppression list",
-)
-async def admin_remove_suppression(account_id: str, number: str, svc: ServicesDep) -> Response:
-    await _existing(svc, account_id)
-    await _remove(svc, account_id, number)
-    return Response(status_code=204)
-
-
-@admin_router.get(
-    "/opt-out/settings",
-    response_model=OptOutSettingsModel,
-    responses=problem_responses(401, 404),
-    summary="Read an account's opt-out settings",
-)
-async def admin_get_settings(account_id: str, svc: ServicesDep) -> OptOutSettingsModel:
-    await _existing(svc, account_id)
-    return _settings_model(await svc.store.optout_settings(account_id) or DEFAULT_SETTINGS)
-
-
-@admin_router.put(
-    "/opt-out/settings",
-    response_model=OptOutSettingsModel,
-    responses=problem_responses(401, 404, 422),
-    summary="Replace an account's opt-out settings",
-)
-async def admin_put_settings(
-    account_id: str, body: OptOutSettingsModel, svc: ServicesDep
-) -> OptOutSettingsModel:
-    await _existing(svc, account_id)
-    return await _put_settings(svc, account_id, body)
-
-
-# -- shared by both ----------------------------------------------------------------------------
-
-
-async def _existing(svc: ApiServices, account_id: str) -> None:
+async def named_account(account_id: str, svc: ServicesDep) -> str:
+    """The admin routes' `{account_id}`, which must exist."""
     if not await svc.store.account_exists(account_id):
         raise AccountNotFound(f"no account {account_id!r}")
+    return account_id
+
+
+def _install(api: APIRouter, target: Callable[..., Awaitable[str]], source: str) -> None:
+    """The same routes for an account's own key and, on the admin router, for any account."""
+    # A default, not an Annotated alias: annotations are strings resolved in module globals.
+    target_account = Depends(target)
+    errors = (401, 404) if source == "admin" else (401,)
+
+    @api.get(
+        "/suppressions",
+        response_model=SuppressionsPage,
+        responses=problem_responses(*errors, 422),
+        summary="List suppressed numbers",
+    )
+    async def list_suppressions(
+        svc: ServicesDep,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        account_id: str = target_account,
+    ) -> SuppressionsPage:
+        return await _list(svc, account_id, limit, cursor)
+
+    @api.post(
+        "/suppressions",
+        status_code=201,
+        response_model=SuppressionsAdded,
+        responses=problem_responses(*errors, 422),
+        summary="Suppress numbers",
+    )
+    async def add_suppressions(
+        body: SuppressionCreate, svc: ServicesDep, account_id: str = target_account
+    ) -> SuppressionsAdded:
+        """Committed when answered; enforced at once on this node and within seconds on the
+        others. Adding a number already suppressed keeps it, with the new reason if given."""
+        return await _add(svc, account_id, body, source=source)
+
+    @api.get(
+        "/suppressions/{number}",
+        response_model=SuppressionCheck,
+        responses=problem_responses(*errors, 422),
+        summary="Check whether a number is suppressed",
+    )
+    async def check_suppression(
+        number: str, svc: ServicesDep, account_id: str = target_account
+    ) -> SuppressionCheck:
+        return await _check(svc, account_id, number)
+
+    @api.delete(
+        "/suppressions/{number}",
+        status_code=204,
+        responses=problem_responses(401, 404, 422),
+        summary="Remove a number from the suppression list",
+    )
+    async def remove_suppression(
+        number: str, svc: ServicesDep, account_id: str = target_account
+    ) -> Response:
+        await _remove(svc, account_id, number)
+        return Response(status_code=204)
+
+    @api.get(
+        "/opt-out/settings",
+        response_model=OptOutSettingsModel,
+        responses=problem_responses(*errors),
+        summary="Read the opt-out settings: enforced types, quiet hours, keyword replies",
+    )
+    async def get_settings(
+        svc: ServicesDep, account_id: str = target_account
+    ) -> OptOutSettingsModel:
+        return _settings_model(await svc.store.optout_settings(account_id) or DEFAULT_SETTINGS)
+
+    @api.put(
+        "/opt-out/settings",
+        response_model=OptOutSettingsModel,
+        responses=problem_responses(*errors, 422),
+        summary="Replace the opt-out settings",
+    )
+    async def put_settings(
+        body: OptOutSettingsModel, svc: ServicesDep, account_id: str = target_account
+    ) -> OptOutSettingsModel:
+        return await _put_settings(svc, account_id, body)
+
+
+_install(router, own_account, "api")
+_install(admin_router, named_account, "admin")
 
 
 async def _list(
