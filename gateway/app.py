@@ -16,7 +16,7 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ from gateway.idempotency import Idempotency
 from gateway.inbound import InboundService
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
+from gateway.keyword_replies import KeywordResponder
 from gateway.metrics import Metrics
 from gateway.passwords import hash_password
 from gateway.ratelimit import RateLimiter, open_rate_limiter
@@ -49,6 +50,7 @@ from gateway.simulator import Simulator, SimulatorConfig
 from gateway.smpp_server.server import SmppServer, SmppServerSettings
 from gateway.status import StatusWriter
 from gateway.store import Store, open_store
+from gateway.suppression import OptOutPolicies
 from gateway.text import Concatenation
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,10 @@ class Gateway:
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
     _stopped: bool = False
+    optout: OptOutPolicies | None = None
+    # Wall clock of intake, dispatch and the SMPP server (send_at, quiet hours, due parts);
+    # tests inject one.
+    clock: Callable[[], float] = time.time
 
     async def start(self) -> None:
         s = self.settings
@@ -126,6 +132,7 @@ class Gateway:
         router.check(self.connectors)
 
         self.status = StatusWriter(store=store)
+        self.optout = OptOutPolicies(store=store)
         self.status.subscribe(self._count_changes)
         self.receipts = ReceiptCorrelator(store=store, status=self.status, metrics=self.metrics)
         for connector_name, connector in self.connectors.items():
@@ -160,6 +167,7 @@ class Gateway:
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
             expiry_interval=s.expiry_sweep_interval,
+            clock=self.clock,
         )
         concatenation = {
             n: getattr(c, "concatenation", Concatenation.UDH8) for n, c in self.connectors.items()
@@ -172,7 +180,10 @@ class Gateway:
             metrics=self.metrics,
             node_id=node_id,
             max_batch=s.intake_batch_max,
+            clock=self.clock,
+            optout=self.optout,
         )
+        self.inbound.respond = KeywordResponder(intake=self.intake, policies=self.optout).respond
         for c in self.connectors.values():
             await c.start(UpstreamEvents(self.receipts, self.inbound))
         self.receipts.start()
@@ -193,6 +204,7 @@ class Gateway:
             metrics=self.metrics,
             node_id=node_id,
             packed=s.smpp_packed,
+            clock=self.clock,
         )
         await self.smpp_server.start()
         self.metrics.before_render(self._refresh_gauges)
@@ -207,6 +219,7 @@ class Gateway:
                 metrics=self.metrics,
                 readiness=self.readiness,
                 connectors=self.connectors,
+                optout=self.optout,
                 admin_key_hash=(
                     hash_key(s.admin_key.get_secret_value()) if s.admin_key is not None else None
                 ),

@@ -78,7 +78,8 @@ class Batches:
         self._clock = clock
 
     async def prepare(self, request: BatchRequest) -> BatchPlan:
-        """Prepare every recipient; no I/O. Raises only for what is wrong with the whole
+        """Prepare every recipient and apply the account's policies (opt-out, quiet hours:
+        cached, rarely a store read). Raises only for what is wrong with the whole
         request (`template.invalid`, a sender or schedule that no recipient could use)."""
         template = parse_template(request.text)
         batch_id = new_id()
@@ -91,6 +92,7 @@ class Batches:
                 continue
             try:
                 message, segments = self._prepare_one(request, template.render, recipient)
+                message = await self._intake.admit(message)
             except (InvalidSender, InvalidSchedule):
                 raise  # the same for every recipient: the request's fault
             except ClientError as exc:

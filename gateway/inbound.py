@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.domain import InboundPart, InboundRecord, new_id
 from gateway.metrics import Metrics
@@ -62,6 +62,9 @@ class InboundService:
         self._on_stored = on_stored
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
+        # Answers keywords (gateway.keyword_replies); set by the composition root once intake
+        # exists. Awaited before the MO is acknowledged to the carrier.
+        self.respond: Callable[[InboundRecord], Awaitable[None]] | None = None
 
     async def parts_received(self, parts: Sequence[InboundPart]) -> None:
         """Commit the parts; returns once they are durable (the connector then acknowledges)."""
@@ -69,6 +72,15 @@ class InboundService:
             record = await self._store.add_inbound_part(part, assemble=assemble, mo_ttl=MO_TTL)
             if record is not None:
                 self._stored(record)
+                await self._respond(record)
+
+    async def _respond(self, record: InboundRecord) -> None:
+        if self.respond is None:
+            return
+        try:
+            await self.respond(record)
+        except Exception:
+            log.exception("answering an inbound keyword failed")
 
     def _stored(self, record: InboundRecord) -> None:
         owner = "owned" if record.account_id else "unowned"
@@ -89,6 +101,7 @@ class InboundService:
                     older_than=self._clock() - self._part_timeout, assemble=assemble, mo_ttl=MO_TTL
                 ):
                     self._stored(record)
+                    await self._respond(record)
             except Exception:
                 log.exception("expiring incomplete inbound messages failed")
 

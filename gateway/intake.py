@@ -30,6 +30,7 @@ from gateway.metrics import Metrics
 from gateway.phone import normalize_e164
 from gateway.routing import Route, Router
 from gateway.store import Store
+from gateway.suppression import OptOutPolicies
 from gateway.text import (
     DEFAULT_NATIONAL,
     Concatenation,
@@ -80,8 +81,10 @@ class Intake:
         max_pending: int = 20_000,
         concatenation: Mapping[str, Concatenation] | None = None,
         clock: Callable[[], float] = time.time,
+        optout: OptOutPolicies | None = None,
     ) -> None:
         self._store = store
+        self._optout = optout
         self._dispatcher = dispatcher
         self._router = router
         self._metrics = metrics
@@ -187,11 +190,25 @@ class Intake:
         )
         return message, encoded
 
-    async def submit(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
-        """Prepare and commit; return once the message is durable."""
+    async def submit(
+        self, submission: Submission, *, policy_exempt: bool = False
+    ) -> tuple[NewMessage, EncodedText]:
+        """Prepare and commit; return once the message is durable. The account's opt-out list
+        and quiet hours apply unless `policy_exempt` (the reply to a STOP must go)."""
         message, encoded = self.prepare(submission)
+        if not policy_exempt:
+            message = await self.admit(message)
         await self.submit_many([message])
         return message, encoded
+
+    async def admit(self, message: NewMessage) -> NewMessage:
+        """The account's policies for a prepared message: its opt-out list (raises
+        `RecipientOptedOut`) and quiet hours (returns it held as `scheduled`). Every front door
+        calls this between `prepare` and the commit; a batch calls it per recipient, so a
+        refusal is that recipient's error."""
+        if self._optout is None:
+            return message
+        return await self._optout.apply(message)
 
     async def submit_many(
         self,
@@ -241,6 +258,7 @@ class Intake:
 
     async def commit(self, message: NewMessage) -> None:
         """Commit a message a front door built itself (the SMPP server); returns once durable."""
+        message = await self.admit(message)
         self._check_room()
         started = time.perf_counter()
         await self._commit.submit(SubmissionUnit((message,)))

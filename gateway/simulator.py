@@ -292,9 +292,7 @@ class _SmscConnection(SessionProtocol):
         if cfg.reject_ratio and random.random() < cfg.reject_ratio:
             stats.rejected += 1
             self.send(
-                SubmitSmResp(
-                    sequence_number=pdu.sequence_number, command_status=cfg.reject_status
-                )
+                SubmitSmResp(sequence_number=pdu.sequence_number, command_status=cfg.reject_status)
             )
             return
         message_id = self.sim.next_message_id()

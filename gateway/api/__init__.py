@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import batches, callbacks, errors, health, messages, templates
+from gateway.api import batches, callbacks, errors, health, messages, suppressions, templates
 from gateway.api.deps import ApiServices
 from schemas.problem import Problem
 
@@ -27,6 +27,8 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(callbacks.router)
     app.include_router(batches.router)
     app.include_router(templates.router)
+    app.include_router(suppressions.router)
+    app.include_router(suppressions.admin_router)
 
     original_openapi = app.openapi
 

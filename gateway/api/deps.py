@@ -19,6 +19,7 @@ from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
 from gateway.store import Store
+from gateway.suppression import OptOutPolicies
 
 
 @dataclass
@@ -35,6 +36,8 @@ class ApiServices:
     batches: Batches = field(kw_only=True)
     idempotency: Idempotency = field(kw_only=True)
     cancellation: Cancellation = field(kw_only=True)
+    # Per-node cache of opt-out lists; routes that change a list invalidate it here.
+    optout: OptOutPolicies | None = None
 
 
 async def services(request: Request) -> ApiServices:

@@ -46,6 +46,7 @@ async def submit_message(
 
     async def submit(stamp: Stamp | None) -> Reply | None:
         message, encoded = svc.intake.prepare(submission)
+        message = await svc.intake.admit(message)
         segments = len(encoded.segments)
         accepted = MessageAccepted(
             id=message.id,

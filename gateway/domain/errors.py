@@ -106,6 +106,13 @@ IdempotencyKeyMismatch = _client_error(
 IdempotencyInProgress = _client_error(
     "idempotency.in_progress", 409, "A request with this Idempotency-Key is still in progress"
 )
+RecipientOptedOut = _client_error(
+    "recipient.opted_out", 422, "Recipient has opted out of this kind of message"
+)
+SuppressionNotFound = _client_error(
+    "suppression.not_found", 404, "Number is not on the suppression list"
+)
+AccountNotFound = _client_error("account.not_found", 404, "No such account")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -128,4 +135,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     NotCancellable,
     IdempotencyKeyMismatch,
     IdempotencyInProgress,
+    RecipientOptedOut,
+    SuppressionNotFound,
+    AccountNotFound,
 )

@@ -84,6 +84,10 @@ _STATUS_FOR_CODE = {
     "gateway.queue_full": CommandStatus.ESME_RMSGQFUL,
     "gateway.shutting_down": CommandStatus.ESME_RX_T_APPN,
     "smpp.invalid_concatenation": CommandStatus.ESME_RINVESMCLASS,
+    # A recipient who opted out is a permanent, policy refusal of a valid address: not
+    # ESME_RINVDSTADR, which ESMEs read as "bad number" and may purge from their lists, but
+    # ESME_RX_R_APPN (SMPP 3.4 §5.1.3: rejected by the application, do not retry).
+    "recipient.opted_out": CommandStatus.ESME_RX_R_APPN,
 }
 
 

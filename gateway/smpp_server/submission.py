@@ -37,6 +37,10 @@ from gateway.text import (
     encoding_for_data_coding,
 )
 
+# service_type values (SMPP 3.4 §5.2.11, free for the SMSC to define) that mark marketing
+# traffic: the opt-out list and quiet hours apply to it.
+PROMOTIONAL_SERVICES = frozenset({"PROMO", "MKT"})
+
 
 class PartTooLongError(ClientError):
     code = "message.text_too_long"
@@ -112,6 +116,8 @@ class SubmissionBuilder:
         receipt = pdu.registered_delivery & 0x03
         priority_flag = getattr(pdu, "priority_flag", 0)
         message_type = MessageType.OTP if priority_flag >= 2 else MessageType.TRANSACTIONAL
+        if message_type is not MessageType.OTP and pdu.service_type.upper() in PROMOTIONAL_SERVICES:
+            message_type = MessageType.PROMOTIONAL
         route = self._intake.route(
             account_id=account_id, destination=destination, message_type=message_type, source=sender
         )

@@ -30,6 +30,7 @@ from gateway.domain.batches import (
     StoredTemplate,
     SubmissionUnit,
 )
+from gateway.domain.optout import OptOutSettings, Suppression
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
 Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
@@ -216,3 +217,40 @@ class Store(Protocol):
         ...
 
     async def delete_template(self, *, account_id: str, name: str) -> bool: ...
+    # Opt-out (store/sqlite_optout.py, store/postgres_optout.py). Every change moves the
+    # account's version on in the same transaction; an MO that is a STOP or START keyword
+    # changes the list in the transaction that stores the MO.
+    async def add_suppressions(
+        self,
+        *,
+        account_id: str,
+        numbers: Sequence[str],
+        reason: str | None,
+        source: str,
+        now: float,
+    ) -> None: ...
+    async def remove_suppression(self, *, account_id: str, number: str, now: float) -> bool: ...
+    async def get_suppression(self, *, account_id: str, number: str) -> Suppression | None: ...
+    async def list_suppressions(
+        self, *, account_id: str, after: str, limit: int
+    ) -> list[Suppression]:
+        """Up to `limit` entries with numbers greater than `after`, in number order."""
+        ...
+
+    async def suppressed_among(self, *, account_id: str, numbers: Sequence[str]) -> set[str]: ...
+    async def optout_version(self, account_id: str) -> int:
+        """0 for an account that never changed its list or settings."""
+        ...
+
+    async def load_optout(
+        self, *, account_id: str, max_numbers: int
+    ) -> tuple[int, OptOutSettings | None, list[str] | None]:
+        """(version, settings or None for the defaults, the suppressed numbers or None when
+        there are more than `max_numbers`), read consistently."""
+        ...
+
+    async def optout_settings(self, account_id: str) -> OptOutSettings | None: ...
+    async def put_optout_settings(
+        self, *, account_id: str, settings: OptOutSettings, now: float
+    ) -> None: ...
+    async def account_exists(self, account_id: str) -> bool: ...

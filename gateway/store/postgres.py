@@ -40,6 +40,7 @@ from gateway.store.lifecycle import (
 )
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.postgres_batches import PostgresBatches
+from gateway.store.postgres_optout import PostgresOptOut, apply_inbound_keyword
 
 _N = sql.numbered
 _MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
@@ -71,7 +72,7 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 """
 
 
-class PostgresStore(PostgresBatches):
+class PostgresStore(PostgresBatches, PostgresOptOut):
     dialect = "postgres"
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
@@ -431,6 +432,7 @@ async def _store_inbound(
     owner = await conn.fetchval(_N(sql.ACCOUNT_FOR_NUMBER), record.destination)
     record = dataclasses.replace(record, account_id=owner)
     await conn.execute(_N(sql.INSERT_INBOUND), *sql.inbound_row(record))
+    await apply_inbound_keyword(conn, record)
     if owner is not None:
         system_id = await conn.fetchval(_N(sql.FIRST_SYSTEM_ID), owner)
         if system_id is not None:

@@ -43,13 +43,14 @@ from gateway.store.lifecycle import (
 )
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.sqlite_batches import SqliteBatches
+from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
 _CHUNK = 900
 
 
-class SqliteStore(SqliteBatches):
+class SqliteStore(SqliteBatches, SqliteOptOut):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -450,6 +451,7 @@ def _store_inbound(conn: sqlite3.Connection, record: InboundRecord, mo_ttl: floa
     owner = conn.execute(sql.ACCOUNT_FOR_NUMBER, (record.destination,)).fetchone()
     record = dataclasses.replace(record, account_id=owner[0] if owner else None)
     conn.execute(sql.INSERT_INBOUND, sql.inbound_row(record))
+    apply_inbound_keyword(conn, record)
     if record.account_id is not None:
         system = conn.execute(sql.FIRST_SYSTEM_ID, (record.account_id,)).fetchone()
         if system is not None:

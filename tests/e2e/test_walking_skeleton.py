@@ -38,8 +38,12 @@ def test_submitted_message_is_delivered(tmp_path: Path, database: dict[str, str]
 
             metrics = client.get("/metrics").text
             assert "gateway_messages_accepted_total" in metrics
-            assert 'gateway_parts_final_total{connector="simulator",status="delivered"} 4.0' in metrics
-            assert 'gateway_parts_submitted_total{connector="simulator",outcome="accepted"}' in metrics
+            assert (
+                'gateway_parts_final_total{connector="simulator",status="delivered"} 4.0' in metrics
+            )
+            assert (
+                'gateway_parts_submitted_total{connector="simulator",outcome="accepted"}' in metrics
+            )
             assert "gateway_submit_latency_seconds_bucket" in metrics
             assert 'gateway_upstream_binds_up{connector="simulator"} 1.0' in metrics
             ready = client.get("/readyz").json()

@@ -152,7 +152,11 @@ async def test_retry_returns_the_part_to_the_queue_later(store: Store) -> None:
     m = _message(account_id)
     await store.insert_messages([m], owner="a")
     await store.apply_updates(
-        [PartUpdate(m.id, 0, Status.QUEUED, NOW, error_code="0x45", retry_at=NOW + 30, attempt=True)]
+        [
+            PartUpdate(
+                m.id, 0, Status.QUEUED, NOW, error_code="0x45", retry_at=NOW + 30, attempt=True
+            )
+        ]
     )
     assert await store.claim_parts(node_id="a", limit=5, now=NOW + 10) == []
     (part,) = await store.claim_parts(node_id="a", limit=5, now=NOW + 31)
@@ -171,8 +175,18 @@ async def test_a_held_part_goes_back_without_an_attempt_and_a_failover_moves_it(
     assert (part.attempts, part.connector) == (0, "simulator")
     # A temporary failure that fails over: due at once, on the route's next connector.
     await store.apply_updates(
-        [PartUpdate(m.id, 0, Status.QUEUED, NOW + 6, error_code="connection", retry_at=NOW + 6,
-                    attempt=True, connector="backup")]
+        [
+            PartUpdate(
+                m.id,
+                0,
+                Status.QUEUED,
+                NOW + 6,
+                error_code="connection",
+                retry_at=NOW + 6,
+                attempt=True,
+                connector="backup",
+            )
+        ]
     )
     (part,) = await store.claim_parts(node_id="b", limit=5, now=NOW + 6)
     assert (part.attempts, part.connector) == (1, "backup")
@@ -204,8 +218,10 @@ async def test_validity_sweep_takes_only_unowned_queued_parts_past_their_validit
     assert {p.message_id for p in claimed} == {valid.id, forever.id}
     assert await store.claim_expired(node_id="a", limit=10, now=NOW + 11) == []
     changes = await store.apply_updates(
-        [PartUpdate(k.message_id, k.seq, Status.EXPIRED, NOW + 11, error_code="expired")
-         for k in keys]
+        [
+            PartUpdate(k.message_id, k.seq, Status.EXPIRED, NOW + 11, error_code="expired")
+            for k in keys
+        ]
     )
     assert [(c.message_id, c.status) for c in changes] == [(expired.id, Status.EXPIRED)]
 
