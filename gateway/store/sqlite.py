@@ -42,13 +42,14 @@ from gateway.store.lifecycle import (
     plan_message_changes,
 )
 from gateway.store.migrations import load_migrations, split_statements
+from gateway.store.sqlite_operations import SqliteOperations
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
 _CHUNK = 900
 
 
-class SqliteStore:
+class SqliteStore(SqliteOperations):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
