@@ -117,6 +117,12 @@ class Metrics:
             "Queued parts whose validity ended before they were sent",
             registry=r,
         )
+        self.smpp_pdus = Counter(
+            "gateway_smpp_server_pdus",
+            "Requests ESMEs sent to our SMPP server, by command (submit_sm, enquire_link, ...)",
+            ["command"],
+            registry=r,
+        )
         # Read when /metrics is scraped (gateway.scrape_gauges), not kept up to date in between.
         self.ready = Gauge(
             "gateway_ready",
