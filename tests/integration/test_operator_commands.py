@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 
+import httpx
 import pytest
 
 from gateway.app import Gateway
@@ -376,3 +377,35 @@ def test_retry_needs_to_be_told_what_is_stuck(capsys: pytest.CaptureFixture[str]
         main(["retry"])
     assert exc.value.code == 2
     assert "--submitted-older-than" in capsys.readouterr().err
+
+
+async def test_a_retried_failed_message_is_sent_again_by_the_running_gateway(
+    gateway: Gateway,
+    api: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = gateway.store
+    assert store is not None
+    account = await store.get_account_by_name("demo")
+    assert account is not None
+    message = _message(account.id, parts=1)
+    # Failed before this node ever held it, as after a carrier outage on another node.
+    await store.insert_messages([message], owner=None)
+    await store.apply_updates(
+        [PartUpdate(message.id, 0, Status.FAILED, time.time(), error_code="8", attempt=True)]
+    )
+    assert (await api.get(f"/v1/messages/{message.id}")).json()["status"] == "failed"
+
+    # The command runs beside the gateway on the same SQLite file, as an operator would.
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", gateway.settings.database_url)
+    code, out, _ = await _cli(capsys, "retry", "--failed-since", "10m")
+    assert (code, out.strip()) == (0, "re-queued 1 failed part(s) of 1 found")
+
+    for _ in range(200):
+        shown = (await api.get(f"/v1/messages/{message.id}")).json()
+        if shown["status"] == "delivered":
+            break
+        await asyncio.sleep(0.05)
+    assert shown["status"] == "delivered"
+    assert shown["error_code"] is None
