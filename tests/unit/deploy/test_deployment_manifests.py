@@ -271,3 +271,18 @@ def test_kubectl_builds_the_kustomization() -> None:
     assert result.returncode == 0, result.stderr
     kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout)]
     assert sorted(kinds) == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]
+
+
+def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
+    ignored = {
+        line.strip()
+        for line in (DEPLOY.parent / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", (DEPLOY / "Dockerfile").read_text(), re.M)
+    sources = [s for line in copied for s in line.split()]
+    assert sources, "no COPY found"
+    for source in sources:
+        assert (DEPLOY.parent / source).exists(), source
+        assert source not in ignored, f"{source} is copied but .dockerignore leaves it out"
+    assert {".git", ".venv", "data"} <= ignored
