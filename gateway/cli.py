@@ -1,4 +1,5 @@
-"""`python -m gateway <command>`: run, simulate, migrate, accounts, keys."""
+"""`python -m gateway <command>`: run, simulate, migrate, accounts, keys, and the operator
+commands of `operator_commands` (queues, connectors, message, retry, expire)."""
 
 from __future__ import annotations
 
@@ -223,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     key_create = keys_sub.add_parser("create", help="create an API key; prints it once")
     key_create.add_argument("account", help="account name")
     key_create.set_defaults(func=cmd_keys_create)
+
+    from gateway.operator_commands import add_operator_commands
+
+    add_operator_commands(sub, lambda settings, fn: _run(_with_store(settings, fn)))
     return parser
 
 

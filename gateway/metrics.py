@@ -117,6 +117,30 @@ class Metrics:
             "Queued parts whose validity ended before they were sent",
             registry=r,
         )
+        self.smpp_pdus = Counter(
+            "gateway_smpp_server_pdus",
+            "Requests ESMEs sent to our SMPP server, by command (submit_sm, enquire_link, ...)",
+            ["command"],
+            registry=r,
+        )
+        # Read when /metrics is scraped (gateway.scrape_gauges), not kept up to date in between.
+        self.ready = Gauge(
+            "gateway_ready",
+            "1 while the node is ready for traffic (store answers, not draining), as /readyz",
+            registry=r,
+        )
+        self.store_queued = Gauge(
+            "gateway_store_queued_parts",
+            "Queued parts in the shared store (every node's), by connector and priority lane",
+            ["connector", "lane"],
+            registry=r,
+        )
+        self.store_queue_age = Gauge(
+            "gateway_store_queue_oldest_due_seconds",
+            "How long the oldest due part of a connector's lane has waited to be sent",
+            ["connector", "lane"],
+            registry=r,
+        )
 
     def before_render(self, refresh: Callable[[], None]) -> None:
         """Have `refresh` set gauges from live state each time the metrics are rendered."""

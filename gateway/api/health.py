@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.api.deps import ServicesDep
+from gateway.scrape_gauges import refresh_scrape_gauges
 
 router = APIRouter(tags=["operations"])
 
@@ -26,4 +27,5 @@ async def readyz(svc: ServicesDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(svc: ServicesDep) -> Response:
+    await refresh_scrape_gauges(metrics=svc.metrics, store=svc.store, readiness=svc.readiness)
     return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

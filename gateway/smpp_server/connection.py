@@ -117,6 +117,8 @@ class EsmeConnection(SessionProtocol):
     # -- events -----------------------------------------------------------------------------
 
     def handle_event(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            self.server.request_received(event.pdu)
         match event:
             case RequestReceived(pdu=BindTransmitter() | BindReceiver() | BindTransceiver() as pdu):
                 if self._binding:

@@ -17,6 +17,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from prometheus_client import Counter
+
 from gateway.cancellation import Cancellation
 from gateway.delivery import SmppOutboxDelivery
 from gateway.dispatch import Dispatcher
@@ -32,7 +34,7 @@ from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.passwords import verify_password
 from gateway.ratelimit import Gcra
-from gateway.smpp.codes import CommandStatus
+from gateway.smpp.codes import CommandId, CommandStatus
 from gateway.smpp.fields import UnsuccessSme
 from gateway.smpp.pdu import (
     BindReceiver,
@@ -112,6 +114,7 @@ class SmppServer:
         self._status = status
         self._dispatcher = dispatcher
         self._metrics = metrics
+        self._pdu_counters: dict[CommandId, Counter] = {}
         self._clock = clock
         self._packed = packed
         self._builder = SubmissionBuilder(intake=intake, packed=packed, clock=clock)
@@ -190,6 +193,15 @@ class SmppServer:
 
     def metrics_throttled(self) -> None:
         self._metrics.smpp_throttled.inc()
+
+    def request_received(self, pdu: Pdu) -> None:
+        # Label children cached per command: a lookup per PDU instead of prometheus_client's
+        # label validation and lock.
+        counter = self._pdu_counters.get(pdu.command_id)
+        if counter is None:
+            counter = self._metrics.smpp_pdus.labels(command=pdu.command_id.name.lower())
+            self._pdu_counters[pdu.command_id] = counter
+        counter.inc()
 
     # -- binds ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from gateway.domain import (
     PartRecord,
     PartUpdate,
     SmppCredential,
+    Status,
     StatusChange,
 )
 from gateway.domain.batches import (
@@ -31,6 +32,7 @@ from gateway.domain.batches import (
     SubmissionUnit,
 )
 from gateway.domain.optout import OptOutSettings, Suppression
+from gateway.store.operations_sql import MessageDetail, QueueLane
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
 Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
@@ -254,3 +256,37 @@ class Store(Protocol):
         self, *, account_id: str, settings: OptOutSettings, now: float
     ) -> None: ...
     async def account_exists(self, account_id: str) -> bool: ...
+    # Operator commands (`python -m gateway queues | message | retry | expire`)
+    async def queue_lanes(self, *, now: float) -> list[QueueLane]:
+        """Queued parts per connector and priority lane: how many, due, held by nodes."""
+        ...
+
+    async def message_detail(self, message_id: str) -> MessageDetail | None:
+        """A message and its parts, whatever its account."""
+        ...
+
+    async def stuck_parts(
+        self,
+        *,
+        status: Status,
+        before: float,
+        now: float,
+        connector: str | None,
+        after: PartKey | None,
+        limit: int,
+    ) -> list[PartKey]:
+        """One page, in key order after `after`: `submitted` parts sent before `before` whose
+        receipt never came, or `failed` parts that failed since `before` and are still valid."""
+        ...
+
+    async def claim_stale_queued(
+        self, *, node_id: str, before: float, connector: str | None, limit: int
+    ) -> list[PartKey]:
+        """Take up to `limit` queued parts no node holds that have waited since before
+        `before`, for the caller to mark expired."""
+        ...
+
+    async def requeue_parts(self, keys: Sequence[PartKey], *, now: float) -> int:
+        """Put `submitted` or `failed` parts back in the queue, due now, with a fresh attempt
+        budget, and re-aggregate their messages, in one transaction; returns parts moved."""
+        ...

@@ -41,6 +41,7 @@ from gateway.store.lifecycle import (
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.postgres_batches import PostgresBatches
 from gateway.store.postgres_optout import PostgresOptOut, apply_inbound_keyword
+from gateway.store.postgres_operations import PostgresOperations
 
 _N = sql.numbered
 _MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
@@ -72,7 +73,7 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 """
 
 
-class PostgresStore(PostgresBatches, PostgresOptOut):
+class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations):
     dialect = "postgres"
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:

@@ -44,13 +44,14 @@ from gateway.store.lifecycle import (
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.sqlite_batches import SqliteBatches
 from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
+from gateway.store.sqlite_operations import SqliteOperations
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
 _CHUNK = 900
 
 
-class SqliteStore(SqliteBatches, SqliteOptOut):
+class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:

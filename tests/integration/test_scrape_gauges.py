@@ -1,0 +1,74 @@
+"""Gauges read from the store when /metrics is scraped: readiness and the shared queue."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from gateway.app import Gateway
+from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    selector = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    prefix = f"{name}{{{selector}}} " if labels else f"{name} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    return None
+
+
+async def test_scrape_reports_queued_parts_and_oldest_wait_from_the_store(
+    gateway: Gateway, api: httpx.AsyncClient
+) -> None:
+    store = gateway.store
+    assert store is not None
+    now = time.time()
+    account_id = new_id()
+    await store.create_account(account_id=account_id, name="gauges", now=now)
+    # Parts another live node holds: due for 10 minutes, and this node will not claim them.
+    await store.heartbeat(node_id="elsewhere", now=now)
+    message = NewMessage(
+        id=new_id(),
+        account_id=account_id,
+        source="Acme",
+        destination="+4915112345678",
+        body="hello",
+        encoding="gsm7",
+        message_type=MessageType.OTP,
+        connector="carrier-x",
+        parts=tuple(
+            NewPart(seq=i, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello")
+            for i in range(2)
+        ),
+        created_at=now - 600,
+    )
+    await store.insert_messages([message], owner="elsewhere")
+
+    text = (await api.get("/metrics")).text
+    assert _sample(text, "gateway_ready") == 1.0
+    labels = {"connector": "carrier-x", "lane": "otp"}
+    assert _sample(text, "gateway_store_queued_parts", **labels) == 2.0
+    age = _sample(text, "gateway_store_queue_oldest_due_seconds", **labels)
+    assert age is not None and 590 <= age <= 700
+
+    # A lane that empties stops being reported rather than keeping its last figure.
+    cancelled = await store.take_for_cancel(message_id=message.id, node_id="elsewhere")
+    assert cancelled == []
+    await store.apply_updates(
+        [PartUpdate(message.id, seq, Status.CANCELLED, time.time()) for seq in range(2)]
+    )
+    text = (await api.get("/metrics")).text
+    assert _sample(text, "gateway_store_queued_parts", **labels) is None
+
+
+async def test_scrape_reports_not_ready_while_draining(
+    gateway: Gateway, api: httpx.AsyncClient
+) -> None:
+    gateway.draining = True
+    try:
+        text = (await api.get("/metrics")).text
+    finally:
+        gateway.draining = False
+    assert _sample(text, "gateway_ready") == 0.0
