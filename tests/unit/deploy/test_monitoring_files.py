@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from gateway.metrics import Metrics
+from tests.debian_tools import ensure_tool, tool_env
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "smsgw.json"
@@ -185,30 +184,23 @@ def test_grafana_provisioning_points_at_the_dashboard_and_prometheus() -> None:
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
-promtool = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool is not installed")
-
-
 def _promtool(*args: str) -> None:
-    assert promtool is not None
+    promtool = ensure_tool("promtool", ["prometheus"])
     result = subprocess.run(
-        [promtool, *args], check=False, capture_output=True, text=True, timeout=60
+        [promtool, *args], check=False, capture_output=True, text=True, timeout=60, env=tool_env()
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_promtool
 def test_promtool_accepts_the_alert_rules() -> None:
     _promtool("check", "rules", str(ALERTS))
 
 
-@needs_promtool
 def test_alerts_fire_on_the_failures_they_describe() -> None:
     # deploy/prometheus/alerts_test.yml feeds series and says which alerts fire when.
     _promtool("test", "rules", str(ALERTS_TEST))
 
 
-@needs_promtool
 def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
     # Each query as a recording rule, with Grafana's variables given values, so promtool
     # parses it as PromQL.
