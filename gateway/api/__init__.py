@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import callbacks, errors, health, messages
+from gateway.api import callbacks, errors, health, listing, messages
 from gateway.api.deps import ApiServices
 from schemas.problem import Problem
 
@@ -25,6 +25,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(health.router)
     app.include_router(callbacks.router)
+    app.include_router(listing.router)
 
     original_openapi = app.openapi
 

@@ -90,6 +90,13 @@ QueueFull = _client_error("gateway.queue_full", 429, "Too many messages waiting;
 ShuttingDown = _client_error(
     "gateway.shutting_down", 503, "Gateway is draining; retry on another node"
 )
+# Listing and webhooks (events branch).
+InvalidCursor = _client_error("request.invalid_cursor", 400, "Invalid pagination cursor")
+WebhookNotFound = _client_error("webhook.not_found", 404, "No webhook for this account")
+WebhookUrlNotAllowed = _client_error(
+    "webhook.url_not_allowed", 422, "Webhook URL is not an allowed public http(s) address"
+)
+AccountNotFound = _client_error("account.not_found", 404, "No such account")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -105,4 +112,8 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     MalformedRequest,
     QueueFull,
     ShuttingDown,
+    InvalidCursor,
+    WebhookNotFound,
+    WebhookUrlNotAllowed,
+    AccountNotFound,
 )

@@ -24,6 +24,8 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
+from gateway.domain.listing import MessageFilter, Position
+from gateway.domain.webhooks import Webhook, WebhookEvent, WebhookFailure, WebhookStream
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
 Assemble = Callable[[Sequence[InboundPart], bool], InboundRecord]
@@ -172,3 +174,69 @@ class Store(Protocol):
     async def release_outbox_owned(self, *, node_id: str) -> int:
         """Hand back every outbox lease `node_id` holds (it restarted)."""
         ...
+
+    # Listing (keyset pagination, newest first; see store/listing_sql.py)
+    async def list_messages(
+        self, *, account_id: str, where: MessageFilter, after: Position | None, limit: int
+    ) -> list[MessageRecord]:
+        """Messages of the account matching `where`, newest first, strictly after `after`;
+        records without their parts."""
+        ...
+
+    async def list_inbound_page(
+        self, *, account_id: str, after: Position | None, limit: int
+    ) -> list[InboundRecord]: ...
+
+    # Webhooks (events are queued by apply_updates and the inbound path themselves)
+    async def put_webhook(
+        self,
+        *,
+        account_id: str,
+        url: str,
+        events: Sequence[str],
+        secret: str,
+        rotate: bool,
+        now: float,
+    ) -> Webhook:
+        """Create or change the account's webhook. `secret` is used when it is created or
+        when `rotate`; otherwise the stored one stays."""
+        ...
+
+    async def get_webhook(self, account_id: str) -> Webhook | None: ...
+    async def delete_webhook(self, *, account_id: str, now: float) -> bool:
+        """Remove it; its pending events are marked failed (and can be replayed later)."""
+        ...
+
+    async def claim_webhook_streams(
+        self, *, node_id: str, limit: int, now: float, lease: float
+    ) -> list[WebhookStream]:
+        """Lease up to `limit` accounts with pending events that are not backing off."""
+        ...
+
+    async def pending_webhook_events(
+        self, *, account_id: str, limit: int
+    ) -> list[WebhookEvent]: ...
+    async def finish_webhook_stream(
+        self,
+        *,
+        stream: WebhookStream,
+        node_id: str,
+        delivered: Sequence[int],
+        failure: WebhookFailure | None,
+        now: float,
+        max_age: float,
+    ) -> None:
+        """Record what was acknowledged and the failed attempt, if any, and release the lease
+        with the stream's next retry time; one transaction."""
+        ...
+
+    async def release_webhook_streams(self, *, node_id: str) -> int: ...
+    async def replay_webhook_events(
+        self, *, account_id: str, from_sequence: int, since: float
+    ) -> int:
+        """Make delivered or failed events with sequence >= `from_sequence` and created at or
+        after `since` pending again; returns how many."""
+        ...
+
+    async def count_pending_webhook_events(self) -> int: ...
+    async def purge_webhook_events(self, *, older_than: float, limit: int) -> int: ...

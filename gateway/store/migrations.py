@@ -17,7 +17,9 @@ def migrations_dir() -> Path:
 
 
 def load_migrations(dialect: str) -> list[tuple[int, str]]:
-    """(version, sql) in order. A gap or a duplicate number is refused: it means a bad merge."""
+    """(version, sql) in order. A duplicate number is refused: it means a bad merge. A gap is
+    allowed: numbers are reserved per branch of work, so a branch may hold 0011 before 0008
+    is merged, and a store applies whichever versions it has not applied yet, in order."""
     folder = migrations_dir() / dialect
     found: list[tuple[int, str]] = []
     for path in sorted(folder.iterdir()):
@@ -25,9 +27,9 @@ def load_migrations(dialect: str) -> list[tuple[int, str]]:
         if match:
             found.append((int(match.group(1)), path.read_text(encoding="utf-8")))
     versions = [v for v, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
+    if len(set(versions)) != len(versions) or not versions or versions[0] != 1:
         raise RuntimeError(
-            f"migrations in {folder} are not numbered 0001.. without gaps: {versions}"
+            f"migrations in {folder} are not numbered uniquely from 0001: {versions}"
         )
     return found
 
