@@ -29,6 +29,9 @@ class ApiServices:
     connectors: Mapping[str, Any] = field(default_factory=dict)
     # SHA-256 of GATEWAY_ADMIN_KEY; None: the admin API refuses everyone.
     admin_key_hash: str | None = None
+    # Webhook delivery (woken by a replay) and whether private webhook targets are allowed.
+    webhooks: Any = None
+    webhook_allow_private: bool = False
 
 
 async def services(request: Request) -> ApiServices:

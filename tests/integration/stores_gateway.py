@@ -18,7 +18,9 @@ from tests.conftest import DEMO_KEY, DEMO_SMPP_PASSWORD
 ADMIN_KEY = "admin_test_key_0123456789abcdefghijklmnop"
 
 
-def gateway_settings(tmp_path: Path, store: str, request: pytest.FixtureRequest, **extra: Any) -> Any:
+def gateway_settings(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest, **extra: Any
+) -> Any:
     if store == "sqlite":
         database: dict[str, Any] = {"database_url": f"sqlite:///{tmp_path}/gw.db"}
     else:
@@ -36,6 +38,9 @@ def gateway_settings(tmp_path: Path, store: str, request: pytest.FixtureRequest,
         admin_key=ADMIN_KEY,
         node_id="itest",
         simulator_receipt_delay=0.01,
+        webhook_allow_private=True,
+        webhook_retry_base=0.05,
+        webhook_retry_cap=0.2,
         **extra,
     )
 

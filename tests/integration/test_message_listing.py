@@ -106,7 +106,9 @@ async def test_another_accounts_messages_are_not_listed(
     await _submit(any_api, HANDSET)
     store = any_gateway.store
     assert store is not None
-    other = await store.create_account(account_id="01OTHERACCOUNT0000000000000", name="other", now=1)
+    other = await store.create_account(
+        account_id="01OTHERACCOUNT0000000000000", name="other", now=1
+    )
     key = await KeyAuthenticator(store=store).create_key(account_id=other.id)
     r = await any_api.get("/v1/messages", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200
