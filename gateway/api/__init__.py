@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import callbacks, errors, health, listing, messages, webhooks
+from gateway.api import callbacks, errors, health, listing, messages, stats, webhooks
 from gateway.api.deps import ApiServices
 from schemas.problem import Problem
 
@@ -28,6 +28,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(listing.router)
     app.include_router(webhooks.router)
     app.include_router(webhooks.admin_router)
+    app.include_router(stats.router)
 
     original_openapi = app.openapi
 

@@ -97,6 +97,10 @@ WebhookUrlNotAllowed = _client_error(
     "webhook.url_not_allowed", 422, "Webhook URL is not an allowed public http(s) address"
 )
 AccountNotFound = _client_error("account.not_found", 404, "No such account")
+StatsRangeTooLarge = _client_error(
+    "stats.range_too_large", 422, "Statistics range is empty or longer than allowed"
+)
+StatsTimeout = _client_error("stats.timeout", 503, "Statistics took too long; narrow the range")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -116,4 +120,6 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     WebhookNotFound,
     WebhookUrlNotAllowed,
     AccountNotFound,
+    StatsRangeTooLarge,
+    StatsTimeout,
 )

@@ -25,6 +25,7 @@ from gateway.domain import (
     StatusChange,
 )
 from gateway.domain.listing import MessageFilter, Position
+from gateway.domain.stats import Grouping, StatsRow
 from gateway.domain.webhooks import Webhook, WebhookEvent, WebhookFailure, WebhookStream
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
@@ -240,3 +241,17 @@ class Store(Protocol):
 
     async def count_pending_webhook_events(self) -> int: ...
     async def purge_webhook_events(self, *, older_than: float, limit: int) -> int: ...
+
+    # Statistics (store/stats_sql.py)
+    async def message_stats(
+        self,
+        *,
+        account_id: str,
+        start: float,
+        end: float,
+        grouping: Grouping | None,
+        timeout: float,
+    ) -> list[StatsRow]:
+        """Counts and latency percentiles of the account's messages created in [start, end),
+        per group (one row "all" when `grouping` is None); `StatsTimeout` past `timeout`."""
+        ...

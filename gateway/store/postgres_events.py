@@ -1,6 +1,7 @@
-"""PostgreSQL half of listing and webhooks: a mixin `PostgresStore` inherits. Streams are
-claimed with `FOR UPDATE SKIP LOCKED`, so nodes never wait on or double-claim an account's
-stream; the in-transaction hooks run on the status writer's and inbound path's connections."""
+"""PostgreSQL half of listing, statistics and webhooks: a mixin `PostgresStore` inherits.
+Streams are claimed with `FOR UPDATE SKIP LOCKED`, so nodes never wait on or double-claim an
+account's stream; the in-transaction hooks run on the status writer's and inbound path's
+connections."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from gateway.domain import InboundRecord, MessageRecord
+from gateway.domain.errors import StatsTimeout
 from gateway.domain.listing import MessageFilter, Position
+from gateway.domain.stats import Grouping, StatsRow
 from gateway.domain.webhooks import Webhook, WebhookEvent, WebhookFailure, WebhookStream
-from gateway.store import listing_sql, sql
+from gateway.store import listing_sql, sql, stats_sql
 from gateway.store import webhooks_sql as wsql
 from gateway.store.lifecycle import MessageChange, MessageRow
 
@@ -54,6 +57,27 @@ class PostgresEvents:
         )
         rows = await self.pool.fetch(_N(statement), *params)
         return [sql.inbound_record(r) for r in rows]
+
+    # -- statistics -------------------------------------------------------------------------
+
+    async def message_stats(
+        self,
+        *,
+        account_id: str,
+        start: float,
+        end: float,
+        grouping: Grouping | None,
+        timeout: float,
+    ) -> list[StatsRow]:
+        statement = _N(stats_sql.stats_query(grouping, "postgres"))
+        async with self.pool.acquire() as conn, conn.transaction():
+            # At least 1 ms: 0 would mean no timeout at all.
+            await conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+            try:
+                rows = await conn.fetch(statement, account_id, start, end)
+            except asyncpg.QueryCanceledError as exc:
+                raise StatsTimeout(f"no answer within {timeout:g} s") from exc
+        return [stats_sql.stats_row(r) for r in rows]
 
     # -- webhooks ---------------------------------------------------------------------------
 

@@ -1,17 +1,21 @@
-"""SQLite half of listing and webhooks: a mixin `SqliteStore` inherits, on its writer and
-reader threads. The in-transaction hooks (`queue_status_events`, `queue_inbound_event`) run on
-the writer's connection inside the status writer's and inbound path's transactions."""
+"""SQLite half of listing, statistics and webhooks: a mixin `SqliteStore` inherits, on its
+writer and reader threads. The in-transaction hooks (`queue_status_events`,
+`queue_inbound_event`) run on the writer's connection inside the status writer's and inbound
+path's transactions."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from gateway.domain import InboundRecord, MessageRecord
+from gateway.domain.errors import StatsTimeout
 from gateway.domain.listing import MessageFilter, Position
+from gateway.domain.stats import Grouping, StatsRow
 from gateway.domain.webhooks import Webhook, WebhookEvent, WebhookFailure, WebhookStream
-from gateway.store import listing_sql, sql
+from gateway.store import listing_sql, sql, stats_sql
 from gateway.store import webhooks_sql as wsql
 from gateway.store.lifecycle import MessageChange, MessageRow
 
@@ -43,6 +47,36 @@ class SqliteEvents:
         )
         rows = await self._read(lambda c: c.execute(statement, params).fetchall())
         return [sql.inbound_record(r) for r in rows]
+
+    # -- statistics -------------------------------------------------------------------------
+
+    async def message_stats(
+        self,
+        *,
+        account_id: str,
+        start: float,
+        end: float,
+        grouping: Grouping | None,
+        timeout: float,
+    ) -> list[StatsRow]:
+        statement = stats_sql.stats_query(grouping, "sqlite")
+
+        def run(conn: sqlite3.Connection) -> list[StatsRow]:
+            # SQLite has no statement timeout: a progress handler interrupts the query, so one
+            # expensive request cannot hold the reader thread that every other read waits for.
+            deadline = time.monotonic() + timeout
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+            try:
+                rows = conn.execute(statement, (account_id, start, end)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc):
+                    raise StatsTimeout(f"no answer within {timeout:g} s") from exc
+                raise
+            finally:
+                conn.set_progress_handler(None, 0)
+            return [stats_sql.stats_row(r) for r in rows]
+
+        return await self._read(run)
 
     # -- webhooks ---------------------------------------------------------------------------
 
