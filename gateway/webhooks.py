@@ -149,12 +149,14 @@ class WebhookDelivery:
             events = await self._store.pending_webhook_events(
                 account_id=stream.account_id, limit=self._batch
             )
+            # Checked once per batch, not per event: a name is resolved once, not 100 times.
+            refused = await self._refused(stream.url)
             for event in events:
                 # Hand the stream back well before the lease runs out, so no other node
                 # starts sending it while this one still is.
                 if self._clock() - started > self._lease / 2:
                     break
-                error = await self._post(stream, event)
+                error = refused or await self._post(stream, event)
                 if error is None:
                     delivered.append(event.id)
                     self._metrics.webhook_deliveries.labels(outcome="delivered").inc()
@@ -194,10 +196,6 @@ class WebhookDelivery:
         assert self._client is not None, "not started"
         if event.attempts:
             self._metrics.webhook_retries.inc()
-        try:
-            await check_target(stream.url, allow_private=self._allow_private)
-        except WebhookUrlNotAllowed as exc:
-            return exc.detail
         body = event.body.encode()
         headers = {
             "Content-Type": "application/json",
@@ -213,6 +211,15 @@ class WebhookDelivery:
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:200]
         return None if 200 <= status < 300 else f"HTTP {status}"
+
+    async def _refused(self, url: str) -> str | None:
+        """Why `url` may not be posted to now (its name may resolve elsewhere than when the
+        webhook was set), or None."""
+        try:
+            await check_target(url, allow_private=self._allow_private)
+        except WebhookUrlNotAllowed as exc:
+            return exc.detail
+        return None
 
     def _failure(self, stream: WebhookStream, event: WebhookEvent, error: str) -> WebhookFailure:
         now = self._clock()

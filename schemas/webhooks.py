@@ -23,7 +23,6 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 EventTypeName = Literal[
-    "message.scheduled",
     "message.submitted",
     "message.delivered",
     "message.undelivered",

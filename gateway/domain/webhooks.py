@@ -16,10 +16,12 @@ from gateway.domain.status import Status
 
 SIGNATURE_HEADER = "Gateway-Signature"
 INBOUND_EVENT = "inbound.received"
-# `accepted` and `queued` are where every message starts: an event for them would only echo
-# the submit response.
+# A message is created `accepted` (or `scheduled`) and its parts `queued`: an event for those
+# would only echo the submit response, and the status writer never records them as changes.
 STATUS_EVENTS: tuple[str, ...] = tuple(
-    f"message.{s.value}" for s in Status if s not in (Status.ACCEPTED, Status.QUEUED)
+    f"message.{s.value}"
+    for s in Status
+    if s not in (Status.ACCEPTED, Status.SCHEDULED, Status.QUEUED)
 )
 EVENT_TYPES: tuple[str, ...] = (*STATUS_EVENTS, INBOUND_EVENT)
 

@@ -202,7 +202,16 @@ async def test_secret_is_shown_once_and_rotates(
     assert (await any_api.get("/v1/webhooks")).json()["code"] == "webhook.not_found"
     created = await _subscribe(any_api, receiver.url)
     assert created["secret"].startswith("whsec_")
-    assert created["events"][0] == "message.scheduled"
+    assert created["events"] == [
+        "message.submitted",
+        "message.delivered",
+        "message.undelivered",
+        "message.expired",
+        "message.rejected",
+        "message.failed",
+        "message.cancelled",
+        "inbound.received",
+    ]
     changed = await _subscribe(any_api, receiver.url + "?v=2", events=["message.failed"])
     assert changed["secret"] is None
     read = (await any_api.get("/v1/webhooks")).json()

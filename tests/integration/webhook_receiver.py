@@ -13,6 +13,7 @@ from typing import Any
 class Delivery:
     headers: dict[str, str]
     body: bytes
+    path: str = "/"
 
     @property
     def event(self) -> dict[str, Any]:
@@ -59,7 +60,8 @@ class WebhookReceiver:
                 failing = self.fail_always or self.requests <= self.fail_first
                 status = self.fail_status if failing else 200
                 if not failing:
-                    self.acknowledged.append(Delivery(headers, body))
+                    path = lines[0].split(" ")[1]
+                    self.acknowledged.append(Delivery(headers, body, path))
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\nok".encode("latin-1")
                 )
