@@ -171,11 +171,12 @@ async def test_inbound_messages_are_events_too(
 
 
 async def test_replay_resends_from_a_sequence_with_the_same_ids_in_order(
-    any_api: httpx.AsyncClient, receiver: WebhookReceiver
+    any_gateway: Gateway, any_api: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
     await _subscribe(any_api, receiver.url)
     sent = {await _submit(any_api) for _ in range(2)}
     await _eventually(lambda: _delivered_ids(receiver) == sent)
+    await _settled(any_gateway)
     first = receiver.events()
     r = await any_api.post("/v1/webhooks/replay", json={"from_sequence": 2})
     assert r.status_code == 200, r.text
@@ -186,9 +187,20 @@ async def test_replay_resends_from_a_sequence_with_the_same_ids_in_order(
         (e["id"], e["sequence"]) for e in first[1:]
     ]
 
+    await _settled(any_gateway)
     since = first[-1]["created_at"]
     r = await any_api.post("/v1/webhooks/replay", json={"since": _iso(since - 0.001)})
     assert r.json()["replayed"] >= 1
+
+
+async def _settled(gateway: Gateway) -> None:
+    """Acknowledged events are recorded as delivered when their batch ends, and only recorded
+    ones can be replayed: wait for that."""
+    assert gateway.store is not None
+    deadline = time.monotonic() + 10
+    while await gateway.store.count_pending_webhook_events():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
 
 
 def _iso(epoch: float) -> str:
@@ -317,6 +329,7 @@ async def test_an_event_never_acknowledged_is_given_up_and_the_stream_goes_on(
             later = await _submit(api)
             await _eventually(lambda: _delivered_ids(receiver) == {later})
             assert [e["sequence"] for e in receiver.events()] == [2]
+            await _settled(gateway)
             assert (await api.post("/v1/webhooks/replay", json={})).json()["replayed"] == 2
             await _eventually(lambda: len(receiver.acknowledged) == 3)
             assert [e["sequence"] for e in receiver.events()] == [2, 1, 2]
