@@ -135,21 +135,19 @@ class PostgresEvents:
         now: float,
         max_age: float,
     ) -> None:
+        retry_at, failures = wsql.next_try(stream, failure)
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                _N(wsql.RELEASE_STREAM), now, retry_at, failures, stream.account_id, node_id
+            )
             if delivered:
                 await conn.executemany(_N(wsql.MARK_DELIVERED), [(now, i) for i in delivered])
-            retry_at, failures = None, 0
             if failure is not None:
                 await conn.execute(_N(wsql.MARK_ATTEMPT_FAILED), failure.error, failure.row_id)
-                failures = stream.failures + 1
-                retry_at = failure.retry_at
                 if failure.give_up:
                     await conn.execute(
                         _N(wsql.GIVE_UP), now, stream.account_id, failure.row_id, now - max_age
                     )
-            await conn.execute(
-                _N(wsql.RELEASE_STREAM), now, retry_at, failures, stream.account_id, node_id
-            )
 
     async def release_webhook_streams(self, *, node_id: str) -> int:
         status = await self.pool.execute(_N(wsql.RELEASE_OWNED_STREAMS), node_id)
@@ -159,8 +157,8 @@ class PostgresEvents:
         self, *, account_id: str, from_sequence: int, since: float
     ) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
-            status = await conn.execute(_N(wsql.REPLAY), account_id, from_sequence, since)
             await conn.execute(_N(wsql.RESET_BACKOFF), account_id)
+            status = await conn.execute(_N(wsql.REPLAY), account_id, from_sequence, since)
         return int(status.split()[-1])
 
     async def count_pending_webhook_events(self) -> int:

@@ -136,18 +136,17 @@ class SqliteEvents:
         now: float,
         max_age: float,
     ) -> None:
+        retry_at, failures = wsql.next_try(stream, failure)
+
         def run(conn: sqlite3.Connection) -> None:
+            conn.execute(wsql.RELEASE_STREAM, (now, retry_at, failures, stream.account_id, node_id))
             conn.executemany(wsql.MARK_DELIVERED, [(now, i) for i in delivered])
-            retry_at, failures = None, 0
             if failure is not None:
                 conn.execute(wsql.MARK_ATTEMPT_FAILED, (failure.error, failure.row_id))
-                failures = stream.failures + 1
-                retry_at = failure.retry_at
                 if failure.give_up:
                     conn.execute(
                         wsql.GIVE_UP, (now, stream.account_id, failure.row_id, now - max_age)
                     )
-            conn.execute(wsql.RELEASE_STREAM, (now, retry_at, failures, stream.account_id, node_id))
 
         await self._write(run)
 
@@ -160,9 +159,8 @@ class SqliteEvents:
         self, *, account_id: str, from_sequence: int, since: float
     ) -> int:
         def run(conn: sqlite3.Connection) -> int:
-            count = conn.execute(wsql.REPLAY, (account_id, from_sequence, since)).rowcount
             conn.execute(wsql.RESET_BACKOFF, (account_id,))
-            return int(count)
+            return int(conn.execute(wsql.REPLAY, (account_id, from_sequence, since)).rowcount)
 
         return await self._write(run)
 

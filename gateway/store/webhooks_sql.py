@@ -18,6 +18,7 @@ from gateway.domain.webhooks import (
     INBOUND_EVENT,
     Webhook,
     WebhookEvent,
+    WebhookFailure,
     WebhookStream,
     status_event_type,
 )
@@ -95,6 +96,9 @@ RELEASE_STREAM = """
 UPDATE webhooks SET owner = NULL, lease_until = ?, retry_at = ?, failures = ?
 WHERE account_id = ? AND owner = ?
 """
+# Lock order, everywhere: the account's `webhooks` row first, then its events. The status writer
+# numbers events under the row's lock; finishing a stream, replaying and deleting take the row
+# before touching events, so no two of them wait on each other in opposite order (deadlock).
 RELEASE_OWNED_STREAMS = "UPDATE webhooks SET owner = NULL WHERE owner = ?"
 
 REPLAY = """
@@ -107,6 +111,13 @@ PURGE_FINISHED = """
 DELETE FROM webhook_events WHERE id IN (
     SELECT id FROM webhook_events WHERE state <> 'pending' AND finished_at < ? LIMIT ?)
 """
+
+
+def next_try(stream: WebhookStream, failure: WebhookFailure | None) -> tuple[float | None, int]:
+    """(retry_at, consecutive failures) of the stream once this batch is recorded."""
+    if failure is None:
+        return None, 0
+    return failure.retry_at, stream.failures + 1
 
 
 def webhook(r: Row) -> Webhook:
