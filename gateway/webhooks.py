@@ -62,7 +62,7 @@ class WebhookDelivery:
     ) -> None:
         self._store = store
         self._node_id = node_id
-        self._metrics = metrics
+        self.metrics = metrics
         self._allow_private = allow_private
         self._concurrency = concurrency
         self._batch = batch
@@ -128,7 +128,7 @@ class WebhookDelivery:
                 if now - last_gauge >= 5:
                     last_gauge = now
                     pending = await self._store.count_pending_webhook_events()
-                    self._metrics.webhook_outbox_pending.set(pending)
+                    self.metrics.webhook_outbox_pending.set(pending)
                 if now - last_purge >= 60:
                     last_purge = now
                     await self._store.purge_webhook_events(
@@ -159,11 +159,11 @@ class WebhookDelivery:
                 error = refused or await self._post(stream, event)
                 if error is None:
                     delivered.append(event.id)
-                    self._metrics.webhook_deliveries.labels(outcome="delivered").inc()
+                    self.metrics.webhook_deliveries.labels(outcome="delivered").inc()
                     continue
                 failure = self._failure(stream, event, error)
                 outcome = "failed" if failure.give_up else "retry"
-                self._metrics.webhook_deliveries.labels(outcome=outcome).inc()
+                self.metrics.webhook_deliveries.labels(outcome=outcome).inc()
                 if failure.give_up:
                     log.warning(
                         "webhook event %s (sequence %d) given up after %d attempts: %s",
@@ -195,7 +195,7 @@ class WebhookDelivery:
         """None when acknowledged (2xx), else what went wrong."""
         assert self._client is not None, "not started"
         if event.attempts:
-            self._metrics.webhook_retries.inc()
+            self.metrics.webhook_retries.inc()
         body = event.body.encode()
         headers = {
             "Content-Type": "application/json",

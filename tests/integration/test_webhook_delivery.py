@@ -115,6 +115,9 @@ async def test_a_target_that_is_not_allowed_is_never_posted(
     finally:
         await node.stop()
     assert receiver.requests == 0
+    metrics = node.metrics.render().decode()
+    assert "gateway_webhook_outbox_pending 2.0" in metrics
+    assert 'gateway_webhook_deliveries_total{outcome="retry"}' in metrics
     (head, *_) = await store.pending_webhook_events(account_id=account_id, limit=10)
     assert head.sequence == 1
     assert head.attempts >= 1
