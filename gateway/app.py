@@ -52,6 +52,7 @@ from gateway.status import StatusWriter
 from gateway.store import Store, open_store
 from gateway.suppression import OptOutPolicies
 from gateway.text import Concatenation
+from gateway.webhooks import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Gateway:
     demo_smpp_password: str | None = None
     smpp_server: SmppServer | None = None
     idempotency: Idempotency | None = None
+    webhooks: WebhookDelivery | None = None
     http: _Server | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
@@ -210,6 +212,7 @@ class Gateway:
         self.metrics.before_render(self._refresh_gauges)
         self.idempotency = Idempotency(store=store)
         self.idempotency.start()
+        self.webhooks = self._build_webhooks(store, node_id)
 
         api = create_api(
             ApiServices(
@@ -228,6 +231,8 @@ class Gateway:
                 cancellation=Cancellation(
                     store=store, dispatcher=self.dispatcher, status=self.status
                 ),
+                webhooks=self.webhooks,
+                webhook_allow_private=s.webhook_allow_private,
             )
         )
         config = uvicorn.Config(
@@ -307,6 +312,27 @@ class Gateway:
         )
         return rates
 
+    def _build_webhooks(self, store: Store, node_id: str) -> WebhookDelivery:
+        s = self.settings
+        delivery = WebhookDelivery(
+            store=store,
+            node_id=node_id,
+            metrics=self.metrics,
+            allow_private=s.webhook_allow_private,
+            concurrency=s.webhook_concurrency,
+            timeout=s.webhook_timeout,
+            max_age=s.webhook_max_age,
+            retry_base=s.webhook_retry_base,
+            retry_cap=s.webhook_retry_cap,
+        )
+        # Events commit with status changes and inbound messages: send them without waiting
+        # for the next poll.
+        # (Inbound messages wake it through `_wake_smpp_delivery`.)
+        assert self.status is not None
+        self.status.subscribe(lambda _: delivery.wake())
+        delivery.start()
+        return delivery
+
     def _refresh_gauges(self) -> None:
         """Gauges are state, not events: read from the components when /metrics is scraped."""
         m = self.metrics
@@ -339,6 +365,8 @@ class Gateway:
     def _wake_smpp_delivery(self) -> None:
         if self.smpp_server is not None:
             self.smpp_server.delivery.wake()
+        if self.webhooks is not None:
+            self.webhooks.wake()
 
     @property
     def smpp_port(self) -> int:
@@ -386,6 +414,8 @@ class Gateway:
             await self.receipts.stop()
         if self.inbound is not None:
             await self.inbound.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.simulator is not None:
             await self.simulator.stop()
         if self.limiter is not None:

@@ -149,6 +149,14 @@ class Settings(BaseSettings):
     # set-up (migrations, demo account) and the simulator to the supervisor.
     worker: bool = False
 
+    # Webhooks: loopback and private targets only when allowed (development, tests).
+    webhook_allow_private: bool = False
+    webhook_concurrency: int = Field(default=32, ge=1, description="streams in flight per node")
+    webhook_timeout: float = Field(default=10.0, gt=0, description="seconds per POST")
+    webhook_max_age: float = Field(default=72 * 3600.0, gt=0, description="retry for this long")
+    webhook_retry_base: float = Field(default=1.0, gt=0)
+    webhook_retry_cap: float = Field(default=600.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

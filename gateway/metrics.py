@@ -141,6 +141,20 @@ class Metrics:
             ["connector", "lane"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "gateway_webhook_deliveries",
+            "Webhook POSTs by outcome: delivered (2xx), retry (to be retried), failed (given up)",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_retries = Counter(
+            "gateway_webhook_retries", "Webhook POSTs that were a retry of an event", registry=r
+        )
+        self.webhook_outbox_pending = Gauge(
+            "gateway_webhook_outbox_pending",
+            "Webhook events committed and not yet acknowledged or given up (all nodes)",
+            registry=r,
+        )
 
     def before_render(self, refresh: Callable[[], None]) -> None:
         """Have `refresh` set gauges from live state each time the metrics are rendered."""

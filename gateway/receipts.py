@@ -161,6 +161,7 @@ class ReceiptCorrelator:
             connector=connector,
             error_code=receipt.error_code if receipt.status is not Status.DELIVERED else None,
             error_detail=f"stat:{receipt.raw_state}" if receipt.status.terminal else None,
+            raw_state=receipt.raw_state or None,
         )
 
     def _count_matched(self, connector: str, matched: int, updates: Sequence[PartUpdate]) -> None:

@@ -121,6 +121,20 @@ class PartPublic(BaseModel):
     error_code: str | None
     submitted_at: float | None
     done_at: float | None
+    raw_state: str | None = Field(
+        default=None,
+        description="the state the carrier reported last, as the connector read it (SMPP: "
+        "the message_state name such as DELIVERED or UNDELIVERABLE)",
+    )
+
+
+class MessageTimestamps(BaseModel):
+    """When the message reached each stage; null for a stage not reached (yet)."""
+
+    accepted: float
+    queued: float = Field(description="due for sending: at acceptance, or send_at if later")
+    submitted: float | None
+    done: float | None
 
 
 class MessagePublic(BaseModel):
@@ -144,5 +158,6 @@ class MessagePublic(BaseModel):
     error_detail: str | None
     parts: list[PartPublic]
     batch_id: str | None = Field(default=None, description="the batch it was sent in, if any")
+    timestamps: MessageTimestamps | None = None
 
     model_config = ConfigDict(populate_by_name=True)

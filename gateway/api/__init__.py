@@ -5,7 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import batches, callbacks, errors, health, messages, suppressions, templates
+from gateway.api import (
+    batches,
+    callbacks,
+    errors,
+    health,
+    listing,
+    messages,
+    stats,
+    suppressions,
+    templates,
+    webhooks,
+)
 from gateway.api.deps import ApiServices
 from schemas.problem import Problem
 
@@ -29,6 +40,10 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(templates.router)
     app.include_router(suppressions.router)
     app.include_router(suppressions.admin_router)
+    app.include_router(listing.router)
+    app.include_router(webhooks.router)
+    app.include_router(webhooks.admin_router)
+    app.include_router(stats.router)
 
     original_openapi = app.openapi
 

@@ -38,6 +38,9 @@ class ApiServices:
     cancellation: Cancellation = field(kw_only=True)
     # Per-node cache of opt-out lists; routes that change a list invalidate it here.
     optout: OptOutPolicies | None = None
+    # Webhook delivery (woken by a replay) and whether private webhook targets are allowed.
+    webhooks: Any = None
+    webhook_allow_private: bool = False
 
 
 async def services(request: Request) -> ApiServices:

@@ -20,6 +20,7 @@ from schemas.messages import (
     MessageCreate,
     MessagePreview,
     MessagePublic,
+    MessageTimestamps,
     PartPublic,
     SegmentPreview,
     Transliteration,
@@ -196,7 +197,15 @@ def _public(r: MessageRecord) -> MessagePublic:
                 error_code=p.error_code,
                 submitted_at=p.submitted_at,
                 done_at=p.done_at,
+                raw_state=p.raw_state,
             )
             for p in r.parts
         ],
+        timestamps=MessageTimestamps(
+            accepted=r.created_at,
+            # Parts are queued when committed and due at send_at: no separate column needed.
+            queued=max(r.created_at, r.send_at or 0.0),
+            submitted=r.submitted_at,
+            done=r.done_at,
+        ),
     )

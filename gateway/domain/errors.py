@@ -113,6 +113,16 @@ SuppressionNotFound = _client_error(
     "suppression.not_found", 404, "Number is not on the suppression list"
 )
 AccountNotFound = _client_error("account.not_found", 404, "No such account")
+# Listing and webhooks (events branch).
+InvalidCursor = _client_error("request.invalid_cursor", 400, "Invalid pagination cursor")
+WebhookNotFound = _client_error("webhook.not_found", 404, "No webhook for this account")
+WebhookUrlNotAllowed = _client_error(
+    "webhook.url_not_allowed", 422, "Webhook URL is not an allowed public http(s) address"
+)
+StatsRangeTooLarge = _client_error(
+    "stats.range_too_large", 422, "Statistics range is empty or longer than allowed"
+)
+StatsTimeout = _client_error("stats.timeout", 503, "Statistics took too long; narrow the range")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -138,4 +148,9 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     RecipientOptedOut,
     SuppressionNotFound,
     AccountNotFound,
+    InvalidCursor,
+    WebhookNotFound,
+    WebhookUrlNotAllowed,
+    StatsRangeTooLarge,
+    StatsTimeout,
 )

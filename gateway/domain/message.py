@@ -153,6 +153,8 @@ class PartUpdate:
     attempt: bool = False
     # The connector that sent it, when failover chose another than the route's first.
     connector: str | None = None
+    # The carrier's own state word (DELIVRD, UNDELIV, ...) of a receipt.
+    raw_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,7 @@ class PartView:
     error_code: str | None
     submitted_at: float | None
     done_at: float | None
+    raw_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,10 @@ from gateway.domain.batches import (
     StoredTemplate,
     SubmissionUnit,
 )
+from gateway.domain.listing import MessageFilter, Position
 from gateway.domain.optout import OptOutSettings, Suppression
+from gateway.domain.stats import Grouping, StatsRow
+from gateway.domain.webhooks import Webhook, WebhookEvent, WebhookFailure, WebhookStream
 from gateway.store.operations_sql import MessageDetail, QueueLane
 
 # (parts in order, incomplete) -> the message as stored; runs inside the store's transaction.
@@ -289,4 +292,83 @@ class Store(Protocol):
     async def requeue_parts(self, keys: Sequence[PartKey], *, now: float) -> int:
         """Put `submitted` or `failed` parts back in the queue, due now, with a fresh attempt
         budget, and re-aggregate their messages, in one transaction; returns parts moved."""
+
+    # Listing (keyset pagination, newest first; see store/listing_sql.py)
+    async def list_messages(
+        self, *, account_id: str, where: MessageFilter, after: Position | None, limit: int
+    ) -> list[MessageRecord]:
+        """Messages of the account matching `where`, newest first, strictly after `after`;
+        records without their parts."""
+        ...
+
+    async def list_inbound_page(
+        self, *, account_id: str, after: Position | None, limit: int
+    ) -> list[InboundRecord]: ...
+
+    # Webhooks (events are queued by apply_updates and the inbound path themselves)
+    async def put_webhook(
+        self,
+        *,
+        account_id: str,
+        url: str,
+        events: Sequence[str],
+        secret: str,
+        rotate: bool,
+        now: float,
+    ) -> Webhook:
+        """Create or change the account's webhook. `secret` is used when it is created or
+        when `rotate`; otherwise the stored one stays."""
+        ...
+
+    async def get_webhook(self, account_id: str) -> Webhook | None: ...
+    async def delete_webhook(self, *, account_id: str, now: float) -> bool:
+        """Remove it; its pending events are marked failed (and can be replayed later)."""
+        ...
+
+    async def claim_webhook_streams(
+        self, *, node_id: str, limit: int, now: float, lease: float
+    ) -> list[WebhookStream]:
+        """Lease up to `limit` accounts with pending events that are not backing off."""
+        ...
+
+    async def pending_webhook_events(
+        self, *, account_id: str, limit: int
+    ) -> list[WebhookEvent]: ...
+    async def finish_webhook_stream(
+        self,
+        *,
+        stream: WebhookStream,
+        node_id: str,
+        delivered: Sequence[int],
+        failure: WebhookFailure | None,
+        now: float,
+        max_age: float,
+    ) -> None:
+        """Record what was acknowledged and the failed attempt, if any, and release the lease
+        with the stream's next retry time; one transaction."""
+        ...
+
+    async def release_webhook_streams(self, *, node_id: str) -> int: ...
+    async def replay_webhook_events(
+        self, *, account_id: str, from_sequence: int, since: float
+    ) -> int:
+        """Make delivered or failed events with sequence >= `from_sequence` and created at or
+        after `since` pending again; returns how many."""
+        ...
+
+    async def count_pending_webhook_events(self) -> int: ...
+    async def purge_webhook_events(self, *, older_than: float, limit: int) -> int: ...
+
+    # Statistics (store/stats_sql.py)
+    async def message_stats(
+        self,
+        *,
+        account_id: str,
+        start: float,
+        end: float,
+        grouping: Grouping | None,
+        timeout: float,
+    ) -> list[StatsRow]:
+        """Counts and latency percentiles of the account's messages created in [start, end),
+        per group (one row "all" when `grouping` is None); `StatsTimeout` past `timeout`."""
         ...

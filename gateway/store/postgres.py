@@ -40,8 +40,13 @@ from gateway.store.lifecycle import (
 )
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.postgres_batches import PostgresBatches
-from gateway.store.postgres_optout import PostgresOptOut, apply_inbound_keyword
+from gateway.store.postgres_events import (
+    PostgresEvents,
+    queue_inbound_event,
+    queue_status_events,
+)
 from gateway.store.postgres_operations import PostgresOperations
+from gateway.store.postgres_optout import PostgresOptOut, apply_inbound_keyword
 
 _N = sql.numbered
 _MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
@@ -73,7 +78,7 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 """
 
 
-class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations):
+class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations, PostgresEvents):
     dialect = "postgres"
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
@@ -228,6 +233,7 @@ class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations):
             planned = plan_message_changes(transitions, messages, parts)
             if planned:
                 await conn.executemany(_N(sql.UPDATE_MESSAGE), [p.update_row() for p in planned])
+                await queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
                 await conn.executemany(_N(sql.INSERT_OUTBOX_RECEIPT), receipts)
@@ -434,6 +440,7 @@ async def _store_inbound(
     record = dataclasses.replace(record, account_id=owner)
     await conn.execute(_N(sql.INSERT_INBOUND), *sql.inbound_row(record))
     await apply_inbound_keyword(conn, record)
+    await queue_inbound_event(conn, record)
     if owner is not None:
         system_id = await conn.fetchval(_N(sql.FIRST_SYSTEM_ID), owner)
         if system_id is not None:

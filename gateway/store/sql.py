@@ -76,7 +76,8 @@ UPDATE parts SET status = ?, status_rank = ?,
     upstream_id = COALESCE(?, upstream_id), connector = COALESCE(?, connector),
     error_code = COALESCE(?, error_code), error_detail = COALESCE(?, error_detail),
     attempts = attempts + ?,
-    submitted_at = COALESCE(submitted_at, ?), done_at = COALESCE(done_at, ?), updated_at = ?
+    submitted_at = COALESCE(submitted_at, ?), done_at = COALESCE(done_at, ?), updated_at = ?,
+    raw_state = COALESCE(?, raw_state)
 WHERE message_id = ? AND seq = ? AND status_rank < ?
 """
 
@@ -127,7 +128,8 @@ FROM messages WHERE id = ? AND account_id = ?
 """
 
 SELECT_PART_VIEWS = """
-SELECT seq, status, upstream_id, connector, attempts, error_code, submitted_at, done_at
+SELECT seq, status, upstream_id, connector, attempts, error_code, submitted_at, done_at,
+    raw_state
 FROM parts WHERE message_id = ? ORDER BY seq
 """
 
@@ -455,6 +457,7 @@ def update_part_row(u: PartUpdate) -> tuple[object, ...]:
         u.at if u.status is Status.SUBMITTED else None,
         u.at if u.status.rank == TERMINAL_RANK else None,
         u.at,
+        u.raw_state,
         u.message_id,
         u.seq,
         guard,
@@ -525,6 +528,7 @@ def message_record(r: Row, parts: Iterable[Row]) -> MessageRecord:
                 error_code=p[5],
                 submitted_at=p[6],
                 done_at=p[7],
+                raw_state=p[8],
             )
             for p in parts
         ),

@@ -43,15 +43,16 @@ from gateway.store.lifecycle import (
 )
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.sqlite_batches import SqliteBatches
-from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
+from gateway.store.sqlite_events import SqliteEvents, queue_inbound_event, queue_status_events
 from gateway.store.sqlite_operations import SqliteOperations
+from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
 _CHUNK = 900
 
 
-class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations):
+class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -251,6 +252,7 @@ class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations):
                     parts.setdefault(r[0], []).append(part_row(r))
             planned = plan_message_changes(transitions, messages, parts)
             conn.executemany(sql.UPDATE_MESSAGE, [p.update_row() for p in planned])
+            queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
                 conn.executemany(sql.INSERT_OUTBOX_RECEIPT, receipts)
@@ -453,6 +455,7 @@ def _store_inbound(conn: sqlite3.Connection, record: InboundRecord, mo_ttl: floa
     record = dataclasses.replace(record, account_id=owner[0] if owner else None)
     conn.execute(sql.INSERT_INBOUND, sql.inbound_row(record))
     apply_inbound_keyword(conn, record)
+    queue_inbound_event(conn, record)
     if record.account_id is not None:
         system = conn.execute(sql.FIRST_SYSTEM_ID, (record.account_id,)).fetchone()
         if system is not None:

@@ -168,3 +168,29 @@ async def test_ten_thousand_recipients_commit_in_one_transaction(
     batch = (await client.get(f"/v1/batches/{body['batch_id']}")).json()
     assert batch["statuses"] == {"scheduled": 10_000}
     assert batch["price"] == pytest.approx(10_000 * PRICE)
+
+
+async def test_a_batch_is_listed_and_counted_on_its_own(
+    priced: Gateway, client: httpx.AsyncClient
+) -> None:
+    single = await client.post("/v1/messages", json={"to": DE, "from": "Acme", "text": "one"})
+    assert single.status_code == 202, single.text
+    batch = await client.post(
+        "/v1/messages/batch",
+        json={"from": "Acme", "text": "Hi", "recipients": [{"to": FR}, {"to": NL}]},
+    )
+    batch_id = batch.json()["batch_id"]
+    ids = {r["id"] for r in batch.json()["results"]}
+
+    listed = await client.get("/v1/messages", params={"batch_id": batch_id})
+    assert listed.status_code == 200, listed.text
+    assert {m["id"] for m in listed.json()["data"]} == ids
+    assert {m["batch_id"] for m in listed.json()["data"]} == {batch_id}
+
+    for message_id in ids:
+        await wait_for_status(client, message_id, "delivered")
+    stats = await client.get("/v1/stats", params={"group_by": "batch"})
+    assert stats.status_code == 200, stats.text
+    groups = {g["key"]: g for g in stats.json()["groups"]}
+    assert groups[batch_id]["messages"] == 2 and groups[batch_id]["delivered"] == 2
+    assert groups[""]["messages"] == 1  # sent on its own
