@@ -389,27 +389,37 @@ class Gateway:
         return store_ok and not self.draining, body
 
     async def stop(self) -> None:
-        """Drain and close everything; calling it again does nothing."""
+        """Drain and close everything, in order; calling it again does nothing."""
         if self._stopped:
             return
         self._stopped = True
         s = self.settings
         self.draining = True
+        started = time.monotonic()
+
+        def done(stage: str) -> None:
+            log.info("drain: %s (%.2f s)", stage, time.monotonic() - started)
+
         if self.http is not None and self._http_task is not None:
             self.http.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._http_task, timeout=s.shutdown_timeout)
+            done("HTTP closed")
         if self.smpp_server is not None:
             await self.smpp_server.stop(timeout=s.shutdown_timeout)
+            done("ESMEs unbound")
         if self.intake is not None:
             await self.intake.drain()
+            done("intake drained")
         if self.idempotency is not None:
             await self.idempotency.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop(timeout=s.shutdown_timeout)
+            done("dispatch stopped, queued parts handed back")
         for c in self.connectors.values():
             with contextlib.suppress(Exception):
                 await c.stop()
+        done("connectors closed")
         if self.receipts is not None:
             await self.receipts.stop()
         if self.inbound is not None:
@@ -423,6 +433,7 @@ class Gateway:
                 await self.limiter.close()
         if self.store is not None:
             await self.store.close()
+        done("stopped")
 
 
 async def ensure_demo_account(store: Store, configured: SecretStr | None) -> str:

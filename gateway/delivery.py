@@ -171,8 +171,11 @@ class SmppOutboxDelivery:
                 sent = 0
             if sent < self._batch:
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # lands as its timeout fires, and this task would then never end.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                    async with asyncio.timeout(self._poll):
+                        await self._wake.wait()
 
     async def _flush_answers(self) -> None:
         done, self._done = self._done, []

@@ -227,8 +227,11 @@ class Dispatcher:
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking work, let in-flight submits finish (bounded), hand back the rest."""
         self._stopping = True
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+        # lands as its timeout fires, and this task would then never end.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
         for task in self._tasks:
             task.cancel()
         for result in await asyncio.gather(*self._tasks, return_exceptions=True):
@@ -499,8 +502,11 @@ class Dispatcher:
             if claimed and claimed == min(room, self._claim_batch):
                 continue  # more may be waiting
             self._room.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as its timeout fires, and this task would then never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._room.wait(), timeout=0.5)
+                async with asyncio.timeout(0.5):
+                    await self._room.wait()
             # Let a burst of completions accumulate into one claim rather than many small ones.
             await asyncio.sleep(0.01)
 

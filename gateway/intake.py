@@ -22,6 +22,7 @@ from gateway.domain.errors import (
     InvalidSchedule,
     InvalidSender,
     QueueFull,
+    ShuttingDown,
     TextTooLong,
 )
 from gateway.domain.errors import UnencodableText as UnencodableTextError
@@ -94,6 +95,7 @@ class Intake:
         self._concatenation = dict(concatenation or {})
         self._clock = clock
         self._references = ConcatReferenceAllocator()
+        self._closing = False
         # One unit per request (a batch is one unit of many messages), weighed in messages.
         self._commit: GroupCommit[SubmissionUnit, bool] = GroupCommit(
             self._write, max_batch=max_batch, weight=lambda unit: len(unit.messages)
@@ -295,12 +297,18 @@ class Intake:
         )
 
     def _check_room(self) -> None:
+        if self._closing:
+            # Draining: a submission that arrives now is refused (503, ESME_RX_T_APPN), never
+            # taken in after the commits the drain waits for.
+            raise ShuttingDown("this node is shutting down; submit to another node")
         # Commits that have not started yet: when the store cannot keep up, callers hear it
         # (429, ESME_RMSGQFUL) instead of the gateway buffering without bound.
         if self._commit.pending >= self._max_pending:
             raise QueueFull(f"{self._commit.pending} submissions are waiting for the store")
 
     async def drain(self) -> None:
+        """Refuse new submissions and wait for those being committed to be answered."""
+        self._closing = True
         await self._commit.drain()
 
 

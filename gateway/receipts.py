@@ -201,8 +201,11 @@ class ReceiptCorrelator:
 
     async def run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as its timeout fires, and this task would then never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._recheck_interval)
+                async with asyncio.timeout(self._recheck_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.recheck()

@@ -138,8 +138,11 @@ class WebhookDelivery:
                 raise
             except Exception:
                 log.exception("webhook delivery failed; retrying")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as its timeout fires, and this task would then never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
 
     async def _send_stream(self, stream: WebhookStream) -> None:
         started = self._clock()
