@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from benchmarks.modes import Context
 from benchmarks.report import ScenarioResult
 from benchmarks.scenarios import (
+    cluster,
     end_to_end_rest,
     micro_pdu,
     micro_ratelimit,
@@ -65,6 +66,11 @@ SCENARIOS: dict[str, Scenario] = {
             "smpp-ingest",
             "ESME load: submit_sm over 1/4 binds, window 10/100, receipts back",
             smpp_ingest.run,
+        ),
+        Scenario(
+            "cluster",
+            "1 then 2 nodes on PostgreSQL + Redis, end to end; CPU per message of nodes and store",
+            cluster.run,
         ),
     )
 }
