@@ -1,5 +1,5 @@
 """Operator commands of `python -m gateway`: look at queues, connectors and one message, retry
-or expire stuck parts.
+or expire stuck parts, replay webhook events.
 
 They talk to the store directly (like `accounts` and `keys`), so they work while the gateway
 is down; `connectors` also asks a running gateway's `/readyz` for its binds. Long jobs work in
@@ -322,10 +322,33 @@ def cmd_expire(args: argparse.Namespace, run: Runner) -> int:
     return 0
 
 
+def cmd_webhooks_replay(args: argparse.Namespace, run: Runner) -> int:
+    """Make an account's delivered or failed webhook events pending again; the running nodes'
+    deliverers send them, in sequence order, within their poll interval."""
+    settings = load_settings()
+    since = 0.0 if args.since is None else time.time() - args.since
+
+    async def replay(store: Store) -> int | None:
+        account = await store.get_account_by_name(args.account)
+        if account is None:
+            return None
+        return await store.replay_webhook_events(
+            account_id=account.id, from_sequence=args.from_sequence, since=since
+        )
+
+    count = run(settings, replay)
+    if count is None:
+        print(f"no account named {args.account!r}", file=sys.stderr)
+        return 1
+    print(f"{count} webhook event(s) of {args.account} will be sent again")
+    return 0
+
+
 def add_operator_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], run: Runner
 ) -> None:
-    """Register `queues`, `connectors`, `message`, `retry` and `expire`; `run` opens the
+    """Register `queues`, `connectors`, `message`, `retry`, `expire` and `webhooks replay`;
+    `run` opens the
     store from the settings and runs one coroutine against it."""
 
     def bind(
@@ -396,3 +419,18 @@ def add_operator_commands(
     )
     common(expire)
     bind(expire, cmd_expire)
+
+    webhooks = sub.add_parser("webhooks", help="webhook events").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    replay = webhooks.add_parser(
+        "replay", help="send an account's webhook events again (delivered or given up)"
+    )
+    replay.add_argument("account", help="account name")
+    replay.add_argument(
+        "--from-sequence", type=int, default=0, help="events with this sequence and later"
+    )
+    replay.add_argument(
+        "--since", type=duration, metavar="AGE", help="events created in the last AGE (2h, 1d)"
+    )
+    bind(replay, cmd_webhooks_replay)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
+from gateway.cli import main
 from gateway.connector import UpstreamReceipt
 from gateway.domain import Status
 from gateway.domain.webhooks import verify
@@ -335,3 +336,32 @@ async def test_an_event_never_acknowledged_is_given_up_and_the_stream_goes_on(
             assert [e["sequence"] for e in receiver.events()] == [2, 1, 2]
     finally:
         await gateway.stop()
+
+
+async def test_the_operator_command_replays_an_accounts_events(
+    any_gateway: Gateway,
+    any_api: httpx.AsyncClient,
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await _subscribe(any_api, receiver.url)
+    sent = {await _submit(any_api)}
+    await _eventually(lambda: _delivered_ids(receiver) == sent)
+    await _settled(any_gateway)
+    first = receiver.events()
+
+    settings = any_gateway.settings
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    if settings.database_schema:
+        monkeypatch.setenv("GATEWAY_DATABASE_SCHEMA", settings.database_schema)
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["webhooks", "replay", "demo", "--since", "1h"])
+    assert code == 0
+    assert f"{len(first)} webhook event(s) of demo will be sent again" in capsys.readouterr().out
+    any_gateway.webhooks.wake()  # type: ignore[union-attr]  # (nodes poll; no need to wait)
+    await _eventually(lambda: len(receiver.acknowledged) == 2 * len(first))
+    assert [e["id"] for e in receiver.events()[len(first) :]] == [e["id"] for e in first]
+
+    unknown = await asyncio.to_thread(main, ["webhooks", "replay", "nobody"])
+    assert unknown == 1
