@@ -104,6 +104,7 @@ class Gateway:
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
     _stopped: bool = False
+    _reconnects_seen: dict[str, int] = field(default_factory=dict)
     optout: OptOutPolicies | None = None
     # Wall clock of intake, dispatch and the SMPP server (send_at, quiet hours, due parts);
     # tests inject one.
@@ -337,9 +338,17 @@ class Gateway:
         """Gauges are state, not events: read from the components when /metrics is scraped."""
         m = self.metrics
         for name, connector in self.connectors.items():
+            health = connector.health()
             m.binds_up.labels(connector=name).set(
-                sum(1 for b in connector.health() if b.state in ("bound", "up"))
+                sum(1 for b in health if b.state in ("bound", "up"))
             )
+            m.upstream_window.labels(connector=name).set(sum(b.in_flight for b in health))
+            # The binds count reconnects since start; the counter gets what is new.
+            reconnects = sum(b.reconnects for b in health)
+            m.upstream_reconnects.labels(connector=name).inc(
+                max(0, reconnects - self._reconnects_seen.get(name, 0))
+            )
+            self._reconnects_seen[name] = reconnects
         if self.dispatcher is not None:
             for name, depth in self.dispatcher.queue_depths().items():
                 m.queue_depth.labels(connector=name).set(depth)
@@ -357,7 +366,9 @@ class Gateway:
     def _count_changes(self, changes: Any) -> None:
         now = time.time()
         for change in changes:
-            self.metrics.messages_status.labels(status=change.status.value).inc()
+            self.metrics.messages_status.labels(
+                account=change.account_id, status=change.status.value
+            ).inc()
             if change.status.terminal:
                 # A message id carries its acceptance time, so no store read is needed.
                 self.metrics.delivery_latency.observe(max(now - id_timestamp(change.message_id), 0))

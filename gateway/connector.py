@@ -42,6 +42,7 @@ class BindHealth:
     state: str  # "bound", "connecting", "down"
     in_flight: int = 0
     detail: str = ""
+    reconnects: int = 0  # since the connector started: the gateway turns it into a counter
 
 
 class ConnectorEvents(Protocol):

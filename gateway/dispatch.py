@@ -337,7 +337,9 @@ class Dispatcher:
             self._configured_rate[name] = rate
             self._limiter.configure(_limit_key(name), rate)
             self._metrics.upstream_rate.labels(connector=name).set(rate)
+        started = time.perf_counter()
         await self._limiter.acquire(_limit_key(name))
+        self._metrics.ratelimit_wait.labels(connector=name).observe(time.perf_counter() - started)
 
     def _throttled(self, name: str) -> None:
         aimd = self._aimd.get(name)

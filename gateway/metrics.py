@@ -19,16 +19,42 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._refreshers: list[Callable[[], None]] = []
         r = self.registry
+        # `account` is the account id: as many series as accounts, never numbers or message ids.
         self.messages_accepted = Counter(
-            "gateway_messages_accepted", "Messages committed at intake", ["type"], registry=r
+            "gateway_messages_accepted",
+            "Messages committed at intake",
+            ["account", "type"],
+            registry=r,
         )
         self.segments_accepted = Counter(
-            "gateway_segments_accepted", "Segments committed at intake", ["type"], registry=r
+            "gateway_segments_accepted",
+            "Segments committed at intake",
+            ["account", "type"],
+            registry=r,
+        )
+        self.ratelimit_wait = Histogram(
+            "gateway_ratelimit_wait_seconds",
+            "Time a part waited for its connector's rate limit before being sent",
+            ["connector"],
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
+            registry=r,
+        )
+        self.upstream_window = Gauge(
+            "gateway_upstream_window_in_use",
+            "Submits sent upstream and not yet answered, over all binds of a connector",
+            ["connector"],
+            registry=r,
+        )
+        self.upstream_reconnects = Counter(
+            "gateway_upstream_reconnects",
+            "Upstream binds lost and connected again (or tried to)",
+            ["connector"],
+            registry=r,
         )
         self.messages_status = Counter(
             "gateway_message_status_changes",
-            "Committed message status transitions, by new status",
-            ["status"],
+            "Committed message status transitions, by account and new status",
+            ["account", "status"],
             registry=r,
         )
         self.parts_submitted = Counter(
@@ -121,6 +147,12 @@ class Metrics:
             "gateway_smpp_server_pdus",
             "Requests ESMEs sent to our SMPP server, by command (submit_sm, enquire_link, ...)",
             ["command"],
+            registry=r,
+        )
+        self.smpp_responses = Counter(
+            "gateway_smpp_server_responses",
+            "Responses our SMPP server sent to ESMEs, by command and command_status",
+            ["command", "status"],
             registry=r,
         )
         # Read when /metrics is scraped (gateway.scrape_gauges), not kept up to date in between.

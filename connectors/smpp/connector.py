@@ -152,7 +152,13 @@ class SmppConnector:
 
     def health(self) -> list[BindHealth]:
         return [
-            BindHealth(name=b.name, state=b.state, in_flight=b.in_flight, detail=b.detail)
+            BindHealth(
+                name=b.name,
+                state=b.state,
+                in_flight=b.in_flight,
+                detail=b.detail,
+                reconnects=b.reconnects,
+            )
             for b in self._binds
         ]
 

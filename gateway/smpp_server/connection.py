@@ -161,6 +161,11 @@ class EsmeConnection(SessionProtocol):
             case _:
                 pass
 
+    def send(self, pdu: Pdu) -> Pdu:
+        if int(pdu.command_id) & 0x80000000:  # a response: counted by command and status
+            self.server.response_sent(pdu)
+        return super().send(pdu)
+
     def _admit(self, pdu: Pdu, handler: Callable[[Pdu], Awaitable[Pdu]]) -> None:
         """Start work on a request unless the bind's window is full."""
         if self._busy >= self.server.settings.window:

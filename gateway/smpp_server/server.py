@@ -34,7 +34,7 @@ from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.passwords import verify_password
 from gateway.ratelimit import Gcra
-from gateway.smpp.codes import CommandId, CommandStatus
+from gateway.smpp.codes import CommandId, CommandStatus, status_name
 from gateway.smpp.fields import UnsuccessSme
 from gateway.smpp.pdu import (
     BindReceiver,
@@ -115,6 +115,7 @@ class SmppServer:
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._pdu_counters: dict[CommandId, Counter] = {}
+        self._response_counters: dict[tuple[CommandId, int], Counter] = {}
         self._clock = clock
         self._packed = packed
         self._builder = SubmissionBuilder(intake=intake, packed=packed, clock=clock)
@@ -201,6 +202,16 @@ class SmppServer:
         if counter is None:
             counter = self._metrics.smpp_pdus.labels(command=pdu.command_id.name.lower())
             self._pdu_counters[pdu.command_id] = counter
+        counter.inc()
+
+    def response_sent(self, pdu: Pdu) -> None:
+        key = (pdu.command_id, pdu.command_status)
+        counter = self._response_counters.get(key)
+        if counter is None:
+            counter = self._metrics.smpp_responses.labels(
+                command=pdu.command_id.name.lower(), status=status_name(pdu.command_status)
+            )
+            self._response_counters[key] = counter
         counter.inc()
 
     # -- binds ------------------------------------------------------------------------------

@@ -32,4 +32,18 @@ async def test_requests_are_counted_by_command_and_binds_by_system_id(
     assert _value(text, 'gateway_smpp_server_pdus_total{command="submit_sm"}') == 3
     assert _value(text, 'gateway_smpp_server_pdus_total{command="enquire_link"}') == 1
     assert _value(text, 'gateway_smpp_server_binds{system_id="demo"}') == 1
+    ok = 'gateway_smpp_server_responses_total{command="submit_sm_resp",status="ESME_ROK"}'
+    assert _value(text, ok) == 3
+    await esme.close()
+
+
+async def test_responses_are_counted_by_status(gateway: Gateway, api: httpx.AsyncClient) -> None:
+    esme = await TestEsme.connect(gateway.smpp_port)
+    assert await esme.bind("trx", password="wrong") == CommandStatus.ESME_RINVPASWD
+    text = (await api.get("/metrics")).text
+    series = (
+        'gateway_smpp_server_responses_total{command="bind_transceiver_resp",'
+        'status="ESME_RINVPASWD"}'
+    )
+    assert _value(text, series) == 1
     await esme.close()

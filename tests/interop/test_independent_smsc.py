@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -171,8 +172,12 @@ async def test_dropped_connection_mid_window_retries_only_the_unanswered(
     texts = [f"drop {i}" for i in range(80)]
     async with gateway_against(smsc, tmp_path) as api:
         bodies = await wait_final(api, await submit(api, texts), timeout=20)
+        metrics = (await api.get("/metrics")).text
     assert statuses(bodies) == {"delivered": 80}
     assert smsc.dropped_connections == 1
+    # Ops see it: one reconnect, and no submit left in the window once all are answered.
+    assert 'gateway_upstream_reconnects_total{connector="upstream"} 1.0' in metrics
+    assert 'gateway_upstream_window_in_use{connector="upstream"} 0.0' in metrics
     received = Counter(s.body.decode() for s in smsc.submits)
     accepted = Counter(s.body.decode() for s in smsc.accepted())
     # Every message accepted exactly once on the wire: no part whose response arrived was
@@ -212,8 +217,14 @@ async def test_throttled_submits_are_all_delivered(
     texts = [f"t{i}" for i in range(count)]
     async with gateway_against(smsc, tmp_path) as api:
         bodies = await wait_final(api, await submit(api, texts), timeout=30)
+        metrics = (await api.get("/metrics")).text
     assert statuses(bodies) == {"delivered": count}
     assert any(s.status == ESME_RTHROTTLED for s in smsc.submits)
+    # Throttled, the connector is held to a rate (AIMD): its parts now wait for the limiter.
+    waits = re.search(
+        r'^gateway_ratelimit_wait_seconds_count\{connector="upstream"\} (\S+)$', metrics, re.M
+    )
+    assert waits is not None and float(waits.group(1)) > 0
     assert Counter(s.body.decode() for s in smsc.accepted()) == Counter(texts)
 
 
