@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     WithJsonSchema,
     model_validator,
 )
 
-from schemas.messages import EncodingName, MessageTypeName, StatusName
+from schemas.messages import EncodingName, IsoDatetime, MessageTypeName, StatusName
 
 MAX_RECIPIENTS = 10_000
 VariableValue = str | int | float
@@ -62,11 +63,11 @@ class BatchCreate(BaseModel):
     recipients: list[_RecipientItem] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     client_ref: str | None = Field(default=None, max_length=128)
     encoding: EncodingName | None = None
-    transliterate: bool = False
-    send_at: AwareDatetime | None = Field(
+    transliterate: StrictBool = False
+    send_at: IsoDatetime | None = Field(
         default=None, description="Send every message of the batch later (at most 35 days)"
     )
-    validity: int | None = Field(default=None, description="Seconds, 10 s to 7 days")
+    validity: StrictInt | None = Field(default=None, description="Seconds, 10 s to 7 days")
 
     @model_validator(mode="after")
     def _text_or_template(self) -> BatchCreate:

@@ -6,16 +6,16 @@ column added to the store does not leak into the API.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
-    field_validator,
 )
 
 MessageTypeName = Literal["otp", "transactional", "promotional"]
@@ -32,6 +32,18 @@ StatusName = Literal[
     "failed",
     "cancelled",
 ]
+
+
+def _not_a_number(value: object) -> object:
+    # A bare number would be read as epoch seconds (so `0` means 1970): a client bug to report,
+    # not a time to guess. ISO 8601 with a zone is the documented form.
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 string with a zone, not a number")
+    return value
+
+
+# A moment in a request body: ISO 8601 with a zone, never a number.
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 
 
 class MessageCreate(BaseModel):
@@ -55,7 +67,7 @@ class MessageCreate(BaseModel):
         description="Replace typographic quotes, dashes, ellipses and exotic spaces by GSM 7-bit "
         "equivalents when that avoids UCS-2; the response lists what was replaced.",
     )
-    send_at: AwareDatetime | None = Field(
+    send_at: IsoDatetime | None = Field(
         default=None,
         description="Send later (ISO 8601 with a zone, at most 35 days ahead); the message is "
         "`scheduled` until then.",
@@ -65,15 +77,6 @@ class MessageCreate(BaseModel):
         description="Seconds the message may wait for delivery, counted from send_at or now "
         "(10 s to 7 days); past it an unsent message becomes `expired`, and carriers are told.",
     )
-
-    @field_validator("send_at", mode="before")
-    @classmethod
-    def _send_at_is_a_timestamp_string(cls, value: object) -> object:
-        # A bare number would be read as epoch seconds (so `0` means 1970): a client bug to
-        # report, not a time to guess. ISO 8601 with a zone is the documented form.
-        if isinstance(value, int | float):
-            raise ValueError("send_at must be an ISO 8601 string with a zone, not a number")
-        return value
 
 
 class Transliteration(BaseModel):

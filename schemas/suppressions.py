@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from schemas.messages import MessageTypeName
 
@@ -53,7 +53,7 @@ class SuppressionCheck(BaseModel):
 class QuietHoursModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
+    enabled: StrictBool = True
     start: str = Field(default="21:00", description="HH:MM in the recipient's local time")
     end: str = Field(default="08:00", description="HH:MM; earlier than start spans midnight")
     types: list[Literal["transactional", "promotional"]] = Field(
@@ -78,7 +78,7 @@ class OptOutSettingsModel(BaseModel):
         description="message types a suppressed number does not receive",
     )
     quiet_hours: QuietHoursModel = Field(default_factory=QuietHoursModel)
-    keyword_replies: bool = Field(
+    keyword_replies: StrictBool = Field(
         default=True, description="answer STOP, START and HELP automatically"
     )
     stop_reply: str | None = Field(

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
+
+from schemas.messages import IsoDatetime
 
 EventTypeName = Literal[
     "message.submitted",
@@ -43,7 +45,7 @@ class WebhookPut(BaseModel):
     events: list[EventTypeName] | None = Field(
         default=None, description="event types to send; default: all of them"
     )
-    rotate_secret: bool = Field(
+    rotate_secret: StrictBool = Field(
         default=False, description="issue a new signing secret (it is shown in this response)"
     )
 
@@ -61,8 +63,10 @@ class WebhookPublic(BaseModel):
 
 
 class WebhookReplay(BaseModel):
-    from_sequence: int | None = Field(default=None, ge=1, description="resend from this sequence")
-    since: AwareDatetime | None = Field(default=None, description="resend events created since")
+    from_sequence: StrictInt | None = Field(
+        default=None, ge=1, description="resend from this sequence"
+    )
+    since: IsoDatetime | None = Field(default=None, description="resend events created since")
 
 
 class WebhookReplayed(BaseModel):

@@ -33,7 +33,7 @@ router = APIRouter(tags=["batches"])
     "/v1/messages/batch",
     status_code=202,
     response_model=BatchAccepted,
-    responses=problem_responses(400, 401, 409, 422, 429, 503),
+    responses=problem_responses(400, 401, 404, 409, 422, 429, 503),
     summary="Submit one text or template to up to 10,000 recipients",
 )
 async def submit_batch(

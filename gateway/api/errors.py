@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
 
 from gateway.domain import GatewayError
 from gateway.domain.errors import CLIENT_ERRORS
@@ -49,12 +49,24 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+_VERBS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE and isinstance(route, BaseRoute):
-            methods.update(getattr(route, "methods", None) or ())
+    """Every method the OpenAPI description gives the request's path (read from the schema, not
+    from the router, whose internals FastAPI changes between releases)."""
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    # A literal path is its own resource (`/v1/messages/batch`), not an id of a template's.
+    matching = [paths[path]] if path in paths else []
+    for template, operations in paths.items():
+        parts = re.split(r"(\{[^/]+?\})", template)
+        pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+        if not matching and re.fullmatch(pattern, path):
+            matching.append(operations)
+    methods = {m.upper() for operations in matching for m in operations if m in _VERBS}
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever GET is allowed
     return sorted(methods)
 
 
@@ -120,7 +132,9 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             # RFC 9110 §15.5.6: `Allow` lists every method of the resource. Starlette names only
             # the first route matching the path, and GET and DELETE are separate routes here.
-            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            allowed = _allowed_methods(request)
+            if allowed:
+                response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.exception_handler(Exception)

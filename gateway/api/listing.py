@@ -3,7 +3,6 @@ time by keyset cursor."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query
 from gateway.api.cursors import decode_cursor, encode_cursor
 from gateway.api.deps import AccountDep, ServicesDep
 from gateway.api.errors import problem_responses
+from gateway.api.instants import Instant, epoch_seconds
 from gateway.domain import Status
 from gateway.domain.listing import MessageFilter, Position
 from gateway.phone import normalize_e164
@@ -37,8 +37,8 @@ async def list_messages(
     svc: ServicesDep,
     status: Annotated[list[StatusName] | None, Query(description="repeat for several")] = None,
     to: Annotated[str | None, Query(description="destination number")] = None,
-    created_after: Annotated[datetime | None, Query(description="ISO 8601 or unix")] = None,
-    created_before: Annotated[datetime | None, Query(description="ISO 8601 or unix")] = None,
+    created_after: Annotated[Instant | None, Query(description="ISO 8601 or unix")] = None,
+    created_before: Annotated[Instant | None, Query(description="ISO 8601 or unix")] = None,
     batch_id: Annotated[str | None, Query(description="messages of one batch")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -116,8 +116,5 @@ async def list_inbound(
     )
 
 
-def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    # A time without a zone is taken as UTC, as the stored times are.
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+def _epoch(value: Instant | None) -> float | None:
+    return None if value is None else epoch_seconds(value)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 
 from gateway.api.deps import AccountDep, ServicesDep
 from gateway.api.errors import problem_responses
+from gateway.api.instants import Instant, epoch_seconds
 from gateway.domain.errors import StatsRangeTooLarge
 from gateway.domain.stats import MAX_RANGE, StatsRow
 from schemas.stats import GroupByName, Latency, StatsGroup, StatsPublic
@@ -33,12 +34,12 @@ async def get_stats(
     *,
     account: AccountDep,
     svc: ServicesDep,
-    start: Annotated[datetime | None, Query(description="default: 7 days before end")] = None,
-    end: Annotated[datetime | None, Query(description="default: now")] = None,
+    start: Annotated[Instant | None, Query(description="default: 7 days before end")] = None,
+    end: Annotated[Instant | None, Query(description="default: now")] = None,
     group_by: GroupByName = "day",
 ) -> StatsPublic:
-    until = _epoch(end) if end is not None else time.time()
-    since = _epoch(start) if start is not None else until - DEFAULT_RANGE
+    until = epoch_seconds(end) if end is not None else time.time()
+    since = epoch_seconds(start) if start is not None else until - DEFAULT_RANGE
     if not 0 < until - since <= MAX_RANGE:
         raise StatsRangeTooLarge(
             f"end must be after start and at most {MAX_RANGE / 86400:g} days later"
@@ -79,7 +80,3 @@ def _group(row: StatsRow, key: str, country: str | None) -> StatsGroup:
         delivery_rate=round(row.delivered / row.sent, 6) if row.sent else None,
         latency=Latency(p50=row.p50, p90=row.p90, p99=row.p99),
     )
-
-
-def _epoch(value: datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()

@@ -43,6 +43,12 @@ async def test_iso_send_at_is_still_accepted(api: httpx.AsyncClient) -> None:
 async def test_method_not_allowed_lists_the_allowed_methods(api: httpx.AsyncClient) -> None:
     response = await api.request("TRACE", "/healthz")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "http.method_not_allowed"
+
+
+async def test_allow_names_every_route_of_a_path(api: httpx.AsyncClient) -> None:
+    response = await api.request("PATCH", "/v1/messages/01M97FYESSWVHVBYJ34V6089PR")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
