@@ -4,8 +4,9 @@ The store is the queue; memory holds a bounded window of it. Intake hands freshl
 straight to this node's lanes when there is room (they were committed as owned by this node, so
 nobody else takes them); a feeder claims more from the store as room frees: parts that did not fit,
 scheduled parts that came due, retries, and parts left by a node that died (its heartbeat went
-stale). Each connector has three priority lanes (OTP, transactional, promotional) drained
-strictly in that order, and as many workers as it has room in flight (binds x window).
+stale). Each connector has three priority lanes (OTP, transactional, promotional) drained in
+that order, except that a lower lane passed over long enough gets a turn (`LANE_PATIENCE`), so
+no class of traffic starves; and as many workers as it has room in flight (binds x window).
 
 Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis).
 A throttled part (ESME_RTHROTTLED, HTTP 429) goes back to its lane without counting an attempt
@@ -46,11 +47,20 @@ _TYPE_BY_PRIORITY = {t.priority: t.value for t in MessageType}
 _UP_STATES = frozenset({"bound", "up"})
 
 
-class Lanes:
-    """Priority lanes of one connector: the lowest non-empty lane is served first."""
+# A lane that waits while higher ones are served gets a turn after this many turns of theirs:
+# OTP still goes first (a promotional burst costs an OTP at most one slot in 16), and neither
+# transactional nor promotional traffic stalls behind a flood of higher-priority parts.
+LANE_PATIENCE = (0, 4, 16)
 
-    def __init__(self) -> None:
+
+class Lanes:
+    """Priority lanes of one connector: the lowest non-empty lane is served first, except that
+    a waiting lower lane is served once it has been passed over `LANE_PATIENCE` times."""
+
+    def __init__(self, patience: Sequence[int] = LANE_PATIENCE) -> None:
         self._lanes: list[deque[PartRecord]] = [deque() for _ in range(LANES)]
+        self._patience = tuple(patience)
+        self._passed = [0] * LANES  # turns each lane waited through while not empty
         self._ready = asyncio.Event()
         self.size = 0
 
@@ -68,16 +78,28 @@ class Lanes:
         self.size -= removed
         return removed
 
+    def _next_lane(self) -> int:
+        """The lane to serve; called only when some lane is not empty."""
+        lanes, passed = self._lanes, self._passed
+        # The most patient waiting lane that has waited long enough, else the first non-empty.
+        chosen = next(
+            (i for i in range(LANES - 1, 0, -1) if lanes[i] and passed[i] >= self._patience[i]),
+            None,
+        )
+        if chosen is None:
+            chosen = next(i for i in range(LANES) if lanes[i])
+        for i in range(LANES):
+            passed[i] = passed[i] + 1 if lanes[i] and i != chosen else 0
+        return chosen
+
     async def get(self) -> PartRecord:
-        while True:
-            for lane in self._lanes:
-                if lane:
-                    self.size -= 1
-                    if not self.size:
-                        self._ready.clear()
-                    return lane.popleft()
+        while not self.size:
             self._ready.clear()
             await self._ready.wait()
+        self.size -= 1
+        if not self.size:
+            self._ready.clear()
+        return self._lanes[self._next_lane()].popleft()
 
 
 class RetryPolicy:
