@@ -25,7 +25,12 @@ from gateway.domain import ConfigError
 from gateway.routing import RouteRule
 
 # Upstream URL options handed to the connector unchanged (see connectors/smpp/README.md).
-_PASSED_THROUGH = frozenset({"system_type", "receipt_id", "receipts_for"})
+_PASSED_THROUGH = frozenset(
+    {"system_type", "receipt_id", "receipts_for"}
+    | {"bind_mode", "receivers", "bind_rate", "response_timeout", "enquire_link_interval"}
+    | {"tls", "tls_ca", "tls_verify", "source_ton", "source_npi", "dest_ton", "dest_npi"}
+    | {f"data_coding_{encoding}" for encoding in ("gsm7", "latin1", "ucs2", "binary")}
+)
 
 
 @dataclass(frozen=True, slots=True)

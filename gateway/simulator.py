@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import ssl
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ class SimulatorConfig:
     throttle_tps: float = 0.0  # above this rate, answer ESME_RTHROTTLED (0: never)
     receipt_before_response: bool = False
     window: int = 1000
+    tls: ssl.SSLContext | None = None  # speak SMPP over TLS (a carrier's secure port)
 
 
 @dataclass
@@ -110,7 +112,7 @@ class Simulator:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _SmscConnection(self), self.config.host, self.config.port
+            lambda: _SmscConnection(self), self.config.host, self.config.port, ssl=self.config.tls
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("SMSC simulator listening on %s:%d", self.config.host, self.port)
@@ -292,9 +294,7 @@ class _SmscConnection(SessionProtocol):
         if cfg.reject_ratio and random.random() < cfg.reject_ratio:
             stats.rejected += 1
             self.send(
-                SubmitSmResp(
-                    sequence_number=pdu.sequence_number, command_status=cfg.reject_status
-                )
+                SubmitSmResp(sequence_number=pdu.sequence_number, command_status=cfg.reject_status)
             )
             return
         message_id = self.sim.next_message_id()

@@ -82,3 +82,21 @@ def test_bad_configuration_exits_2_with_one_clear_line(tmp_path: Path) -> None:
         "invalid setting GATEWAY_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_upstream_url_passes_the_smpp_carrier_options_to_the_connector() -> None:
+    upstream = UpstreamConfig.parse(
+        "smpp://gw:pw@smsc.example:2775?binds=4&bind_mode=tx%2Brx&receivers=2&bind_rate=50"
+        "&tls=true&tls_ca=/etc/ca.pem&source_ton=5&dest_npi=1&data_coding_gsm7=1"
+    )
+    assert upstream.binds == 4
+    assert upstream.options == {
+        "bind_mode": "tx+rx",
+        "receivers": "2",
+        "bind_rate": "50",
+        "tls": "true",
+        "tls_ca": "/etc/ca.pem",
+        "source_ton": "5",
+        "dest_npi": "1",
+        "data_coding_gsm7": "1",
+    }
