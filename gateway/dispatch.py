@@ -8,13 +8,14 @@ stale). Each connector has three priority lanes (OTP, transactional, promotional
 that order, except that a lower lane passed over long enough gets a turn (`LANE_PATIENCE`), so
 no class of traffic starves; and as many workers as it has room in flight (binds x window).
 
-Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis).
-A throttled part (ESME_RTHROTTLED, HTTP 429) goes back to its lane without counting an attempt
-and the connector's rate is halved, then regained gradually (AIMD). A connector with no bind up,
-or whose circuit breaker is open after repeated failures, hands its parts to the next connector
-of their route; a temporary error is retried with backoff, and from the `failover_after`-th
-attempt on the next connector of the route. A sweep marks queued parts past their validity
-`expired`.
+Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis);
+an account with a sending rate has its parts over it set aside until its tokens come
+(gateway/pacing.py), without holding a worker. A throttled part (ESME_RTHROTTLED, HTTP 429) goes
+back to its lane without counting an attempt and the connector's rate is halved, then regained
+gradually (AIMD). A connector with no bind up, or whose circuit breaker is open after repeated
+failures, hands its parts to the next connector of their route; a temporary error is retried
+with backoff, and from the `failover_after`-th attempt on the next connector of the route. A
+sweep marks queued parts past their validity `expired`.
 
 A part is sent at least once: a node that crashes after the carrier accepted a part but before
 the response was committed sends it again on recovery. Everything else is exactly once.
@@ -27,13 +28,14 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.connector import Connector, SubmitOutcome
 from gateway.domain import MessageType, PartRecord, PartUpdate, Status
+from gateway.lanes import Lanes
 from gateway.metrics import Metrics
+from gateway.pacing import AccountPacer
 from gateway.ratelimit import Aimd, MemoryRateLimiter, RateLimiter
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router
@@ -42,64 +44,8 @@ from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
-LANES = 3  # MessageType priorities 0..2
 _TYPE_BY_PRIORITY = {t.priority: t.value for t in MessageType}
 _UP_STATES = frozenset({"bound", "up"})
-
-
-# A lane that waits while higher ones are served gets a turn after this many turns of theirs:
-# OTP still goes first (a promotional burst costs an OTP at most one slot in 16), and neither
-# transactional nor promotional traffic stalls behind a flood of higher-priority parts.
-LANE_PATIENCE = (0, 4, 16)
-
-
-class Lanes:
-    """Priority lanes of one connector: the lowest non-empty lane is served first, except that
-    a waiting lower lane is served once it has been passed over `LANE_PATIENCE` times."""
-
-    def __init__(self, patience: Sequence[int] = LANE_PATIENCE) -> None:
-        self._lanes: list[deque[PartRecord]] = [deque() for _ in range(LANES)]
-        self._patience = tuple(patience)
-        self._passed = [0] * LANES  # turns each lane waited through while not empty
-        self._ready = asyncio.Event()
-        self.size = 0
-
-    def put(self, part: PartRecord) -> None:
-        self._lanes[min(part.priority, LANES - 1)].append(part)
-        self.size += 1
-        self._ready.set()
-
-    def remove(self, message_id: str) -> int:
-        removed = 0
-        for i, lane in enumerate(self._lanes):
-            kept = deque(p for p in lane if p.message_id != message_id)
-            removed += len(lane) - len(kept)
-            self._lanes[i] = kept
-        self.size -= removed
-        return removed
-
-    def _next_lane(self) -> int:
-        """The lane to serve; called only when some lane is not empty."""
-        lanes, passed = self._lanes, self._passed
-        # The most patient waiting lane that has waited long enough, else the first non-empty.
-        chosen = next(
-            (i for i in range(LANES - 1, 0, -1) if lanes[i] and passed[i] >= self._patience[i]),
-            None,
-        )
-        if chosen is None:
-            chosen = next(i for i in range(LANES) if lanes[i])
-        for i in range(LANES):
-            passed[i] = passed[i] + 1 if lanes[i] and i != chosen else 0
-        return chosen
-
-    async def get(self) -> PartRecord:
-        while not self.size:
-            self._ready.clear()
-            await self._ready.wait()
-        self.size -= 1
-        if not self.size:
-            self._ready.clear()
-        return self._lanes[self._next_lane()].popleft()
 
 
 class RetryPolicy:
@@ -134,6 +80,7 @@ class Dispatcher:
         rates: Mapping[str, float] | None = None,
         limiter: RateLimiter | None = None,
         breakers: Mapping[str, CircuitBreaker] | None = None,
+        account_rates: Mapping[str, float] | None = None,
         heartbeat_interval: float = 5.0,
         heartbeat_ttl: float = 30.0,
         expiry_interval: float = 5.0,
@@ -157,6 +104,8 @@ class Dispatcher:
         self._configured_rate = {name: a.rate for name, a in self._aimd.items()}
         for name, rate in self._configured_rate.items():
             self._limiter.configure(_limit_key(name), rate)
+        # Accounts with a sending rate (segments/s by account id), on the same limiter.
+        self._pacer = AccountPacer(limiter=self._limiter, rates=account_rates or {})
         self._meters = {name: _RateMeter() for name in self._connectors}
         self._breakers = {name: CircuitBreaker() for name in self._connectors}
         self._breakers.update(breakers or {})
@@ -213,6 +162,7 @@ class Dispatcher:
     def withdraw(self, message_id: str) -> int:
         """Take a message's parts out of this node's lanes (it was cancelled)."""
         removed = sum(lanes.remove(message_id) for lanes in self._lanes.values())
+        removed += self._pacer.withdraw(message_id)
         self._held -= removed
         return removed
 
@@ -251,6 +201,7 @@ class Dispatcher:
         self._stopping = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
+        await self._pacer.stop()
         for task in self._tasks:
             task.cancel()
         for result in await asyncio.gather(*self._tasks, return_exceptions=True):
@@ -284,6 +235,9 @@ class Dispatcher:
                     self._metrics.failovers.labels(from_connector=name, to_connector=target).inc()
                     self._lanes[target].put(part)
                     self._held += 1
+                    continue
+                if not self._pacer.admit(part, lanes.put):
+                    self._held += 1  # waits for its account's rate, then back to this lane
                     continue
                 if name in self._aimd:
                     await self._take_rate(name)

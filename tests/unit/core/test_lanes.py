@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.dispatch import LANE_PATIENCE, Lanes
 from gateway.domain import MessageType, PartRecord
+from gateway.lanes import LANE_PATIENCE, Lanes
 
 
 def _part(kind: MessageType, n: int) -> PartRecord:
