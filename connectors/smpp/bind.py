@@ -1,4 +1,4 @@
-"""One ESME bind to an upstream SMSC, kept up with reconnects (exponential backoff, full jitter).
+"""One ESME bind to an upstream SMSC, kept up with reconnects (exponential backoff with jitter).
 
 Submits are pipelined up to the session window: a bind never waits for one response before
 sending the next. A response that never comes (timeout) or a connection that drops fails the
@@ -286,6 +286,8 @@ class Bind:
             if self._stopping:
                 break
             self.reconnects += 1
+            # "Equal jitter": between half and all of the delay, so binds of many nodes that
+            # lost the carrier together do not come back together, yet none retries at once.
             await asyncio.sleep(random.uniform(delay / 2, delay))
             delay = min(delay * 2, self.settings.reconnect_max)
 

@@ -270,3 +270,40 @@ async def _expire_now(gateway: Gateway, ids: list[str]) -> None:
         )
 
     await store._write(run)
+
+
+async def test_an_open_breaker_probes_the_carrier_and_takes_it_back_when_it_recovers(
+    tmp_path: Path,
+) -> None:
+    failing = await _simulator(reject_ratio=1.0, reject_status=CommandStatus.ESME_RSYSERR)
+    backup = await _simulator()
+    try:
+        async with _gateway(
+            tmp_path,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{failing.port}",
+            connectors={"backup": _smpp(backup.port)},
+            routes=[{"connectors": ["upstream", "backup"]}],
+            failover_after=1,
+            circuit_failures=2,
+            circuit_open_seconds=0.5,
+        ) as (gateway, api):
+            assert gateway.dispatcher is not None
+            dispatcher = gateway.dispatcher
+            await _final(api, await _submit(api, 5))
+            assert dispatcher.breaker_states()["upstream"] != "closed"
+            failing.config.reject_ratio = 0.0  # the carrier recovers
+            rejected = failing.stats.rejected
+            await asyncio.sleep(0.6)  # past the open time: the next part is a probe
+
+            async def back_in_rotation() -> bool:
+                final = await _final(api, await _submit(api, 1))
+                return next(iter(final.values()))["parts"][0]["connector"] == "upstream"
+
+            await _eventually(back_in_rotation)
+            assert dispatcher.breaker_states()["upstream"] == "closed"
+            later = await _final(api, await _submit(api, 5))
+        assert {m["parts"][0]["connector"] for m in later.values()} == {"upstream"}
+        assert failing.stats.rejected == rejected  # nothing failed once it was back
+    finally:
+        await failing.stop()
+        await backup.stop()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from connectors.smpp.bind import Bind, BindSettings
 from connectors.smpp.connector import SmppConnector
 from gateway.connector import UpstreamReceipt
 from gateway.domain import InboundPart, PartRecord, Status
@@ -203,3 +204,41 @@ async def test_tls_refuses_an_untrusted_certificate_unless_told_not_to_verify(
         _recorder,
     ):
         await _bound(connector, 1)
+
+
+async def test_reconnects_back_off_exponentially_with_jitter_and_reset_once_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim = Simulator(SimulatorConfig(port=0, password="secret"))
+    await sim.start()
+    port = sim.port
+    await sim.stop()  # nobody listens: every connect is refused
+    waits: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        waits.append((low, high))
+        return 0.01  # do not actually wait
+
+    monkeypatch.setattr("connectors.smpp.bind.random.uniform", uniform)
+    settings = BindSettings(
+        host="127.0.0.1", port=port, system_id="gateway", password="secret",
+        reconnect_min=0.5, reconnect_max=4.0,
+    )  # fmt: skip
+
+    async def no_deliver(pdu: Any) -> int:
+        raise AssertionError("no deliver_sm expected")
+
+    bind = Bind("carrier#0", settings, no_deliver)
+    bind.start()
+    try:
+        await _until(lambda: len(waits) >= 6)
+        assert waits[:6] == [(0.25, 0.5), (0.5, 1), (1, 2), (2, 4), (2, 4), (2, 4)]
+        sim = Simulator(SimulatorConfig(port=port, password="secret"))
+        await sim.start()
+        await _until(lambda: bind.state == "bound")
+        seen = len(waits)
+        await sim.stop()  # the carrier drops the bind: the next wait starts from the minimum
+        await _until(lambda: len(waits) > seen)
+        assert waits[seen] == (0.25, 0.5)
+    finally:
+        await bind.stop()
