@@ -41,6 +41,7 @@ from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router
 from gateway.status import StatusWriter
 from gateway.store import Store
+from gateway.text import Concatenation, Encoding, body_units, capacity
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,19 @@ class Dispatcher:
             message_type=_TYPE_BY_PRIORITY.get(part.priority, "transactional"),
             source=part.source,
         )
-        return [c for c in route.after(name) if c != name and self._available(c)]
+        whole = _is_whole_long_text(part)
+        return [
+            c
+            for c in route.after(name)
+            if c != name and self._available(c) and (not whole or self._takes_whole_texts(c))
+        ]
+
+    def _takes_whole_texts(self, name: str) -> bool:
+        """Whether a connector was set to send a long text whole (`payload`). A whole text cut
+        for such a connector fails over only to another one: elsewhere it would go out as a
+        message_payload the carrier may not read, or may truncate."""
+        concatenation = getattr(self._connectors[name], "concatenation", Concatenation.UDH8)
+        return bool(concatenation == Concatenation.PAYLOAD)
 
     def _choose(self, name: str, part: PartRecord) -> str:
         """The connector to send `part` through: its own unless that one is down or out of
@@ -519,6 +532,14 @@ class Dispatcher:
                     self._room.set()
             except Exception:
                 log.exception("node heartbeat failed")
+
+
+def _is_whole_long_text(part: PartRecord) -> bool:
+    """A part that is a whole text longer than one segment (cut for a `payload` connector)."""
+    if part.udh or part.total != 1:
+        return False
+    encoding = Encoding(part.encoding)
+    return body_units(encoding, part.payload) > capacity(encoding, 0)
 
 
 def _limit_key(connector: str) -> str:

@@ -19,6 +19,7 @@ from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.smpp.codes import CommandStatus
+from gateway.smpp.tlv import Tlv
 from tests.conftest import DEMO_KEY
 
 DE = "+4915112345678"
@@ -307,3 +308,35 @@ async def test_an_open_breaker_probes_the_carrier_and_takes_it_back_when_it_reco
     finally:
         await failing.stop()
         await backup.stop()
+
+
+async def test_a_whole_long_text_fails_over_only_to_a_connector_that_sends_it_whole(
+    tmp_path: Path,
+) -> None:
+    failing = await _simulator(reject_ratio=1.0, reject_status=CommandStatus.ESME_RSYSERR)
+    udh, whole = await _simulator(), await _simulator()
+    try:
+        async with _gateway(
+            tmp_path,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{failing.port}?concat=payload",
+            connectors={
+                "udh": _smpp(udh.port),
+                "whole": _smpp(whole.port, concatenation="payload"),
+            },
+            routes=[{"connectors": ["upstream", "udh", "whole"]}],
+            failover_after=1,
+        ) as (_, api):
+            (long_id,) = await _submit(api, 1, text="y" * 300)
+            (short_id,) = await _submit(api, 1, text="short")
+            final = await _final(api, [long_id, short_id])
+        assert final[long_id]["status"] == final[short_id]["status"] == "delivered"
+        # The long text was cut for `payload`: the udh carrier would have had it as one
+        # message_payload it may not read, so it went to the other payload carrier, whole.
+        assert final[long_id]["parts"][0]["connector"] == "whole"
+        assert final[short_id]["parts"][0]["connector"] == "udh"
+        (pdu,) = whole.stats.recent_submits
+        assert pdu.tlvs[Tlv.MESSAGE_PAYLOAD] == b"y" * 300
+        assert [p.short_message for p in udh.stats.recent_submits] == [b"short"]
+    finally:
+        for simulator in (failing, udh, whole):
+            await simulator.stop()
