@@ -28,6 +28,7 @@ from gateway.routing import RouteRule
 _PASSED_THROUGH = frozenset(
     {"system_type", "receipt_id", "receipts_for"}
     | {"bind_mode", "receivers", "bind_rate", "response_timeout", "enquire_link_interval"}
+    | {"reconnect_min", "reconnect_max"}
     | {"tls", "tls_ca", "tls_verify", "source_ton", "source_npi", "dest_ton", "dest_npi"}
     | {f"data_coding_{encoding}" for encoding in ("gsm7", "latin1", "ucs2", "binary")}
 )

@@ -147,9 +147,13 @@ class SmppConnector:
             window=self.window,
             response_timeout=float(options.get("response_timeout", 10.0)),
             enquire_link_interval=float(options.get("enquire_link_interval", 30.0)),
+            reconnect_min=float(options.get("reconnect_min", 0.5)),
+            reconnect_max=float(options.get("reconnect_max", 30.0)),
             tls=tls_context(options),
             rate=float(options.get("bind_rate", 0.0)),
         )
+        if not 0 < self._settings.reconnect_min <= self._settings.reconnect_max:
+            raise ValueError("reconnect_min and reconnect_max must be 0 < min <= max seconds")
         self._binds: list[Bind] = []
         self._events: ConnectorEvents | None = None
         self._next = 0

@@ -163,7 +163,8 @@ async def test_default_addresses_are_international_and_alphanumeric() -> None:
     ("options", "named"),
     [({"bind_mode": "rx"}, "bind_mode"), ({"bind_mode": "tx+rx", "receivers": 0}, "receivers"),
      ({"source_ton": 300}, "source_ton"), ({"data_coding_ucs2": "x"}, "data_coding_ucs2"),
-     ({"tls": "maybe"}, "tls"), ({"window": 0}, "window")],
+     ({"tls": "maybe"}, "tls"), ({"window": 0}, "window"),
+     ({"reconnect_min": 5, "reconnect_max": 1}, "reconnect_min")],
 )  # fmt: skip
 def test_bad_options_are_refused_at_start(options: dict[str, Any], named: str) -> None:
     with pytest.raises(ValueError, match=named):
