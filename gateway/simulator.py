@@ -93,7 +93,10 @@ class SimulatorStats:
     throttled: int = 0
     receipts_sent: int = 0
     receipts_acked: int = 0
-    # The last submits received, for tests that check what a gateway put on the wire.
+    # The last binds and submits received, for tests that check what a gateway put on the wire.
+    recent_binds: deque[BindTransmitter | BindReceiver | BindTransceiver] = field(
+        default_factory=lambda: deque(maxlen=100)
+    )
     recent_submits: deque[SubmitSm] = field(default_factory=lambda: deque(maxlen=1000))
 
 
@@ -277,6 +280,7 @@ class _SmscConnection(SessionProtocol):
             self.system_id = pdu.system_id
             self.can_receive = not isinstance(pdu, BindTransmitter)
             self.sim.stats.binds += 1
+            self.sim.stats.recent_binds.append(pdu)
             self.sim.flush()
 
     def _on_submit(self, pdu: SubmitSm) -> None:

@@ -1,5 +1,7 @@
 """dispatch: how fast the gateway moves a backlog of committed parts to the simulator, over one
-bind and over four.
+bind and over four: with window 50 and an instant carrier (what one process can push), and with
+the default window of 10 and a carrier that takes 20 ms to answer each submit (where a bind is
+capped at window / round trip = 500 parts/s, so binds are what buys throughput).
 
 Intake is kept out of the figure: each run first commits N messages through REST to a gateway
 whose carrier is unreachable (they wait in the store), stops it, then starts the gateway again
@@ -28,8 +30,8 @@ from benchmarks.report import ScenarioResult
 BODY = json.dumps(
     {"to": "+4915112345678", "from": "Acme", "text": "Your code is 424242. It expires in 5 min."}
 ).encode()
-BINDS = (1, 4)
-WINDOW = 50
+# (binds, window, carrier latency in seconds)
+CONFIGS = ((1, 50, 0.0), (4, 50, 0.0), (1, 10, 0.02), (4, 10, 0.02))
 NODE_ID = "bench-dispatch"
 
 
@@ -73,10 +75,15 @@ async def _commit_backlog(log_dir: Path, database_url: str, count: int) -> None:
 
 
 def _drain(
-    log_dir: Path, database_url: str, simulator: SimulatorProcess, binds: int, count: int
+    log_dir: Path,
+    database_url: str,
+    simulator: SimulatorProcess,
+    binds: int,
+    window: int,
+    count: int,
 ) -> tuple[float, float, float, float]:
     """(parts/s, gateway and simulator CPU s per 1k parts, parts submitted) for one drain."""
-    gateway = _gateway(log_dir, database_url, simulator.upstream_url(binds=binds, window=WINDOW))
+    gateway = _gateway(log_dir, database_url, simulator.upstream_url(binds=binds, window=window))
     gateway.start()
     try:
         gateway.wait_ready()  # every bind up
@@ -100,19 +107,28 @@ def _drain(
 
 async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
     count = ctx.mode.pick(full=10_000, quick=3000, smoke=20)
-    result.details.update(messages=count, binds=list(BINDS), window=WINDOW)
-    simulator = SimulatorProcess(log_dir, receipt_delay=0.05)
+    # Smoke: the first and the last, so both simulators are exercised within the test's time.
+    configs = ctx.mode.pick(full=CONFIGS, quick=CONFIGS, smoke=CONFIGS[::3])
+    result.details.update(messages=count, configs=[list(c) for c in configs])
+    simulators = {
+        latency: SimulatorProcess(log_dir, receipt_delay=0.05, latency=latency)
+        for latency in sorted({c[2] for c in configs})
+    }
     try:
-        simulator.start()
-        simulator.wait_ready()
+        for simulator in simulators.values():
+            simulator.start()
+            simulator.wait_ready()
         for run in range(ctx.runs):
-            for binds in BINDS:
-                database_url = f"sqlite:///{log_dir}/dispatch-{run}-{binds}.db"
+            for binds, window, latency in configs:
+                database_url = f"sqlite:///{log_dir}/dispatch-{run}-{binds}-{window}.db"
                 await _commit_backlog(log_dir, database_url, count)
                 rate, cpu, simulator_cpu, submitted = _drain(
-                    log_dir, database_url, simulator, binds, count
+                    log_dir, database_url, simulators[latency], binds, window, count
                 )
-                label = f"{binds} bind{'s' if binds > 1 else ''}, window {WINDOW}"
+                label = (
+                    f"{binds} bind{'s' if binds > 1 else ''}, window {window}, "
+                    f"carrier {latency * 1000:g} ms"
+                )
                 result.figures.record(f"dispatch to simulator, {label}", rate, "parts/s")
                 result.figures.record(
                     f"gateway CPU per 1k parts, {label}", cpu, "s", higher_is_better=False
@@ -130,14 +146,16 @@ async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
                 )
             result.runs += 1
     finally:
-        simulator.stop()
+        for simulator in simulators.values():
+            simulator.stop()
 
 
 def run(ctx: Context) -> ScenarioResult:
     result = ScenarioResult(
         "dispatch",
         ctx.mode.name,
-        f"backlog in SQLite -> simulator process, smpp binds {BINDS}, window {WINDOW}",
+        "backlog in SQLite -> simulator process: (binds, window, carrier latency) "
+        + ", ".join(f"({b}, {w}, {lat * 1000:g} ms)" for b, w, lat in CONFIGS),
     )
     with tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="bench-dispatch-") as tmp:
         uvloop.run(_main(ctx, result, Path(tmp)))

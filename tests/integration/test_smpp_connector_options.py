@@ -87,8 +87,15 @@ async def _until(check: Any, timeout: float = 5.0) -> None:
 
 
 async def test_tx_rx_mode_submits_on_transmitters_and_takes_receipts_on_a_receiver() -> None:
-    async with _carrier(bind_mode="tx+rx", binds=2, receivers=1) as (sim, connector, recorder):
+    async with _carrier(bind_mode="tx+rx", binds=2, receivers=1, system_type="VMA") as (
+        sim,
+        connector,
+        recorder,
+    ):
         await _bound(connector, 3)
+        binds = sorted(type(b).__name__ for b in sim.stats.recent_binds)
+        assert binds == ["BindReceiver", "BindTransmitter", "BindTransmitter"]
+        assert {b.system_type for b in sim.stats.recent_binds} == {"VMA"}
         kinds = sorted((c.system_id, c.can_receive) for c in sim._connections)
         assert kinds == [("gateway", False), ("gateway", False), ("gateway", True)]
         outcomes = await asyncio.gather(*(connector.submit(_part(n)) for n in range(20)))
