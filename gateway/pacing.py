@@ -78,6 +78,8 @@ class AccountPacer:
             kept = deque(item for item in queue if item[0].message_id != message_id)
             removed += len(queue) - len(kept)
             self._waiting[account] = kept
+        # A part cleared and back in its lane is withdrawn from the lane: forget its pass too.
+        self._cleared = {key for key in self._cleared if key.message_id != message_id}
         return removed
 
     async def _pace(self, account: str) -> None:

@@ -451,7 +451,9 @@ def update_part_row(u: PartUpdate) -> tuple[object, ...]:
         u.error_code,
         u.error_detail,
         1 if u.attempt else 0,
-        u.at if u.status is Status.SUBMITTED else None,
+        # A carrier's report (it carries the upstream id) proves the part was sent even when it
+        # overtook the commit of the submit response, whose update the guard then drops.
+        u.at if u.status is Status.SUBMITTED or u.upstream_id is not None else None,
         u.at if u.status.rank == TERMINAL_RANK else None,
         u.at,
         u.message_id,

@@ -49,7 +49,7 @@ async def _submitted_at(api: httpx.AsyncClient, key: str, ids: list[str]) -> lis
             times.append(view["parts"][0]["submitted_at"])
         if None not in times:
             return sorted(times)
-        assert time.monotonic() < deadline, "not every message was submitted"
+        assert time.monotonic() < deadline, f"not every message was submitted: {times}"
         await asyncio.sleep(0.1)
 
 
@@ -79,12 +79,13 @@ async def test_an_account_over_its_rate_is_paced_and_others_go_at_once(tmp_path:
     finally:
         await gateway.stop()
         await simulator.stop()
-    # 40 parts at 20/s: the first goes at once, the last about 1.95 s later.
+    # 40 parts at 20/s: the first goes at once, the last about 1.95 s later (more only on a
+    # loaded machine: the limit is a ceiling).
     spread = paced[-1] - paced[0]
-    assert (40 - 1) / RATE * 0.9 <= spread <= (40 - 1) / RATE * 1.5, spread
+    assert (40 - 1) / RATE * 0.9 <= spread <= (40 - 1) / RATE * 3, spread
     # The other account, sent after the paced one, was not held behind it.
-    assert free[-1] - free[0] < 1.0
     assert free[-1] < paced[-1]
+    assert free[-1] - free[0] < spread / 2
 
 
 async def test_withdrawn_parts_waiting_for_their_rate_are_never_released() -> None:
