@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.connector import Connector, SubmitOutcome
 from gateway.domain import MessageType, PartRecord, PartUpdate, Status
-from gateway.lanes import Lanes
+from gateway.lanes import LANE_PATIENCE, LANES, Lanes
 from gateway.metrics import Metrics
 from gateway.pacing import AccountPacer
 from gateway.ratelimit import Aimd, MemoryRateLimiter, RateLimiter
@@ -120,6 +120,7 @@ class Dispatcher:
         self._held = 0  # parts in lanes or in flight
         self._reserved = 0  # promised to intake, not yet handed over
         self._room = asyncio.Event()
+        self._owed = [0.0] * LANES  # parts of each lane owed from the store (`_claim`)
         self._submitted: list[PartUpdate] = []  # submit results waiting for the recorder
         self._max_unrecorded = max(capacity, 1000)
         self._unrecorded = asyncio.Event()
@@ -474,24 +475,48 @@ class Dispatcher:
     async def _feed(self) -> None:
         while True:
             room = self.capacity - self._held - self._reserved
-            claimed = 0
+            more = False
             if room > 0 and not self._stopping:
                 try:
-                    parts = await self._store.claim_parts(
-                        node_id=self.node_id, limit=min(room, self._claim_batch), now=self._clock()
-                    )
+                    more = await self._claim(min(room, self._claim_batch))
                 except Exception:
                     log.exception("claiming parts from the store failed")
-                    parts = []
-                self._push(parts)
-                claimed = len(parts)
-            if claimed and claimed == min(room, self._claim_batch):
+            if more:
                 continue  # more may be waiting
             self._room.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), timeout=0.5)
             # Let a burst of completions accumulate into one claim rather than many small ones.
             await asyncio.sleep(0.01)
+
+    async def _claim(self, limit: int) -> bool:
+        """Claim up to `limit` due parts, highest priority first; returns whether more may be
+        waiting. Claimed strictly by priority, a backlog of OTP larger than `capacity` would
+        keep every promotional part in the store, where no lane can serve it; so while a
+        backlog lasts, each lower lane is owed the share of the claims that `LANE_PATIENCE`
+        gives it in turns, and takes it first at the next claim (fractions carry over, so
+        claims of one or two parts at a time add up too)."""
+        for priority in range(1, LANES):
+            owed = min(int(self._owed[priority]), limit)
+            if not owed:
+                continue
+            lane = await self._store.claim_parts(
+                node_id=self.node_id, limit=owed, now=self._clock(), priority=priority
+            )
+            self._push(lane)
+            limit -= len(lane)
+            # What the lane did not have is not owed any more: it has nothing waiting.
+            self._owed[priority] = self._owed[priority] - owed if len(lane) == owed else 0.0
+        if limit <= 0:
+            return True
+        parts = await self._store.claim_parts(node_id=self.node_id, limit=limit, now=self._clock())
+        self._push(parts)
+        if len(parts) < limit:
+            self._owed = [0.0] * LANES  # every due part is claimed: no lane is left behind
+            return False
+        for priority in range(1, LANES):
+            self._owed[priority] += len(parts) / (LANE_PATIENCE[priority] + 1)
+        return True
 
     async def _sweep_expired(self) -> None:
         """Mark queued parts whose validity ended `expired`, including parts no node would

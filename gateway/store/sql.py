@@ -49,6 +49,10 @@ WHERE p.status = 'queued' AND p.owner IS NULL AND p.due_at <= ?
 ORDER BY p.priority, p.due_at, p.message_id, p.seq
 LIMIT ?
 """
+# The same for one priority lane (the parts_pending index serves it as a range).
+SELECT_DUE_PARTS_OF_PRIORITY = SELECT_DUE_PARTS.replace(
+    "p.due_at <= ?", "p.due_at <= ? AND p.priority = ?"
+)
 
 SET_OWNER = "UPDATE parts SET owner = ? WHERE message_id = ? AND seq = ?"
 

@@ -376,3 +376,16 @@ async def test_a_receipt_that_overtakes_the_submit_record_still_dates_the_submis
     (part,) = record.parts
     assert part.status is Status.DELIVERED and part.upstream_id == "abc"
     assert part.submitted_at == NOW + 2 and part.done_at == NOW + 2
+
+
+async def test_claiming_one_priority_takes_only_that_lane(store: Store) -> None:
+    account_id = await _account(store)
+    otp = [_message(account_id, message_type=MessageType.OTP) for _ in range(3)]
+    promotional = [_message(account_id, message_type=MessageType.PROMOTIONAL) for _ in range(2)]
+    await store.insert_messages([*otp, *promotional], owner=None)
+    claimed = await store.claim_parts(
+        node_id="a", limit=10, now=NOW + 1, priority=MessageType.PROMOTIONAL.priority
+    )
+    assert {p.message_id for p in claimed} == {m.id for m in promotional}
+    rest = await store.claim_parts(node_id="b", limit=10, now=NOW + 1)
+    assert {p.message_id for p in rest} == {m.id for m in otp}
