@@ -138,7 +138,7 @@ class ManagedProcess:
 class SimulatorProcess(ManagedProcess):
     """`python -m gateway simulate` alone: the upstream SMSC in its own process."""
 
-    def __init__(self, log_dir: Path, *, receipt_delay: float = 0.05) -> None:
+    def __init__(self, log_dir: Path, *, receipt_delay: float = 0.05, latency: float = 0.0) -> None:
         self.port = free_port()
         self.system_id = "gateway"
         self.password = "secret"  # the simulator's development default
@@ -154,6 +154,8 @@ class SimulatorProcess(ManagedProcess):
                 self.password,
                 "--receipt-delay",
                 str(receipt_delay),
+                "--latency",  # before each submit_sm_resp: the carrier's round trip
+                str(latency),
             ],
             {},
             log_dir,

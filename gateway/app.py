@@ -42,6 +42,7 @@ from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
 from gateway.keyword_replies import KeywordResponder
 from gateway.metrics import Metrics
+from gateway.pacing import resolve_account_rates
 from gateway.passwords import hash_password
 from gateway.ratelimit import RateLimiter, open_rate_limiter
 from gateway.receipts import ReceiptCorrelator
@@ -167,6 +168,7 @@ class Gateway:
                 n: CircuitBreaker(failures=s.circuit_failures, open_for=s.circuit_open_seconds)
                 for n in self.connectors
             },
+            account_rates=await resolve_account_rates(store, s.account_rates),
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
             expiry_interval=s.expiry_sweep_interval,

@@ -25,7 +25,13 @@ from gateway.domain import ConfigError
 from gateway.routing import RouteRule
 
 # Upstream URL options handed to the connector unchanged (see connectors/smpp/README.md).
-_PASSED_THROUGH = frozenset({"system_type", "receipt_id", "receipts_for"})
+_PASSED_THROUGH = frozenset(
+    {"system_type", "receipt_id", "receipts_for"}
+    | {"bind_mode", "receivers", "bind_rate", "response_timeout", "enquire_link_interval"}
+    | {"reconnect_min", "reconnect_max"}
+    | {"tls", "tls_ca", "tls_verify", "source_ton", "source_npi", "dest_ton", "dest_npi"}
+    | {f"data_coding_{encoding}" for encoding in ("gsm7", "latin1", "ucs2", "binary")}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,9 @@ class Settings(BaseSettings):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     routes: list[RouteRule] = Field(default_factory=list)
     default_price: float = Field(default=0.0, ge=0, description="per segment, default route")
+    # Segments/s each account may send upstream, over all connectors and nodes (`[account_rates]`
+    # in the config file: account name or id = rate). Accounts not named are not limited.
+    account_rates: dict[str, float] = Field(default_factory=dict)
     # A connector failing this many submits in a row is taken out of rotation (its parts fail
     # over to the next connector of their route) and probed again after the open time.
     failover_after: int = Field(default=2, ge=1, description="attempts before failing over")
@@ -191,6 +200,13 @@ class Settings(BaseSettings):
             rate = options.get("rate", 0)
             if not isinstance(rate, int | float) or rate < 0:
                 raise ValueError(f"connector {name!r}: rate must be a number >= 0")
+        return value
+
+    @field_validator("account_rates")
+    @classmethod
+    def _account_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        if bad := sorted(k for k, rate in value.items() if not 0 < rate < float("inf")):
+            raise ValueError(f"rates must be positive segments/s: {', '.join(bad)}")
         return value
 
     @model_validator(mode="after")

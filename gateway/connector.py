@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
+from gateway.domain import ConfigError, InboundPart, PartRecord, Status, UpstreamError
 
 ENTRY_POINT_GROUP = "gateway.connectors"
 
@@ -148,9 +148,18 @@ class ConnectorRegistry:
         return registry
 
     def build(self, kind: str, *, name: str, options: Mapping[str, Any]) -> Connector:
+        """The connector `name` of kind `kind`; `ConfigError` (one line naming the connector,
+        start-up stops) for an unknown kind or options its factory refuses."""
         try:
             factory = self.factories[kind]
         except KeyError:
             known = ", ".join(sorted(self.factories)) or "none"
-            raise LookupError(f"no connector named {kind!r} (installed: {known})") from None
-        return factory(name=name, options=options)
+            raise ConfigError(
+                f"connector {name!r}: no connector kind {kind!r} (installed: {known})"
+            ) from None
+        try:
+            return factory(name=name, options=options)
+        except (ValueError, TypeError, KeyError) as exc:
+            # A missing option is a KeyError naming it; the rest say what is wrong themselves.
+            detail = f"missing option {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ConfigError(f"connector {name!r}: {detail}") from None

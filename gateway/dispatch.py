@@ -4,16 +4,18 @@ The store is the queue; memory holds a bounded window of it. Intake hands freshl
 straight to this node's lanes when there is room (they were committed as owned by this node, so
 nobody else takes them); a feeder claims more from the store as room frees: parts that did not fit,
 scheduled parts that came due, retries, and parts left by a node that died (its heartbeat went
-stale). Each connector has three priority lanes (OTP, transactional, promotional) drained
-strictly in that order, and as many workers as it has room in flight (binds x window).
+stale). Each connector has three priority lanes (OTP, transactional, promotional) drained in
+that order, except that a lower lane passed over long enough gets a turn (`LANE_PATIENCE`), so
+no class of traffic starves; and as many workers as it has room in flight (binds x window).
 
-Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis).
-A throttled part (ESME_RTHROTTLED, HTTP 429) goes back to its lane without counting an attempt
-and the connector's rate is halved, then regained gradually (AIMD). A connector with no bind up,
-or whose circuit breaker is open after repeated failures, hands its parts to the next connector
-of their route; a temporary error is retried with backoff, and from the `failover_after`-th
-attempt on the next connector of the route. A sweep marks queued parts past their validity
-`expired`.
+Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis);
+an account with a sending rate has its parts over it set aside until its tokens come
+(gateway/pacing.py), without holding a worker. A throttled part (ESME_RTHROTTLED, HTTP 429) goes
+back to its lane without counting an attempt and the connector's rate is halved, then regained
+gradually (AIMD). A connector with no bind up, or whose circuit breaker is open after repeated
+failures, hands its parts to the next connector of their route; a temporary error is retried
+with backoff, and from the `failover_after`-th attempt on the next connector of the route. A
+sweep marks queued parts past their validity `expired`.
 
 A part is sent at least once: a node that crashes after the carrier accepted a part but before
 the response was committed sends it again on recovery. Everything else is exactly once.
@@ -26,58 +28,25 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.connector import Connector, SubmitOutcome
 from gateway.domain import MessageType, PartRecord, PartUpdate, Status
+from gateway.lanes import LANE_PATIENCE, LANES, Lanes
 from gateway.metrics import Metrics
+from gateway.pacing import AccountPacer
 from gateway.ratelimit import Aimd, MemoryRateLimiter, RateLimiter
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router
 from gateway.status import StatusWriter
 from gateway.store import Store
+from gateway.text import Concatenation, Encoding, body_units, capacity
 
 log = logging.getLogger(__name__)
 
-LANES = 3  # MessageType priorities 0..2
 _TYPE_BY_PRIORITY = {t.priority: t.value for t in MessageType}
 _UP_STATES = frozenset({"bound", "up"})
-
-
-class Lanes:
-    """Priority lanes of one connector: the lowest non-empty lane is served first."""
-
-    def __init__(self) -> None:
-        self._lanes: list[deque[PartRecord]] = [deque() for _ in range(LANES)]
-        self._ready = asyncio.Event()
-        self.size = 0
-
-    def put(self, part: PartRecord) -> None:
-        self._lanes[min(part.priority, LANES - 1)].append(part)
-        self.size += 1
-        self._ready.set()
-
-    def remove(self, message_id: str) -> int:
-        removed = 0
-        for i, lane in enumerate(self._lanes):
-            kept = deque(p for p in lane if p.message_id != message_id)
-            removed += len(lane) - len(kept)
-            self._lanes[i] = kept
-        self.size -= removed
-        return removed
-
-    async def get(self) -> PartRecord:
-        while True:
-            for lane in self._lanes:
-                if lane:
-                    self.size -= 1
-                    if not self.size:
-                        self._ready.clear()
-                    return lane.popleft()
-            self._ready.clear()
-            await self._ready.wait()
 
 
 class RetryPolicy:
@@ -112,6 +81,7 @@ class Dispatcher:
         rates: Mapping[str, float] | None = None,
         limiter: RateLimiter | None = None,
         breakers: Mapping[str, CircuitBreaker] | None = None,
+        account_rates: Mapping[str, float] | None = None,
         heartbeat_interval: float = 5.0,
         heartbeat_ttl: float = 30.0,
         expiry_interval: float = 5.0,
@@ -135,6 +105,8 @@ class Dispatcher:
         self._configured_rate = {name: a.rate for name, a in self._aimd.items()}
         for name, rate in self._configured_rate.items():
             self._limiter.configure(_limit_key(name), rate)
+        # Accounts with a sending rate (segments/s by account id), on the same limiter.
+        self._pacer = AccountPacer(limiter=self._limiter, rates=account_rates or {})
         self._meters = {name: _RateMeter() for name in self._connectors}
         self._breakers = {name: CircuitBreaker() for name in self._connectors}
         self._breakers.update(breakers or {})
@@ -148,6 +120,7 @@ class Dispatcher:
         self._held = 0  # parts in lanes or in flight
         self._reserved = 0  # promised to intake, not yet handed over
         self._room = asyncio.Event()
+        self._owed = [0.0] * LANES  # parts of each lane owed from the store (`_claim`)
         self._submitted: list[PartUpdate] = []  # submit results waiting for the recorder
         self._max_unrecorded = max(capacity, 1000)
         self._unrecorded = asyncio.Event()
@@ -191,6 +164,7 @@ class Dispatcher:
     def withdraw(self, message_id: str) -> int:
         """Take a message's parts out of this node's lanes (it was cancelled)."""
         removed = sum(lanes.remove(message_id) for lanes in self._lanes.values())
+        removed += self._pacer.withdraw(message_id)
         self._held -= removed
         return removed
 
@@ -232,6 +206,7 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
+        await self._pacer.stop()
         for task in self._tasks:
             task.cancel()
         for result in await asyncio.gather(*self._tasks, return_exceptions=True):
@@ -265,6 +240,9 @@ class Dispatcher:
                     self._metrics.failovers.labels(from_connector=name, to_connector=target).inc()
                     self._lanes[target].put(part)
                     self._held += 1
+                    continue
+                if not self._pacer.admit(part, lanes.put):
+                    self._held += 1  # waits for its account's rate, then back to this lane
                     continue
                 if name in self._aimd:
                     await self._take_rate(name)
@@ -320,7 +298,19 @@ class Dispatcher:
             message_type=_TYPE_BY_PRIORITY.get(part.priority, "transactional"),
             source=part.source,
         )
-        return [c for c in route.after(name) if c != name and self._available(c)]
+        whole = _is_whole_long_text(part)
+        return [
+            c
+            for c in route.after(name)
+            if c != name and self._available(c) and (not whole or self._takes_whole_texts(c))
+        ]
+
+    def _takes_whole_texts(self, name: str) -> bool:
+        """Whether a connector was set to send a long text whole (`payload`). A whole text cut
+        for such a connector fails over only to another one: elsewhere it would go out as a
+        message_payload the carrier may not read, or may truncate."""
+        concatenation = getattr(self._connectors[name], "concatenation", Concatenation.UDH8)
+        return bool(concatenation == Concatenation.PAYLOAD)
 
     def _choose(self, name: str, part: PartRecord) -> str:
         """The connector to send `part` through: its own unless that one is down or out of
@@ -490,18 +480,13 @@ class Dispatcher:
     async def _feed(self) -> None:
         while True:
             room = self.capacity - self._held - self._reserved
-            claimed = 0
+            more = False
             if room > 0 and not self._stopping:
                 try:
-                    parts = await self._store.claim_parts(
-                        node_id=self.node_id, limit=min(room, self._claim_batch), now=self._clock()
-                    )
+                    more = await self._claim(min(room, self._claim_batch))
                 except Exception:
                     log.exception("claiming parts from the store failed")
-                    parts = []
-                self._push(parts)
-                claimed = len(parts)
-            if claimed and claimed == min(room, self._claim_batch):
+            if more:
                 continue  # more may be waiting
             self._room.clear()
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
@@ -511,6 +496,35 @@ class Dispatcher:
                     await self._room.wait()
             # Let a burst of completions accumulate into one claim rather than many small ones.
             await asyncio.sleep(0.01)
+
+    async def _claim(self, limit: int) -> bool:
+        """Claim up to `limit` due parts, highest priority first; returns whether more may be
+        waiting. Claimed strictly by priority, a backlog of OTP larger than `capacity` would
+        keep every promotional part in the store, where no lane can serve it; so while a
+        backlog lasts, each lower lane is owed the share of the claims that `LANE_PATIENCE`
+        gives it in turns, and takes it first at the next claim (fractions carry over, so
+        claims of one or two parts at a time add up too)."""
+        for priority in range(1, LANES):
+            owed = min(int(self._owed[priority]), limit)
+            if not owed:
+                continue
+            lane = await self._store.claim_parts(
+                node_id=self.node_id, limit=owed, now=self._clock(), priority=priority
+            )
+            self._push(lane)
+            limit -= len(lane)
+            # What the lane did not have is not owed any more: it has nothing waiting.
+            self._owed[priority] = self._owed[priority] - owed if len(lane) == owed else 0.0
+        if limit <= 0:
+            return True
+        parts = await self._store.claim_parts(node_id=self.node_id, limit=limit, now=self._clock())
+        self._push(parts)
+        if len(parts) < limit:
+            self._owed = [0.0] * LANES  # every due part is claimed: no lane is left behind
+            return False
+        for priority in range(1, LANES):
+            self._owed[priority] += len(parts) / (LANE_PATIENCE[priority] + 1)
+        return True
 
     async def _sweep_expired(self) -> None:
         """Mark queued parts whose validity ended `expired`, including parts no node would
@@ -551,6 +565,14 @@ class Dispatcher:
                     self._room.set()
             except Exception:
                 log.exception("node heartbeat failed")
+
+
+def _is_whole_long_text(part: PartRecord) -> bool:
+    """A part that is a whole text longer than one segment (cut for a `payload` connector)."""
+    if part.udh or part.total != 1:
+        return False
+    encoding = Encoding(part.encoding)
+    return body_units(encoding, part.payload) > capacity(encoding, 0)
 
 
 def _limit_key(connector: str) -> str:

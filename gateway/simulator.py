@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import ssl
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ class SimulatorConfig:
     throttle_tps: float = 0.0  # above this rate, answer ESME_RTHROTTLED (0: never)
     receipt_before_response: bool = False
     window: int = 1000
+    tls: ssl.SSLContext | None = None  # speak SMPP over TLS (a carrier's secure port)
 
 
 @dataclass
@@ -91,7 +93,10 @@ class SimulatorStats:
     throttled: int = 0
     receipts_sent: int = 0
     receipts_acked: int = 0
-    # The last submits received, for tests that check what a gateway put on the wire.
+    # The last binds and submits received, for tests that check what a gateway put on the wire.
+    recent_binds: deque[BindTransmitter | BindReceiver | BindTransceiver] = field(
+        default_factory=lambda: deque(maxlen=100)
+    )
     recent_submits: deque[SubmitSm] = field(default_factory=lambda: deque(maxlen=1000))
 
 
@@ -110,7 +115,7 @@ class Simulator:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _SmscConnection(self), self.config.host, self.config.port
+            lambda: _SmscConnection(self), self.config.host, self.config.port, ssl=self.config.tls
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("SMSC simulator listening on %s:%d", self.config.host, self.port)
@@ -275,6 +280,7 @@ class _SmscConnection(SessionProtocol):
             self.system_id = pdu.system_id
             self.can_receive = not isinstance(pdu, BindTransmitter)
             self.sim.stats.binds += 1
+            self.sim.stats.recent_binds.append(pdu)
             self.sim.flush()
 
     def _on_submit(self, pdu: SubmitSm) -> None:

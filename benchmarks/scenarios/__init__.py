@@ -9,6 +9,7 @@ from benchmarks.modes import Context
 from benchmarks.report import ScenarioResult
 from benchmarks.scenarios import (
     cluster,
+    dispatch,
     end_to_end_rest,
     micro_pdu,
     micro_ratelimit,
@@ -61,6 +62,11 @@ SCENARIOS: dict[str, Scenario] = {
             "end-to-end-rest",
             "open-loop REST in -> simulator process -> receipt -> delivered; counts must agree",
             end_to_end_rest.run,
+        ),
+        Scenario(
+            "dispatch",
+            "a committed backlog drained to a simulator process over 1 and 4 binds: parts/s",
+            dispatch.run,
         ),
         Scenario(
             "smpp-ingest",

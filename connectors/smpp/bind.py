@@ -1,4 +1,4 @@
-"""One ESME bind to an upstream SMSC, kept up with reconnects (exponential backoff, full jitter).
+"""One ESME bind to an upstream SMSC, kept up with reconnects (exponential backoff with jitter).
 
 Submits are pipelined up to the session window: a bind never waits for one response before
 sending the next. A response that never comes (timeout) or a connection that drops fails the
@@ -12,14 +12,18 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from gateway.ratelimit import Gcra
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import (
+    BindReceiver,
     BindReceiverResp,
     BindTransceiver,
     BindTransceiverResp,
+    BindTransmitter,
     BindTransmitterResp,
     DeliverSm,
     DeliverSmResp,
@@ -67,6 +71,17 @@ class BindSettings:
     connect_timeout: float = 5.0
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
+    tls: ssl.SSLContext | None = None
+    # Segments/s this one bind may carry (the carrier's per-session limit); 0: no limit.
+    rate: float = 0.0
+
+
+# What each kind of bind sends to open its session (SMPP 3.4 §4.1).
+_BIND_REQUESTS = {
+    "transceiver": BindTransceiver,
+    "transmitter": BindTransmitter,
+    "receiver": BindReceiver,
+}
 
 
 class _EsmeConnection(SessionProtocol):
@@ -86,9 +101,8 @@ class _EsmeConnection(SessionProtocol):
 
     def on_connected(self) -> None:
         s = self.bind.settings
-        self.send(
-            BindTransceiver(system_id=s.system_id, password=s.password, system_type=s.system_type)
-        )
+        request = _BIND_REQUESTS[self.bind.kind]
+        self.send(request(system_id=s.system_id, password=s.password, system_type=s.system_type))
 
     def on_closed(self, exc: Exception | None) -> None:
         if not self.bound.done():
@@ -165,9 +179,20 @@ class _EsmeConnection(SessionProtocol):
 
 
 class Bind:
-    def __init__(self, name: str, settings: BindSettings, on_deliver: DeliverHandler) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: BindSettings,
+        on_deliver: DeliverHandler,
+        *,
+        kind: str = "transceiver",
+    ) -> None:
+        if kind not in _BIND_REQUESTS:
+            raise ValueError(f"bind kind must be one of {', '.join(_BIND_REQUESTS)}")
         self.name = name
+        self.kind = kind
         self.settings = settings
+        self._pace = Gcra(settings.rate) if settings.rate > 0 else None
         self.on_deliver = on_deliver
         self.state = "down"
         self.detail = ""
@@ -181,9 +206,11 @@ class Bind:
 
     @property
     def ready(self) -> bool:
+        """Bound, able to submit, with room in its window."""
         conn = self._conn
         return (
-            self.state == "bound"
+            self.kind != "receiver"
+            and self.state == "bound"
             and conn is not None
             and conn.is_open
             and conn.session.window_available > 0
@@ -211,6 +238,9 @@ class Bind:
             self.changed.set()
 
     async def submit(self, pdu: SubmitSm) -> Pdu:
+        if self._pace is not None:
+            # Waits in line, before taking a window slot: a bind's limit spaces its submits.
+            await self._pace.take()
         conn = self._conn
         if conn is None or self.state != "bound":
             raise SubmitNotAnsweredError("bind is not up")
@@ -224,7 +254,10 @@ class Bind:
             try:
                 _, conn = await asyncio.wait_for(
                     loop.create_connection(
-                        lambda: _EsmeConnection(self), self.settings.host, self.settings.port
+                        lambda: _EsmeConnection(self),
+                        self.settings.host,
+                        self.settings.port,
+                        ssl=self.settings.tls,
                     ),
                     timeout=self.settings.connect_timeout,
                 )
@@ -253,6 +286,8 @@ class Bind:
             if self._stopping:
                 break
             self.reconnects += 1
+            # "Equal jitter": between half and all of the delay, so binds of many nodes that
+            # lost the carrier together do not come back together, yet none retries at once.
             await asyncio.sleep(random.uniform(delay / 2, delay))
             delay = min(delay * 2, self.settings.reconnect_max)
 

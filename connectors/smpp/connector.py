@@ -15,6 +15,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.smpp.bind import Bind, BindSettings, SubmitNotAnsweredError
+from connectors.smpp.options import (
+    AddressPlan,
+    bind_mode,
+    carrier_data_coding,
+    data_codings,
+    flag,
+    tls_context,
+)
 from connectors.smpp.receipt_ids import ReceiptIdForm, RecentIds, receipt_id, submit_id
 from gateway.connector import (
     BindHealth,
@@ -24,7 +32,7 @@ from gateway.connector import (
 )
 from gateway.domain import InboundPart, PartRecord, Status, UpstreamError
 from gateway.groupcommit import GroupCommit
-from gateway.smpp.address import Npi, Ton, from_smpp, to_smpp
+from gateway.smpp.address import from_smpp
 from gateway.smpp.codes import CommandStatus, is_temporary, status_name
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
@@ -108,8 +116,17 @@ class SmppConnector:
         self.name = name
         self.binds_count = int(options.get("binds", 1))
         self.window = int(options.get("window", 10))
+        if self.binds_count < 1 or self.window < 1:
+            raise ValueError("binds and window must be at least 1")
+        # trx: transceivers; tx+rx: `binds` transmitters and `receivers` receivers.
+        self.bind_mode = bind_mode(options)
+        self.receivers = int(options.get("receivers", 1)) if self.bind_mode == "tx+rx" else 0
+        if self.bind_mode == "tx+rx" and self.receivers < 1:
+            raise ValueError("receivers must be at least 1 with bind_mode tx+rx")
         # Most SMSCs take data_coding 0 as one septet per octet; packing is opt-in.
-        self.packed = bool(options.get("packed", False))
+        self.packed = flag(options, "packed", False)
+        self._data_codings = data_codings(options)
+        self._addresses = AddressPlan.parse(options)
         # How long texts are cut for this upstream; intake segments accordingly.
         self.concatenation = Concatenation(options.get("concatenation", Concatenation.UDH8))
         # How this carrier's receipts write the id its submit_sm_resp gave (receipt_ids.py).
@@ -130,7 +147,13 @@ class SmppConnector:
             window=self.window,
             response_timeout=float(options.get("response_timeout", 10.0)),
             enquire_link_interval=float(options.get("enquire_link_interval", 30.0)),
+            reconnect_min=float(options.get("reconnect_min", 0.5)),
+            reconnect_max=float(options.get("reconnect_max", 30.0)),
+            tls=tls_context(options),
+            rate=float(options.get("bind_rate", 0.0)),
         )
+        if not 0 < self._settings.reconnect_min <= self._settings.reconnect_max:
+            raise ValueError("reconnect_min and reconnect_max must be 0 < min <= max seconds")
         self._binds: list[Bind] = []
         self._events: ConnectorEvents | None = None
         self._next = 0
@@ -142,10 +165,16 @@ class SmppConnector:
 
     async def start(self, events: ConnectorEvents) -> None:
         self._events = events
+        kind = "transceiver" if self.bind_mode == "trx" else "transmitter"
         for i in range(self.binds_count):
-            bind = Bind(f"{self.name}#{i}", self._settings, self._on_deliver)
+            self._binds.append(
+                Bind(f"{self.name}#{i}", self._settings, self._on_deliver, kind=kind)
+            )
+        for i in range(self.receivers):
+            name = f"{self.name}#rx{i}"
+            self._binds.append(Bind(name, self._settings, self._on_deliver, kind="receiver"))
+        for bind in self._binds:
             bind.start()
-            self._binds.append(bind)
 
     async def stop(self) -> None:
         await asyncio.gather(*(b.stop() for b in self._binds), return_exceptions=True)
@@ -181,7 +210,8 @@ class SmppConnector:
                     w.cancel()
 
     async def submit(self, part: PartRecord) -> SubmitOutcome:
-        source, ton, npi = to_smpp(part.source)
+        source, source_ton, source_npi = self._addresses.source(part.source)
+        destination, dest_ton, dest_npi = self._addresses.destination(part.destination)
         udh: bytes = part.udh
         tlvs: dict[int, TlvValue] = {}
         if self.concatenation is Concatenation.SAR and udh:
@@ -194,15 +224,15 @@ class SmppConnector:
             tlvs[Tlv.MESSAGE_PAYLOAD] = short_message
             short_message = b""
         pdu = SubmitSm(
-            source_addr_ton=ton,
-            source_addr_npi=npi,
+            source_addr_ton=source_ton,
+            source_addr_npi=source_npi,
             source_addr=source,
-            dest_addr_ton=Ton.INTERNATIONAL,
-            dest_addr_npi=Npi.ISDN,
-            destination_addr=part.destination.removeprefix("+"),
+            dest_addr_ton=dest_ton,
+            dest_addr_npi=dest_npi,
+            destination_addr=destination,
             esm_class=ESM_UDHI if udh else 0,
             registered_delivery=1 if part.registered_delivery else 0,
-            data_coding=part.data_coding,
+            data_coding=self._data_coding(part),
             short_message=short_message,
             tlvs=tlvs,
         )
@@ -231,6 +261,11 @@ class SmppConnector:
                 throttled=status == CommandStatus.ESME_RTHROTTLED,
             )
         )
+
+    def _data_coding(self, part: PartRecord) -> int:
+        """This carrier's data_coding for the part's encoding (a national language shift table
+        is announced in the UDH, TS 23.040 §9.2.3.24.15-16, so it changes nothing here)."""
+        return carrier_data_coding(self._data_codings, part.encoding, part.data_coding)
 
     def _given_id(self, message_id: str) -> str:
         """The id to store for a part, from its submit_sm_resp."""

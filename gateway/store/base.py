@@ -81,8 +81,11 @@ class Store(Protocol):
     async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None: ...
 
     # Dispatch
-    async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
-        """Take up to `limit` unowned queued parts that are due, highest priority first."""
+    async def claim_parts(
+        self, *, node_id: str, limit: int, now: float, priority: int | None = None
+    ) -> list[PartRecord]:
+        """Take up to `limit` unowned queued parts that are due, highest priority first; only
+        parts of `priority` when it is given (so a lower lane gets its share of a backlog)."""
         ...
 
     async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:

@@ -77,6 +77,9 @@ FROM claimed c JOIN messages m ON m.id = c.message_id
 ORDER BY c.priority, c.due_at, c.message_id, c.seq
 """
 
+# The same for one priority lane.
+_CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority = $4\n", 1)
+
 
 class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations, PostgresEvents):
     dialect = "postgres"
@@ -186,8 +189,13 @@ class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations, Postgre
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
-        rows = await self.pool.fetch(_CLAIM, now, limit, node_id)
+    async def claim_parts(
+        self, *, node_id: str, limit: int, now: float, priority: int | None = None
+    ) -> list[PartRecord]:
+        if priority is None:
+            rows = await self.pool.fetch(_CLAIM, now, limit, node_id)
+        else:
+            rows = await self.pool.fetch(_CLAIM_OF_PRIORITY, now, limit, node_id, priority)
         return [sql.part_record(r) for r in rows]
 
     async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:

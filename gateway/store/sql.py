@@ -49,6 +49,10 @@ WHERE p.status = 'queued' AND p.owner IS NULL AND p.due_at <= ?
 ORDER BY p.priority, p.due_at, p.message_id, p.seq
 LIMIT ?
 """
+# The same for one priority lane (the parts_pending index serves it as a range).
+SELECT_DUE_PARTS_OF_PRIORITY = SELECT_DUE_PARTS.replace(
+    "p.due_at <= ?", "p.due_at <= ? AND p.priority = ?"
+)
 
 SET_OWNER = "UPDATE parts SET owner = ? WHERE message_id = ? AND seq = ?"
 
@@ -454,7 +458,9 @@ def update_part_row(u: PartUpdate) -> tuple[object, ...]:
         u.error_code,
         u.error_detail,
         1 if u.attempt else 0,
-        u.at if u.status is Status.SUBMITTED else None,
+        # A carrier's report (it carries the upstream id) proves the part was sent even when it
+        # overtook the commit of the submit response, whose update the guard then drops.
+        u.at if u.status is Status.SUBMITTED or u.upstream_id is not None else None,
         u.at if u.status.rank == TERMINAL_RANK else None,
         u.at,
         u.raw_state,

@@ -202,9 +202,15 @@ class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents):
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    async def claim_parts(self, *, node_id: str, limit: int, now: float) -> list[PartRecord]:
+    async def claim_parts(
+        self, *, node_id: str, limit: int, now: float, priority: int | None = None
+    ) -> list[PartRecord]:
         def run(conn: sqlite3.Connection) -> list[PartRecord]:
-            rows = conn.execute(sql.SELECT_DUE_PARTS, (now, limit)).fetchall()
+            if priority is None:
+                rows = conn.execute(sql.SELECT_DUE_PARTS, (now, limit)).fetchall()
+            else:
+                query, params = sql.SELECT_DUE_PARTS_OF_PRIORITY, (now, priority, limit)
+                rows = conn.execute(query, params).fetchall()
             conn.executemany(sql.SET_OWNER, [(node_id, r[0], r[1]) for r in rows])
             return [sql.part_record(r) for r in rows]
 

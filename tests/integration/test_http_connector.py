@@ -774,21 +774,6 @@ class _NoEvents:
         raise AssertionError("no MO expected")
 
 
-@pytest.fixture
-def tls_cert(tmp_path: Path) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 and its key (PEM), made with openssl."""
-    import subprocess
-
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return str(cert), str(key)
-
-
 async def test_tls_is_verified_by_default_and_ca_file_trusts_the_carrier(
     tls_cert: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:

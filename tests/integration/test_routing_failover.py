@@ -19,6 +19,7 @@ from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.smpp.codes import CommandStatus
+from gateway.smpp.tlv import Tlv
 from tests.conftest import DEMO_KEY
 
 DE = "+4915112345678"
@@ -270,3 +271,112 @@ async def _expire_now(gateway: Gateway, ids: list[str]) -> None:
         )
 
     await store._write(run)
+
+
+async def test_an_open_breaker_probes_the_carrier_and_takes_it_back_when_it_recovers(
+    tmp_path: Path,
+) -> None:
+    failing = await _simulator(reject_ratio=1.0, reject_status=CommandStatus.ESME_RSYSERR)
+    backup = await _simulator()
+    try:
+        async with _gateway(
+            tmp_path,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{failing.port}",
+            connectors={"backup": _smpp(backup.port)},
+            routes=[{"connectors": ["upstream", "backup"]}],
+            failover_after=1,
+            circuit_failures=2,
+            circuit_open_seconds=0.5,
+        ) as (gateway, api):
+            assert gateway.dispatcher is not None
+            dispatcher = gateway.dispatcher
+            await _final(api, await _submit(api, 5))
+            assert dispatcher.breaker_states()["upstream"] != "closed"
+            failing.config.reject_ratio = 0.0  # the carrier recovers
+            rejected = failing.stats.rejected
+            await asyncio.sleep(0.6)  # past the open time: the next part is a probe
+
+            async def back_in_rotation() -> bool:
+                final = await _final(api, await _submit(api, 1))
+                return next(iter(final.values()))["parts"][0]["connector"] == "upstream"
+
+            await _eventually(back_in_rotation)
+            assert dispatcher.breaker_states()["upstream"] == "closed"
+            later = await _final(api, await _submit(api, 5))
+        assert {m["parts"][0]["connector"] for m in later.values()} == {"upstream"}
+        assert failing.stats.rejected == rejected  # nothing failed once it was back
+    finally:
+        await failing.stop()
+        await backup.stop()
+
+
+async def test_a_whole_long_text_fails_over_only_to_a_connector_that_sends_it_whole(
+    tmp_path: Path,
+) -> None:
+    failing = await _simulator(reject_ratio=1.0, reject_status=CommandStatus.ESME_RSYSERR)
+    udh, whole = await _simulator(), await _simulator()
+    try:
+        async with _gateway(
+            tmp_path,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{failing.port}?concat=payload",
+            connectors={
+                "udh": _smpp(udh.port),
+                "whole": _smpp(whole.port, concatenation="payload"),
+            },
+            routes=[{"connectors": ["upstream", "udh", "whole"]}],
+            failover_after=1,
+        ) as (_, api):
+            (long_id,) = await _submit(api, 1, text="y" * 300)
+            (short_id,) = await _submit(api, 1, text="short")
+            final = await _final(api, [long_id, short_id])
+        assert final[long_id]["status"] == final[short_id]["status"] == "delivered"
+        # The long text was cut for `payload`: the udh carrier would have had it as one
+        # message_payload it may not read, so it went to the other payload carrier, whole.
+        assert final[long_id]["parts"][0]["connector"] == "whole"
+        assert final[short_id]["parts"][0]["connector"] == "udh"
+        (pdu,) = whole.stats.recent_submits
+        assert pdu.tlvs[Tlv.MESSAGE_PAYLOAD] == b"y" * 300
+        assert [p.short_message for p in udh.stats.recent_submits] == [b"short"]
+    finally:
+        for simulator in (failing, udh, whole):
+            await simulator.stop()
+
+
+async def test_promotional_parts_are_sent_while_an_otp_backlog_larger_than_memory_lasts(
+    tmp_path: Path,
+) -> None:
+    # A carrier at about 50 parts/s and room for 10 parts in memory: most of the OTP backlog
+    # waits in the store, where claiming strictly by priority would leave promotional parts
+    # until the very end.
+    carrier = await _simulator(submit_latency=0.02)
+    try:
+        async with _gateway(
+            tmp_path,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{carrier.port}?window=1",
+            dispatch_capacity=10,
+        ) as (_, api):
+            otp = [i for _ in range(4) for i in await _submit_many(api, 50, type="otp")]
+            promotional = await _submit_many(api, 3, type="promotional")
+            final = await _final(api, otp + promotional, timeout=30)
+    finally:
+        await carrier.stop()
+    assert {m["status"] for m in final.values()} == {"delivered"}
+    sent_at = {i: final[i]["parts"][0]["submitted_at"] for i in otp + promotional}
+    arrived = min(final[i]["created_at"] for i in promotional)
+    last_promotional = max(sent_at[i] for i in promotional)
+    backlog = [i for i in otp if sent_at[i] > arrived]
+    ahead = [i for i in backlog if sent_at[i] < last_promotional]
+    print(f"OTP backlog when the promotional parts came: {len(backlog)}, sent ahead: {len(ahead)}")
+    assert len(backlog) >= 80, "the OTP backlog should still be large when they come"
+    # Each lane is owed its share of the claims (1 in 17 for promotional): the three went out
+    # within the first few dozen parts of the backlog, not after all of it.
+    assert len(ahead) < 0.7 * len(backlog), (len(ahead), len(backlog))
+
+
+async def _submit_many(api: httpx.AsyncClient, count: int, **extra: Any) -> list[str]:
+    responses = await asyncio.gather(
+        *(api.post("/v1/messages", json={"to": DE, "from": "Acme", "text": f"b{i}", **extra})
+          for i in range(count))
+    )  # fmt: skip
+    assert all(r.status_code == 202 for r in responses), [r.text for r in responses]
+    return [r.json()["id"] for r in responses]

@@ -371,3 +371,37 @@ async def test_inbound_parts_assemble_once_and_resent_parts_are_dropped(store: S
     assert (
         await store.expire_inbound_parts(older_than=NOW + 1, assemble=assemble, mo_ttl=MO_TTL) == []
     )
+
+
+async def test_a_receipt_that_overtakes_the_submit_record_still_dates_the_submission(
+    store: Store,
+) -> None:
+    account_id = await _account(store)
+    m = _message(account_id)
+    await store.insert_messages([m], owner="a")
+    # The carrier's receipt is committed before the submit response's update...
+    await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.DELIVERED, NOW + 2, upstream_id="abc", connector="simulator")]
+    )
+    # ...which the lifecycle guard then drops: the part must not look never sent.
+    await store.apply_updates(
+        [PartUpdate(m.id, 0, Status.SUBMITTED, NOW + 3, upstream_id="abc", attempt=True)]
+    )
+    record = await store.get_message(account_id=account_id, message_id=m.id)
+    assert record is not None and record.status is Status.DELIVERED
+    (part,) = record.parts
+    assert part.status is Status.DELIVERED and part.upstream_id == "abc"
+    assert part.submitted_at == NOW + 2 and part.done_at == NOW + 2
+
+
+async def test_claiming_one_priority_takes_only_that_lane(store: Store) -> None:
+    account_id = await _account(store)
+    otp = [_message(account_id, message_type=MessageType.OTP) for _ in range(3)]
+    promotional = [_message(account_id, message_type=MessageType.PROMOTIONAL) for _ in range(2)]
+    await store.insert_messages([*otp, *promotional], owner=None)
+    claimed = await store.claim_parts(
+        node_id="a", limit=10, now=NOW + 1, priority=MessageType.PROMOTIONAL.priority
+    )
+    assert {p.message_id for p in claimed} == {m.id for m in promotional}
+    rest = await store.claim_parts(node_id="b", limit=10, now=NOW + 1)
+    assert {p.message_id for p in rest} == {m.id for m in otp}

@@ -243,6 +243,52 @@ async def test_temporary_errors_are_retried_and_permanent_ones_reject(
     assert body["status"] == "rejected" and body["error_code"] == "0x0000000B"
 
 
+async def test_failover_from_a_failing_smsc_to_another(
+    smsc: IndependentSmsc, tmp_path: Path
+) -> None:
+    smsc.behaviour.error_ratio = 1.0  # every submit: ESME_RSYSERR, temporary
+    backup = IndependentSmsc(SmscBehaviour(receipt_delay=0.02))
+    await backup.start()
+    gateway = Gateway(
+        load_settings(
+            database_url=f"sqlite:///{tmp_path}/failover.db", http_port=0, smpp_port=0,
+            demo_key=DEMO_KEY, node_id="interop-failover",
+            upstream=f"smpp://gateway:secret@127.0.0.1:{smsc.port}",
+            connectors={"backup": {"kind": "smpp", "host": "127.0.0.1", "port": backup.port,
+                                   "system_id": "gateway", "password": "secret"}},
+            routes=[{"connectors": ["upstream", "backup"]}],
+            failover_after=1, retry_base_delay=0.1, retry_max_delay=0.5,
+        ),
+    )  # fmt: skip
+    await gateway.start()
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{gateway.http_port}",
+            headers={"Authorization": f"Bearer {DEMO_KEY}"},
+        ) as api:
+            texts = [f"f{i}" for i in range(10)]
+            bodies = await wait_final(api, await submit(api, texts))
+    finally:
+        await gateway.stop()
+        await backup.stop()
+    assert statuses(bodies) == {"delivered": 10}
+    assert {body["parts"][0]["connector"] for body in bodies.values()} == {"backup"}
+    assert Counter(s.body.decode() for s in backup.accepted()) == Counter(texts)
+    assert not smsc.accepted()
+
+
+async def test_transmitter_and_receiver_binds(smsc: IndependentSmsc, tmp_path: Path) -> None:
+    async with gateway_against(
+        smsc, tmp_path, query="binds=2&window=20", bind_mode="tx%2Brx", receivers=1
+    ) as api:
+        bodies = await wait_final(api, await submit(api, [f"txrx {i}" for i in range(10)]))
+    assert statuses(bodies) == {"delivered": 10}
+    assert Counter(b[0] for b in smsc.binds if b[2] == 0) == {
+        "bind_transmitter": 2,
+        "bind_receiver": 1,
+    }
+
+
 # -- receipts ---------------------------------------------------------------------------------
 
 

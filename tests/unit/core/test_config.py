@@ -82,3 +82,44 @@ def test_bad_configuration_exits_2_with_one_clear_line(tmp_path: Path) -> None:
         "invalid setting GATEWAY_HTTP_PORT: Input should be a valid integer, unable to parse string as an integer"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_upstream_url_passes_the_smpp_carrier_options_to_the_connector() -> None:
+    upstream = UpstreamConfig.parse(
+        "smpp://gw:pw@smsc.example:2775?binds=4&bind_mode=tx%2Brx&receivers=2&bind_rate=50"
+        "&tls=true&tls_ca=/etc/ca.pem&source_ton=5&dest_npi=1&data_coding_gsm7=1"
+    )
+    assert upstream.binds == 4
+    assert upstream.options == {
+        "bind_mode": "tx+rx",
+        "receivers": "2",
+        "bind_rate": "50",
+        "tls": "true",
+        "tls_ca": "/etc/ca.pem",
+        "source_ton": "5",
+        "dest_npi": "1",
+        "data_coding_gsm7": "1",
+    }
+
+
+def test_a_connector_option_refused_at_start_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "run"],
+        check=False,
+        env={
+            "GATEWAY_UPSTREAM": "smpp://gw:pw@127.0.0.1:9?bind_mode=rx",
+            "GATEWAY_HTTP_PORT": "0",
+            "GATEWAY_SMPP_PORT": "0",
+            "GATEWAY_LOG_LEVEL": "ERROR",
+            "PATH": "/usr/bin:/bin",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "connector 'upstream': bind_mode must be trx or tx+rx, not 'rx'"
+    )
+    assert "Traceback" not in result.stderr
