@@ -23,6 +23,9 @@ from typing import Any
 import uvicorn
 from pydantic import SecretStr
 
+from gateway.account_policy import AccountPolicy
+from gateway.accounts import AccountAdmin
+from gateway.admin_refresh import AdminRefresher
 from gateway.api import ApiServices, create_api
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.config import Settings
@@ -40,6 +43,7 @@ from gateway.keys import KeyAuthenticator, hash_key
 from gateway.metrics import Metrics
 from gateway.passwords import hash_password
 from gateway.ratelimit import RateLimiter, open_rate_limiter
+from gateway.ratelimit.admission import Admission, open_admission
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router, RouteRule
 from gateway.simulator import Simulator, SimulatorConfig
@@ -93,6 +97,8 @@ class Gateway:
     demo_smpp_password: str | None = None
     smpp_server: SmppServer | None = None
     http: _Server | None = None
+    refresher: AdminRefresher | None = None
+    admission: Admission | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
     _stopped: bool = False
@@ -120,6 +126,21 @@ class Gateway:
             account_names=await _account_names(store, s.routes),
         )
         router.check(self.connectors)
+        self.admission = open_admission(
+            s.redis_url, expected_nodes=s.workers, prefix=s.redis_prefix
+        )
+        policy = AccountPolicy(store=store, admission=self.admission, sender_rules=s.sender_rules)
+        keys = KeyAuthenticator(store=store)
+        self.refresher = refresher = AdminRefresher(
+            store=store,
+            router=router,
+            config_rules=s.routes,
+            connectors=self.connectors,
+            policy=policy,
+            keys=keys,
+            interval=s.admin_refresh_interval,
+        )
+        await refresher.refresh()  # stored routes and account settings from the start
 
         self.status = StatusWriter(store=store)
         self.status.subscribe(self._count_changes)
@@ -168,6 +189,7 @@ class Gateway:
             metrics=self.metrics,
             node_id=node_id,
             max_batch=s.intake_batch_max,
+            policy=policy,
         )
         for c in self.connectors.values():
             await c.start(UpstreamEvents(self.receipts, self.inbound))
@@ -192,17 +214,24 @@ class Gateway:
         )
         await self.smpp_server.start()
         self.metrics.before_render(self._refresh_gauges)
+        refresher.start()
 
         api = create_api(
             ApiServices(
                 store=store,
                 intake=self.intake,
-                keys=KeyAuthenticator(store=store),
+                keys=keys,
                 metrics=self.metrics,
                 readiness=self.readiness,
                 connectors=self.connectors,
                 admin_key_hash=(
                     hash_key(s.admin_key.get_secret_value()) if s.admin_key is not None else None
+                ),
+                admin=AccountAdmin(
+                    store=store,
+                    connectors=self.connectors,
+                    config_rules=s.routes,
+                    on_change=refresher.refresh,
                 ),
             )
         )
@@ -351,6 +380,8 @@ class Gateway:
             await self.smpp_server.stop(timeout=s.shutdown_timeout)
         if self.intake is not None:
             await self.intake.drain()
+        if self.refresher is not None:
+            await self.refresher.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop(timeout=s.shutdown_timeout)
         for c in self.connectors.values():
@@ -365,6 +396,9 @@ class Gateway:
         if self.limiter is not None:
             with contextlib.suppress(Exception):
                 await self.limiter.close()
+        if self.admission is not None:
+            with contextlib.suppress(Exception):
+                await self.admission.close()
         if self.store is not None:
             await self.store.close()
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.account_policy import SenderRules
 from gateway.domain import ConfigError
 from gateway.routing import RouteRule
 
@@ -144,6 +145,10 @@ class Settings(BaseSettings):
     # Set by the supervisor for its workers: listen with SO_REUSEPORT and leave the one-time
     # set-up (migrations, demo account) and the simulator to the supervisor.
     worker: bool = False
+    # Admin changes (routes, accounts, keys) are picked up by every node within this interval.
+    admin_refresh_interval: float = Field(default=2.0, gt=0, description="seconds")
+    # Per-country sender ID rules (`[sender_rules]`); the defaults are in SenderRules.
+    sender_rules: SenderRules = Field(default_factory=SenderRules)
 
     @field_validator("database_url")
     @classmethod

@@ -9,11 +9,13 @@ second trip to the store; the rest wait in the store for the dispatch feeder.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gateway.account_policy import AccountPolicy, Admitted
 from gateway.dispatch import Dispatcher
 from gateway.domain import MessageType, NewMessage, NewPart, PartRecord, new_id
 from gateway.domain.errors import (
@@ -79,7 +81,9 @@ class Intake:
         max_pending: int = 20_000,
         concatenation: Mapping[str, Concatenation] | None = None,
         clock: Callable[[], float] = time.time,
+        policy: AccountPolicy | None = None,
     ) -> None:
+        self._policy = policy  # per-account limits and sender rules; None: none apply
         self._store = store
         self._dispatcher = dispatcher
         self._router = router
@@ -99,6 +103,8 @@ class Intake:
         sender = validate_sender(submission.sender)
         if not submission.text:
             raise EmptyText("text must not be empty")
+        if self._policy is not None:
+            self._policy.check_sender(submission.account_id, sender, destination)
         method = self._method(submission.account_id, destination, submission.message_type, sender)
         try:
             encoded = encode_text(
@@ -187,10 +193,7 @@ class Intake:
         """Prepare and commit; return once the message is durable."""
         message, encoded = self.prepare(submission)
         self._check_room()
-        started = time.perf_counter()
-        await self._commit.submit(message)
-        self._metrics.intake_latency.observe(time.perf_counter() - started)
-        return message, encoded
+        return await self._commit_admitted(message), encoded
 
     async def _write(self, messages: Sequence[NewMessage]) -> list[None]:
         part_count = sum(len(m.parts) for m in messages)
@@ -216,9 +219,29 @@ class Intake:
     async def commit(self, message: NewMessage) -> None:
         """Commit a message a front door built itself (the SMPP server); returns once durable."""
         self._check_room()
+        await self._commit_admitted(message)
+
+    async def _commit_admitted(self, message: NewMessage) -> NewMessage:
+        """Admit the message against its account's limits, commit it, and return it as
+        committed (with the account's price when it overrides the route's)."""
+        admitted: Admitted | None = None
+        if self._policy is not None:
+            admitted = await self._policy.admit(message)
+            message = admitted.message
         started = time.perf_counter()
-        await self._commit.submit(message)
+        committed = True
+        try:
+            await self._commit.submit(message)
+        except asyncio.CancelledError:
+            raise  # the caller left, the write goes on (GroupCommit): it still counts
+        except BaseException:
+            committed = False
+            raise
+        finally:
+            if admitted is not None and self._policy is not None:
+                self._policy.settle(admitted, committed=committed)
         self._metrics.intake_latency.observe(time.perf_counter() - started)
+        return message
 
     def _method(
         self, account_id: str, destination: str, kind: MessageType, source: str

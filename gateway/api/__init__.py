@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api import callbacks, errors, health, messages
+from gateway.api import admin_accounts, admin_routes, callbacks, errors, health, messages
 from gateway.api.deps import ApiServices
 from schemas.problem import Problem
 
@@ -25,6 +25,8 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(health.router)
     app.include_router(callbacks.router)
+    app.include_router(admin_accounts.router)
+    app.include_router(admin_routes.router)
 
     original_openapi = app.openapi
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.accounts import AccountAdmin
 from gateway.domain import Account
 from gateway.domain.errors import AdminUnauthorized, Unauthorized
 from gateway.intake import Intake
@@ -29,6 +30,8 @@ class ApiServices:
     connectors: Mapping[str, Any] = field(default_factory=dict)
     # SHA-256 of GATEWAY_ADMIN_KEY; None: the admin API refuses everyone.
     admin_key_hash: str | None = None
+    # The account administration service behind /v1/admin (None: not offered).
+    admin: AccountAdmin | None = None
 
 
 async def services(request: Request) -> ApiServices:

@@ -84,6 +84,11 @@ _STATUS_FOR_CODE = {
     "gateway.queue_full": CommandStatus.ESME_RMSGQFUL,
     "gateway.shutting_down": CommandStatus.ESME_RX_T_APPN,
     "smpp.invalid_concatenation": CommandStatus.ESME_RINVESMCLASS,
+    # Account limits: over the rate, slow down and resend; a sender the account or the
+    # destination country does not allow is a bad source address. Quota, spend cap and
+    # suspension are final for now: ESME_RSUBMITFAIL, the default for client errors.
+    "account.rate_limited": CommandStatus.ESME_RTHROTTLED,
+    "message.sender_not_allowed": CommandStatus.ESME_RINVSRCADR,
 }
 
 

@@ -28,7 +28,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import sql
+from gateway.store import accounts_sql, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -39,6 +39,7 @@ from gateway.store.lifecycle import (
     plan_message_changes,
 )
 from gateway.store.migrations import load_migrations, split_statements
+from gateway.store.postgres_accounts import PostgresAccountsMixin
 
 _N = sql.numbered
 _MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
@@ -70,7 +71,7 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 """
 
 
-class PostgresStore:
+class PostgresStore(PostgresAccountsMixin):
     dialect = "postgres"
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
@@ -167,6 +168,7 @@ class PostgresStore:
             await conn.executemany(_N(sql.INSERT_PART), part_rows)
             if bodies:
                 await conn.executemany(_N(sql.SET_BODY), bodies)
+            await conn.executemany(_N(accounts_sql.UPSERT_USAGE), accounts_sql.usage_rows(messages))
 
     async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
         async with self.pool.acquire() as conn:

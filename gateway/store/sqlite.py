@@ -31,7 +31,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import sql
+from gateway.store import accounts_sql, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -42,13 +42,14 @@ from gateway.store.lifecycle import (
     plan_message_changes,
 )
 from gateway.store.migrations import load_migrations, split_statements
+from gateway.store.sqlite_accounts import SqliteAccountsMixin
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
 _CHUNK = 900
 
 
-class SqliteStore:
+class SqliteStore(SqliteAccountsMixin):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -177,12 +178,14 @@ class SqliteStore:
         message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
         bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
+        usage = accounts_sql.usage_rows(messages)
 
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(sql.INSERT_MESSAGE, message_rows)
             conn.executemany(sql.INSERT_PART, part_rows)
             if bodies:
                 conn.executemany(sql.SET_BODY, bodies)
+            conn.executemany(accounts_sql.UPSERT_USAGE, usage)
 
         await self._write(run)
 
