@@ -134,15 +134,18 @@ class RedisAdmission:
                     await self._redis.script_load(ADMIT_SCRIPT)
                     reply = await self._redis.evalsha(ADMIT_SHA, 1, *args)
         except (RedisError, OSError, TimeoutError) as exc:
-            if self._retry_at == 0.0 or time.monotonic() - self._retry_at > self._recheck:
+            if self._retry_at == 0.0:  # the first failure of an outage
                 log.warning(
                     "Redis unreachable for account rate limits (%s): admitting 1/%d of each "
-                    "rate locally",
+                    "rate locally until it is back",
                     type(exc).__name__,
                     self._nodes,
                 )
             self._retry_at = time.monotonic() + self._recheck
             return await self._local.try_take(key, rate=rate / self._nodes, n=n)
+        if self._retry_at:
+            log.info("Redis reachable again: account rate limits are shared again")
+            self._retry_at = 0.0
         return int(reply) / 1e6 if isinstance(reply, int) else 0.0
 
     async def close(self) -> None:

@@ -157,6 +157,12 @@ async def test_smpp_submits_meet_the_same_limits(node: Gateway, admin: httpx.Asy
         assert suspended.command_status == CommandStatus.ESME_RSUBMITFAIL
     finally:
         await esme.close()
+    # A new bind of a suspended account is refused.
+    esme = await TestEsme.connect(node.smpp_port)
+    try:
+        assert await esme.bind("trx", system_id="acme", password="pw") != 0
+    finally:
+        await esme.close()
 
 
 async def test_shared_rate_limit_through_redis(redis_url: str) -> None:
@@ -187,3 +193,13 @@ async def test_admission_refuses_without_taking_and_admits_big_messages_when_idl
     now[0] += 10
     assert await limit.try_take("k", rate=2, n=10) == 0  # more than the burst, limit idle
     assert await limit.try_take("k", rate=2, n=1) > 4
+
+
+async def test_redis_outage_admits_this_nodes_share_locally() -> None:
+    limit = RedisAdmission("redis://127.0.0.1:1/0", expected_nodes=2, timeout=0.2)
+    try:
+        admitted = [await limit.try_take("account:a", rate=4, n=1) == 0 for _ in range(6)]
+        # 4 segments/s shared by 2 nodes: this node admits its 2/s alone, never unlimited.
+        assert admitted.count(True) == 2
+    finally:
+        await limit.close()
