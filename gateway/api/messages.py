@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
     "",
     status_code=202,
     response_model=MessageAccepted,
-    responses=problem_responses(400, 401, 422, 429, 503),
+    responses=problem_responses(400, 401, 402, 403, 422, 429, 503),
     summary="Submit one message",
 )
 async def submit_message(
