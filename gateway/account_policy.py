@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
 from gateway.domain import NewMessage
 from gateway.domain.accounts import (
     AccountSettings,
@@ -42,36 +40,10 @@ from gateway.domain.errors import (
 )
 from gateway.ratelimit.admission import Admission
 from gateway.routing import destination_region
+from gateway.sender_rules import SenderRules
 from gateway.store import Store
 
 _NUMERIC = re.compile(r"^\+?[0-9]+$")
-
-
-class SenderRules(BaseModel):
-    """Per-country sender ID rules (`[sender_rules]` in the config file).
-
-    `numeric_only`: countries whose networks do not carry alphanumeric senders (a long code,
-    toll-free number or short code is needed). `registered_alphanumeric`: countries where an
-    alphanumeric sender must be registered in advance; there it must be listed exactly (not by a
-    pattern) in the account's allowed senders. Regions are ISO 3166 codes of the destination.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    numeric_only: tuple[str, ...] = ("US", "CA")
-    registered_alphanumeric: tuple[str, ...] = (
-        "AE", "BH", "CN", "EG", "ID", "IN", "JO", "KW", "OM", "QA", "SA", "TR", "VN",
-    )  # fmt: skip
-
-    @field_validator("numeric_only", "registered_alphanumeric")
-    @classmethod
-    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import phonenumbers
-
-        upper = tuple(v.strip().upper() for v in value)
-        if unknown := [v for v in upper if v not in phonenumbers.SUPPORTED_REGIONS]:
-            raise ValueError(f"unknown country code(s): {', '.join(unknown)}")
-        return upper
 
 
 @dataclass(slots=True)
@@ -118,7 +90,7 @@ class AccountPolicy:
         # Forget local counts before reading: a commit finishing during the read is then
         # counted twice for a moment (too strict), never missed (too lenient).
         self._since = {}
-        stored = await self._store.account_usage(day=day)
+        stored = await self._store.account_usage(day=day, limited_only=True)
         self._stored, self._day = stored, day
 
     def usage(self, account_id: str) -> Usage:

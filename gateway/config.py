@@ -21,9 +21,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from gateway.account_policy import SenderRules
 from gateway.domain import ConfigError
 from gateway.routing import RouteRule
+from gateway.sender_rules import SenderRules
 
 # Upstream URL options handed to the connector unchanged (see connectors/smpp/README.md).
 _PASSED_THROUGH = frozenset({"system_type", "receipt_id", "receipts_for"})

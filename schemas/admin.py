@@ -52,7 +52,9 @@ class AccountCreate(AccountLimits):
 class AccountUpdate(AccountLimits):
     """Only the fields sent change; send null to remove a limit."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+    )
     status: Literal["active", "suspended"] | None = Field(
         default=None, description="a suspended account's keys and binds are refused"
     )

@@ -68,6 +68,13 @@ SELECT_USAGE = """
 SELECT account_id, SUM(CASE WHEN day = ? THEN segments ELSE 0 END), SUM(spend)
 FROM account_usage WHERE day >= ? GROUP BY account_id
 """
+# The same for the accounts a quota or cap applies to: what every node reads every few seconds.
+SELECT_LIMITED_USAGE = """
+SELECT u.account_id, SUM(CASE WHEN u.day = ? THEN u.segments ELSE 0 END), SUM(u.spend)
+FROM account_usage u JOIN accounts a ON a.id = u.account_id
+WHERE u.day >= ? AND (a.daily_quota IS NOT NULL OR a.spend_cap IS NOT NULL)
+GROUP BY u.account_id
+"""
 
 
 def account_settings(r: Row) -> AccountSettings:

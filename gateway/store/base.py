@@ -213,7 +213,8 @@ class Store(Protocol):
         ...
 
     async def bump_config_version(self) -> None: ...
-    async def account_usage(self, *, day: str) -> dict[str, Usage]:
-        """Per account: segments on `day` (UTC, YYYY-MM-DD) and spend since its month began.
-        The counters are updated by `insert_messages`, in its transaction."""
+    async def account_usage(self, *, day: str, limited_only: bool = False) -> dict[str, Usage]:
+        """Per account: segments on `day` (UTC, YYYY-MM-DD) and spend since its month began;
+        `limited_only`: just the accounts with a daily quota or spend cap. The counters are
+        updated by `insert_messages`, in its transaction."""
         ...

@@ -93,8 +93,9 @@ class PostgresAccountsMixin:
     async def bump_config_version(self) -> None:
         await self.pool.execute(q.BUMP_VERSION)
 
-    async def account_usage(self, *, day: str) -> dict[str, Usage]:
-        rows = await self.pool.fetch(_N(q.SELECT_USAGE), day, month_start(day))
+    async def account_usage(self, *, day: str, limited_only: bool = False) -> dict[str, Usage]:
+        statement = q.SELECT_LIMITED_USAGE if limited_only else q.SELECT_USAGE
+        rows = await self.pool.fetch(_N(statement), day, month_start(day))
         return {r[0]: Usage(int(r[1] or 0), float(r[2] or 0.0)) for r in rows}
 
     async def _execute_and_bump(self, statement: str, *args: Any) -> str:

@@ -110,10 +110,9 @@ class SqliteAccountsMixin:
     async def bump_config_version(self) -> None:
         await self._write(lambda c: c.execute(q.BUMP_VERSION))
 
-    async def account_usage(self, *, day: str) -> dict[str, Usage]:
-        rows = await self._read(
-            lambda c: c.execute(q.SELECT_USAGE, (day, month_start(day))).fetchall()
-        )
+    async def account_usage(self, *, day: str, limited_only: bool = False) -> dict[str, Usage]:
+        statement = q.SELECT_LIMITED_USAGE if limited_only else q.SELECT_USAGE
+        rows = await self._read(lambda c: c.execute(statement, (day, month_start(day))).fetchall())
         return {r[0]: Usage(int(r[1] or 0), float(r[2] or 0.0)) for r in rows}
 
     async def _delete(self, statement: str, args: tuple[str, ...]) -> bool:
