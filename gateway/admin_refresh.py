@@ -101,12 +101,17 @@ class AdminRefresher:
         self._task = asyncio.create_task(self._run(), name="admin-refresh")
 
     async def _run(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self._interval)
             try:
                 await self.refresh()
             except Exception as exc:  # the store is down: keep the settings we have
-                log.warning("admin settings refresh failed: %s", type(exc).__name__)
+                if not failing:  # once per outage, not every interval
+                    log.warning("admin settings refresh failed: %s", type(exc).__name__)
+                failing = True
+            else:
+                failing = False
 
     async def stop(self) -> None:
         if self._task is not None:
