@@ -116,6 +116,11 @@ class AccountPolicy:
                 month_spend += c.spend
         return Usage(day_segments, month_spend)
 
+    def price_per_segment(self, account_id: str, route_price: float) -> float:
+        """The account's own price when it has one, else its route's."""
+        account = self._accounts.get(account_id)
+        return account.price if account is not None and account.price is not None else route_price
+
     # -- checks -----------------------------------------------------------------------------
 
     def check_sender(self, account_id: str, sender: str, destination: str) -> None:

@@ -273,6 +273,28 @@ class Intake:
             source=source,
         )
 
+    def price(
+        self,
+        *,
+        account_id: str,
+        destination: str,
+        message_type: MessageType,
+        source: str,
+        segments: int,
+    ) -> float:
+        """What a message of `segments` would cost (for the preview): per segment, the
+        account's price or its route's."""
+        route = self.route(
+            account_id=account_id,
+            destination=destination,
+            message_type=message_type,
+            source=source,
+        )
+        per_segment = route.price
+        if self._policy is not None:
+            per_segment = self._policy.price_per_segment(account_id, per_segment)
+        return round(per_segment * segments, 6)
+
     def _check_room(self) -> None:
         # Commits that have not started yet: when the store cannot keep up, callers hear it
         # (429, ESME_RMSGQFUL) instead of the gateway buffering without bound.

@@ -70,6 +70,9 @@ class MessageAccepted(BaseModel):
     segments: int
     encoding: str
     transliterated: list[Transliteration] = []
+    price: float | None = Field(
+        default=None, description="price x segments: the account's price or its route's"
+    )
 
 
 class SegmentPreview(BaseModel):

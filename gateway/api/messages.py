@@ -42,6 +42,7 @@ async def submit_message(
         segments=len(encoded.segments),
         encoding=encoded.encoding.value,
         transliterated=_transliterations(encoded),
+        price=None if message.price is None else round(message.price * len(encoded.segments), 6),
     )
 
 
@@ -55,7 +56,8 @@ async def preview_message(
     body: MessageCreate, account: AccountDep, svc: ServicesDep
 ) -> MessagePreview:
     """Exactly what a submit of the same body would send: encoding, segments, split points."""
-    _, _, encoded = svc.intake.encode(_submission(body, account.id))
+    submission = _submission(body, account.id)
+    destination, sender, encoded = svc.intake.encode(submission)
     parts = []
     offset = 0
     for index, segment in enumerate(encoded.segments, start=1):
@@ -77,6 +79,13 @@ async def preview_message(
         transliterated=_transliterations(encoded),
         text=encoded.text,
         parts=parts,
+        price=svc.intake.price(
+            account_id=account.id,
+            destination=destination,
+            message_type=submission.message_type,
+            source=sender,
+            segments=len(encoded.segments),
+        ),
     )
 
 

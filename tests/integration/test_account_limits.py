@@ -91,7 +91,10 @@ async def test_spend_cap_answers_402_and_account_price_overrides_route(
 ) -> None:
     key = await new_account(admin, "acme", price=0.1, spend_cap=0.25)
     async with client(node, key) as acme:
+        preview = await acme.post("/v1/messages/preview", json=sms(text="z" * 200))
+        assert preview.json()["segments"] == 2 and preview.json()["price"] == 0.2
         first = (await acme.post("/v1/messages", json=sms())).json()
+        assert first["price"] == 0.1  # known at submit
         assert (await acme.get(f"/v1/messages/{first['id']}")).json()["price"] == 0.1
         assert (await acme.post("/v1/messages", json=sms())).status_code == 202
         capped = await acme.post("/v1/messages", json=sms())

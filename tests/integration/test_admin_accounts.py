@@ -193,7 +193,10 @@ async def test_stored_route_sets_price_and_can_be_removed(
     assert [(r["name"], r["source"]) for r in routes] == [("germany", "admin")]
 
     async with client(node, key) as acme:
+        long = sms(text="x" * 200)
+        assert (await acme.post("/v1/messages/preview", json=long)).json()["price"] == 0.14
         sent = (await acme.post("/v1/messages", json=sms())).json()
+        assert sent["price"] == 0.07
         message = (await acme.get(f"/v1/messages/{sent['id']}")).json()
         assert message["price"] == 0.07
         france = (await acme.post("/v1/messages", json=sms(to="+33612345678"))).json()
