@@ -23,6 +23,9 @@ from typing import Any
 import uvicorn
 from pydantic import SecretStr
 
+from gateway.account_policy import AccountPolicy
+from gateway.accounts import AccountAdmin
+from gateway.admin_refresh import AdminRefresher
 from gateway.api import ApiServices, create_api
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
@@ -45,6 +48,7 @@ from gateway.metrics import Metrics
 from gateway.pacing import resolve_account_rates
 from gateway.passwords import hash_password
 from gateway.ratelimit import RateLimiter, open_rate_limiter
+from gateway.ratelimit.admission import Admission, open_admission
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router, RouteRule
 from gateway.simulator import Simulator, SimulatorConfig
@@ -102,6 +106,8 @@ class Gateway:
     idempotency: Idempotency | None = None
     webhooks: WebhookDelivery | None = None
     http: _Server | None = None
+    refresher: AdminRefresher | None = None
+    admission: Admission | None = None
     draining: bool = False
     _http_task: asyncio.Task[None] | None = None
     _stopped: bool = False
@@ -134,6 +140,21 @@ class Gateway:
             account_names=await _account_names(store, s.routes),
         )
         router.check(self.connectors)
+        self.admission = open_admission(
+            s.redis_url, expected_nodes=s.workers, prefix=s.redis_prefix
+        )
+        policy = AccountPolicy(store=store, admission=self.admission, sender_rules=s.sender_rules)
+        keys = KeyAuthenticator(store=store)
+        self.refresher = refresher = AdminRefresher(
+            store=store,
+            router=router,
+            config_rules=s.routes,
+            connectors=self.connectors,
+            policy=policy,
+            keys=keys,
+            interval=s.admin_refresh_interval,
+        )
+        await refresher.refresh()  # stored routes and account settings from the start
 
         self.status = StatusWriter(store=store)
         self.optout = OptOutPolicies(store=store)
@@ -187,6 +208,7 @@ class Gateway:
             max_batch=s.intake_batch_max,
             clock=self.clock,
             optout=self.optout,
+            policy=policy,
         )
         self.inbound.respond = KeywordResponder(intake=self.intake, policies=self.optout).respond
         for c in self.connectors.values():
@@ -216,12 +238,13 @@ class Gateway:
         self.idempotency = Idempotency(store=store)
         self.idempotency.start()
         self.webhooks = self._build_webhooks(store, node_id)
+        refresher.start()
 
         api = create_api(
             ApiServices(
                 store=store,
                 intake=self.intake,
-                keys=KeyAuthenticator(store=store),
+                keys=keys,
                 metrics=self.metrics,
                 readiness=self.readiness,
                 connectors=self.connectors,
@@ -236,6 +259,12 @@ class Gateway:
                 ),
                 webhooks=self.webhooks,
                 webhook_allow_private=s.webhook_allow_private,
+                admin=AccountAdmin(
+                    store=store,
+                    connectors=self.connectors,
+                    config_rules=s.routes,
+                    on_change=refresher.refresh,
+                ),
             )
         )
         config = uvicorn.Config(
@@ -426,6 +455,8 @@ class Gateway:
             done("intake drained")
         if self.idempotency is not None:
             await self.idempotency.stop()
+        if self.refresher is not None:
+            await self.refresher.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop(timeout=s.shutdown_timeout)
             done("dispatch stopped, queued parts handed back")
@@ -444,6 +475,9 @@ class Gateway:
         if self.limiter is not None:
             with contextlib.suppress(Exception):
                 await self.limiter.close()
+        if self.admission is not None:
+            with contextlib.suppress(Exception):
+                await self.admission.close()
         if self.store is not None:
             await self.store.close()
         done("stopped")

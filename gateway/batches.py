@@ -84,24 +84,12 @@ class Batches:
         template = parse_template(request.text)
         batch_id = new_id()
         results: list[Accepted | Refused] = []
-        for index, recipient in enumerate(request.recipients):
-            if index and index % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            if isinstance(recipient, Refused):
-                results.append(recipient)
-                continue
-            try:
-                message, segments = self._prepare_one(request, template.render, recipient)
-                message = await self._intake.admit(message)
-            except (InvalidSender, InvalidSchedule):
-                raise  # the same for every recipient: the request's fault
-            except ClientError as exc:
-                results.append(Refused(recipient.to, exc))
-                continue
-            message = dataclasses.replace(message, batch_id=batch_id)
-            results.append(
-                Accepted(message.destination, message, segments, price_for(message.price, segments))
-            )
+        try:
+            await self._prepare_all(request, template.render, batch_id, results)
+        except BaseException:
+            # A refusal of the whole request: give back what was admitted for its recipients.
+            self._intake.release([r.message for r in results if isinstance(r, Accepted)])
+            raise
         accepted = sum(isinstance(r, Accepted) for r in results)
         batch = NewBatch(
             id=batch_id,
@@ -115,6 +103,32 @@ class Batches:
             client_ref=request.client_ref,
         )
         return BatchPlan(batch, results)
+
+    async def _prepare_all(
+        self,
+        request: BatchRequest,
+        render: Callable[[Mapping[str, str]], str],
+        batch_id: str,
+        results: list[Accepted | Refused],
+    ) -> None:
+        for index, recipient in enumerate(request.recipients):
+            if index and index % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if isinstance(recipient, Refused):
+                results.append(recipient)
+                continue
+            try:
+                message, segments = self._prepare_one(request, render, recipient)
+                message = await self._intake.admit(message, rate_limited=False)
+            except (InvalidSender, InvalidSchedule):
+                raise  # the same for every recipient: the request's fault
+            except ClientError as exc:
+                results.append(Refused(recipient.to, exc))
+                continue
+            message = dataclasses.replace(message, batch_id=batch_id)
+            results.append(
+                Accepted(message.destination, message, segments, price_for(message.price, segments))
+            )
 
     def _prepare_one(
         self,

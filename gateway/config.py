@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from gateway.domain import ConfigError
 from gateway.routing import RouteRule
+from gateway.sender_rules import SenderRules
 
 # Upstream URL options handed to the connector unchanged (see connectors/smpp/README.md).
 _PASSED_THROUGH = frozenset(
@@ -157,6 +158,10 @@ class Settings(BaseSettings):
     # Set by the supervisor for its workers: listen with SO_REUSEPORT and leave the one-time
     # set-up (migrations, demo account) and the simulator to the supervisor.
     worker: bool = False
+    # Admin changes (routes, accounts, keys) are picked up by every node within this interval.
+    admin_refresh_interval: float = Field(default=2.0, gt=0, description="seconds")
+    # Per-country sender ID rules (`[sender_rules]`); the defaults are in SenderRules.
+    sender_rules: SenderRules = Field(default_factory=SenderRules)
 
     # Webhooks: loopback and private targets only when allowed (development, tests).
     webhook_allow_private: bool = False

@@ -9,11 +9,13 @@ second trip to the store; the rest wait in the store for the dispatch feeder.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gateway.account_policy import AccountPolicy, Admitted
 from gateway.dispatch import Dispatcher
 from gateway.domain import MessageType, NewMessage, NewPart, PartRecord, new_id
 from gateway.domain.batches import IdempotencyRecord, NewBatch, SubmissionUnit
@@ -83,9 +85,12 @@ class Intake:
         concatenation: Mapping[str, Concatenation] | None = None,
         clock: Callable[[], float] = time.time,
         optout: OptOutPolicies | None = None,
+        policy: AccountPolicy | None = None,
     ) -> None:
+        self._policy = policy  # per-account limits and sender rules; None: none apply
         self._store = store
         self._optout = optout
+        self._admitted: dict[str, Admitted] = {}  # admitted, commit not settled yet
         self._dispatcher = dispatcher
         self._router = router
         self._metrics = metrics
@@ -108,6 +113,8 @@ class Intake:
         sender = validate_sender(submission.sender)
         if not submission.text:
             raise EmptyText("text must not be empty")
+        if self._policy is not None:
+            self._policy.check_sender(submission.account_id, sender, destination)
         method = self._method(submission.account_id, destination, submission.message_type, sender)
         try:
             encoded = encode_text(
@@ -203,14 +210,30 @@ class Intake:
         await self.submit_many([message])
         return message, encoded
 
-    async def admit(self, message: NewMessage) -> NewMessage:
+    async def admit(self, message: NewMessage, *, rate_limited: bool = True) -> NewMessage:
         """The account's policies for a prepared message: its opt-out list (raises
         `RecipientOptedOut`) and quiet hours (returns it held as `scheduled`). Every front door
         calls this between `prepare` and the commit; a batch calls it per recipient, so a
         refusal is that recipient's error."""
-        if self._optout is None:
+        if self._optout is not None:
+            message = await self._optout.apply(message)
+        if self._policy is None:
             return message
-        return await self._optout.apply(message)
+        # Suspension, spend cap, daily quota and rate limit: counted as in flight until the
+        # commit settles it (`submit_many`, or `release` when the caller gives up first).
+        admitted = await self._policy.admit(message, rate_limited=rate_limited)
+        self._admitted[admitted.message.id] = admitted
+        return admitted.message
+
+    def release(self, messages: Sequence[NewMessage]) -> None:
+        """Give back what `admit` counted for messages that will not be committed."""
+        self._settle(messages, committed=False)
+
+    def _settle(self, messages: Iterable[NewMessage], *, committed: bool) -> None:
+        for m in messages:
+            admitted = self._admitted.pop(m.id, None)
+            if admitted is not None and self._policy is not None:
+                self._policy.settle(admitted, committed=committed)
 
     async def submit_many(
         self,
@@ -222,10 +245,18 @@ class Intake:
         """Commit prepared messages with their batch row and idempotency record, all in one
         transaction shared with whatever else is committing; return once durable. False: the
         key was taken by a request that committed first, and nothing of this one was written."""
-        self._check_room()
-        started = time.perf_counter()
-        committed = await self._commit.submit(SubmissionUnit(tuple(messages), batch, idempotency))
-        self._metrics.intake_latency.observe(time.perf_counter() - started)
+        committed = False
+        try:
+            self._check_room()
+            started = time.perf_counter()
+            unit = SubmissionUnit(tuple(messages), batch, idempotency)
+            committed = await self._commit.submit(unit)
+            self._metrics.intake_latency.observe(time.perf_counter() - started)
+        except asyncio.CancelledError:
+            committed = True  # the caller left; the group commit goes on and will count
+            raise
+        finally:
+            self._settle(messages, committed=committed)
         return committed
 
     async def _write(self, units: Sequence[SubmissionUnit]) -> list[bool]:
@@ -260,11 +291,7 @@ class Intake:
 
     async def commit(self, message: NewMessage) -> None:
         """Commit a message a front door built itself (the SMPP server); returns once durable."""
-        message = await self.admit(message)
-        self._check_room()
-        started = time.perf_counter()
-        await self._commit.submit(SubmissionUnit((message,)))
-        self._metrics.intake_latency.observe(time.perf_counter() - started)
+        await self.submit_many([await self.admit(message)])
 
     def _method(
         self, account_id: str, destination: str, kind: MessageType, source: str
@@ -295,6 +322,28 @@ class Intake:
             message_type=message_type.value,
             source=source,
         )
+
+    def price(
+        self,
+        *,
+        account_id: str,
+        destination: str,
+        message_type: MessageType,
+        source: str,
+        segments: int,
+    ) -> float:
+        """What a message of `segments` would cost (for the preview): per segment, the
+        account's price or its route's."""
+        route = self.route(
+            account_id=account_id,
+            destination=destination,
+            message_type=message_type,
+            source=source,
+        )
+        per_segment = route.price
+        if self._policy is not None:
+            per_segment = self._policy.price_per_segment(account_id, per_segment)
+        return round(per_segment * segments, 6)
 
     def _check_room(self) -> None:
         if self._closing:

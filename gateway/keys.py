@@ -60,6 +60,11 @@ class KeyAuthenticator:
         self._cache[digest] = (account, now + self._ttl)
         return account
 
+    def forget(self) -> None:
+        """Drop every cached answer: an admin change (a revoked key, a suspended account) was
+        made, and the store says what holds now."""
+        self._cache.clear()
+
     async def create_key(self, *, account_id: str) -> str:
         key = generate_key()
         await self._store.add_api_key(

@@ -113,6 +113,11 @@ def _describe(destination: str) -> _Destination:
     return _Destination(region, name.casefold())
 
 
+def destination_region(destination: str) -> str:
+    """The ISO 3166 region of an E.164 number ("" when unknown), from the cached lookup."""
+    return _describe(destination).region
+
+
 def _sender_matches(patterns: Sequence[str], sender: str) -> bool:
     folded = sender.casefold()
     return any(folded.startswith(p[:-1]) if p.endswith("*") else folded == p for p in patterns)
@@ -128,13 +133,20 @@ class Router:
         account_names: Mapping[str, str] | None = None,
     ) -> None:
         self._default = Route(connectors=(default,), price=default_price)
-        self._rules = tuple(rules)
-        # Account conditions may name accounts; they are matched by id or by name.
-        self._account_names = dict(account_names or {})
-        self._routes = {
+        self.update(rules=rules, account_names=account_names or {})
+
+    def update(self, *, rules: Iterable[RouteRule], account_names: Mapping[str, str]) -> None:
+        """Replace the rules (an admin change reloaded by every node); the next `route` call
+        uses the new ones. One assignment each, so a concurrent `route` sees old or new."""
+        rules = tuple(rules)
+        routes = {
             id(rule): Route(rule.connectors, rule.price, rule.name or f"rule{i + 1}")
-            for i, rule in enumerate(self._rules)
+            for i, rule in enumerate(rules)
         }
+        # Account conditions may name accounts; they are matched by id or by name.
+        self._account_names = dict(account_names)
+        self._routes = routes
+        self._rules = rules
 
     @property
     def connectors(self) -> set[str]:

@@ -90,7 +90,9 @@ class MessageAccepted(BaseModel):
     segments: int
     encoding: str
     transliterated: list[Transliteration] = []
-    price: float | None = Field(default=None, description="route price x segments")
+    price: float | None = Field(
+        default=None, description="price x segments: the account's price or its route's"
+    )
 
 
 class SegmentPreview(BaseModel):

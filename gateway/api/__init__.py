@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.api import (
+    admin_accounts,
+    admin_routes,
     batches,
     callbacks,
     errors,
@@ -44,6 +46,8 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(webhooks.admin_router)
     app.include_router(stats.router)
+    app.include_router(admin_accounts.router)
+    app.include_router(admin_routes.router)
 
     original_openapi = app.openapi
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.accounts import AccountAdmin
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
 from gateway.domain import Account
@@ -41,6 +42,8 @@ class ApiServices:
     # Webhook delivery (woken by a replay) and whether private webhook targets are allowed.
     webhooks: Any = None
     webhook_allow_private: bool = False
+    # The account administration service behind /v1/admin (None: not offered).
+    admin: AccountAdmin | None = None
 
 
 async def services(request: Request) -> ApiServices:

@@ -29,7 +29,9 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
         "code": code,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    # A limit that knows when it frees up says so (`retry_after`, seconds); others: 1 s.
+    retry_after = extra.get("retry_after")
+    headers = {"Retry-After": str(retry_after or 1)} if status in (429, 503) else None
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

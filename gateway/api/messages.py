@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
     "",
     status_code=202,
     response_model=MessageAccepted,
-    responses=problem_responses(400, 401, 409, 422, 429, 503),
+    responses=problem_responses(400, 401, 402, 403, 409, 422, 429, 503),
     summary="Submit one message",
 )
 async def submit_message(
@@ -80,14 +80,9 @@ async def preview_message(
     body: MessageCreate, account: AccountDep, svc: ServicesDep
 ) -> MessagePreview:
     """Exactly what a submit of the same body would send: encoding, segments, split points,
-    and the price (route price x segments)."""
-    destination, sender, encoded = svc.intake.encode(_submission(body, account.id))
-    route = svc.intake.route(
-        account_id=account.id,
-        destination=destination,
-        message_type=MessageType(body.type),
-        source=sender,
-    )
+    and the price (the account's price or its route's, x segments)."""
+    submission = _submission(body, account.id)
+    destination, sender, encoded = svc.intake.encode(submission)
     parts = []
     offset = 0
     for index, segment in enumerate(encoded.segments, start=1):
@@ -109,7 +104,13 @@ async def preview_message(
         transliterated=_transliterations(encoded),
         text=encoded.text,
         parts=parts,
-        price=price_for(route.price, len(encoded.segments)),
+        price=svc.intake.price(
+            account_id=account.id,
+            destination=destination,
+            message_type=submission.message_type,
+            source=sender,
+            segments=len(encoded.segments),
+        ),
     )
 
 

@@ -123,6 +123,33 @@ StatsRangeTooLarge = _client_error(
     "stats.range_too_large", 422, "Statistics range is empty or longer than allowed"
 )
 StatsTimeout = _client_error("stats.timeout", 503, "Statistics took too long; narrow the range")
+# Accounts, limits and the admin API.
+AccountExists = _client_error("account.exists", 409, "An account with this name exists")
+AccountSuspended = _client_error("account.suspended", 403, "The account is suspended")
+AccountRateLimited = _client_error(
+    "account.rate_limited", 429, "The account's rate limit is reached; retry after a pause"
+)
+AccountQuotaExceeded = _client_error(
+    "account.quota_exceeded", 429, "The account's daily quota of segments is used up"
+)
+AccountSpendCapReached = _client_error(
+    "account.spend_cap_reached", 402, "The account's monthly spend cap is reached"
+)
+SenderNotAllowed = _client_error(
+    "message.sender_not_allowed", 422, "Sender ID not allowed for this account or destination"
+)
+KeyNotFound = _client_error("key.not_found", 404, "No such API key")
+KeyPrefixAmbiguous = _client_error(
+    "key.ambiguous_prefix", 409, "Several active keys have this prefix"
+)
+SmppCredentialNotFound = _client_error("smpp.credential_not_found", 404, "No such SMPP credential")
+SmppSystemIdTaken = _client_error(
+    "smpp.system_id_taken", 409, "The system_id belongs to another account"
+)
+NumberNotFound = _client_error("number.not_found", 404, "No such number in this account")
+NumberTaken = _client_error("number.taken", 409, "The number belongs to another account")
+RouteNotFound = _client_error("route.not_found", 404, "No such route")
+RouteInvalid = _client_error("route.invalid", 422, "Invalid route")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -153,4 +180,18 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     WebhookUrlNotAllowed,
     StatsRangeTooLarge,
     StatsTimeout,
+    AccountExists,
+    AccountSuspended,
+    AccountRateLimited,
+    AccountQuotaExceeded,
+    AccountSpendCapReached,
+    SenderNotAllowed,
+    KeyNotFound,
+    KeyPrefixAmbiguous,
+    SmppCredentialNotFound,
+    SmppSystemIdTaken,
+    NumberNotFound,
+    NumberTaken,
+    RouteNotFound,
+    RouteInvalid,
 )

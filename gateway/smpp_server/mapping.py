@@ -88,6 +88,11 @@ _STATUS_FOR_CODE = {
     # ESME_RINVDSTADR, which ESMEs read as "bad number" and may purge from their lists, but
     # ESME_RX_R_APPN (SMPP 3.4 §5.1.3: rejected by the application, do not retry).
     "recipient.opted_out": CommandStatus.ESME_RX_R_APPN,
+    # Account limits: over the rate, slow down and resend; a sender the account or the
+    # destination country does not allow is a bad source address. Quota, spend cap and
+    # suspension are final for now: ESME_RSUBMITFAIL, the default for client errors.
+    "account.rate_limited": CommandStatus.ESME_RTHROTTLED,
+    "message.sender_not_allowed": CommandStatus.ESME_RINVSRCADR,
 }
 
 

@@ -242,6 +242,10 @@ class SmppServer:
         if not _allowed(peer, credential.allowed_networks):
             log.warning("SMPP bind refused: address not allowed", extra={"peer": peer})
             return CommandStatus.ESME_RBINDFAIL, None
+        account = await self._store.get_account_settings(credential.account_id)
+        if account is not None and not account.active:
+            log.warning("SMPP bind refused: account suspended", extra={"system_id": pdu.system_id})
+            return CommandStatus.ESME_RBINDFAIL, None
         if len(self._binds.get(credential.system_id, ())) >= credential.max_binds:
             log.warning("SMPP bind refused: too many binds", extra={"system_id": pdu.system_id})
             return CommandStatus.ESME_RBINDFAIL, None

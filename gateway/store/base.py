@@ -25,6 +25,13 @@ from gateway.domain import (
     Status,
     StatusChange,
 )
+from gateway.domain.accounts import (
+    AccountSettings,
+    ApiKeyInfo,
+    InboundNumber,
+    StoredRoute,
+    Usage,
+)
 from gateway.domain.batches import (
     BatchSummary,
     IdempotencyRecord,
@@ -374,4 +381,42 @@ class Store(Protocol):
     ) -> list[StatsRow]:
         """Counts and latency percentiles of the account's messages created in [start, end),
         per group (one row "all" when `grouping` is None); `StatsTimeout` past `timeout`."""
+
+    # Admin: account settings, keys, credentials, numbers, stored routes (gateway.accounts).
+    # Every write bumps the config version in the same transaction.
+    async def get_account_settings(self, account: str) -> AccountSettings | None:
+        """By id or by name."""
+        ...
+
+    async def list_account_settings(self) -> list[AccountSettings]: ...
+    async def insert_account(self, settings: AccountSettings) -> None:
+        """Raise `AccountExists` when the name is taken."""
+        ...
+
+    async def update_account(self, settings: AccountSettings) -> bool: ...
+    async def list_api_keys(self, account_id: str) -> list[ApiKeyInfo]: ...
+    async def revoke_api_keys(self, *, account_id: str, prefix: str, now: float) -> int:
+        """Revoke the account's active keys with this prefix; return how many."""
+        ...
+
+    async def list_smpp_credentials(self, account_id: str) -> list[SmppCredential]: ...
+    async def delete_smpp_credential(self, *, account_id: str, system_id: str) -> bool: ...
+    async def list_numbers(self, account_id: str) -> list[InboundNumber]: ...
+    async def number_owner(self, number: str) -> str | None: ...
+    async def delete_number(self, *, account_id: str, number: str) -> bool: ...
+    async def list_stored_routes(self) -> list[StoredRoute]:
+        """Ordered by position, then name."""
+        ...
+
+    async def put_route(self, route: StoredRoute) -> None: ...
+    async def delete_route(self, name: str) -> bool: ...
+    async def config_version(self) -> int:
+        """A number every admin write increases; nodes reload settings when it changes."""
+        ...
+
+    async def bump_config_version(self) -> None: ...
+    async def account_usage(self, *, day: str, limited_only: bool = False) -> dict[str, Usage]:
+        """Per account: segments on `day` (UTC, YYYY-MM-DD) and spend since its month began;
+        `limited_only`: just the accounts with a daily quota or spend cap. The counters are
+        updated by `insert_messages`, in its transaction."""
         ...

@@ -28,7 +28,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import sql
+from gateway.store import accounts_sql, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -39,6 +39,7 @@ from gateway.store.lifecycle import (
     plan_message_changes,
 )
 from gateway.store.migrations import load_migrations, split_statements
+from gateway.store.postgres_accounts import PostgresAccountsMixin
 from gateway.store.postgres_batches import PostgresBatches
 from gateway.store.postgres_events import (
     PostgresEvents,
@@ -81,7 +82,9 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority = $4\n", 1)
 
 
-class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations, PostgresEvents):
+class PostgresStore(
+    PostgresBatches, PostgresOptOut, PostgresOperations, PostgresEvents, PostgresAccountsMixin
+):
     dialect = "postgres"
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
@@ -178,6 +181,7 @@ class PostgresStore(PostgresBatches, PostgresOptOut, PostgresOperations, Postgre
             await conn.executemany(_N(sql.INSERT_PART), part_rows)
             if bodies:
                 await conn.executemany(_N(sql.SET_BODY), bodies)
+            await conn.executemany(_N(accounts_sql.UPSERT_USAGE), accounts_sql.usage_rows(messages))
 
     async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
         async with self.pool.acquire() as conn:

@@ -31,7 +31,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import sql
+from gateway.store import accounts_sql, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -42,6 +42,7 @@ from gateway.store.lifecycle import (
     plan_message_changes,
 )
 from gateway.store.migrations import load_migrations, split_statements
+from gateway.store.sqlite_accounts import SqliteAccountsMixin
 from gateway.store.sqlite_batches import SqliteBatches
 from gateway.store.sqlite_events import SqliteEvents, queue_inbound_event, queue_status_events
 from gateway.store.sqlite_operations import SqliteOperations
@@ -52,7 +53,7 @@ T = TypeVar("T")
 _CHUNK = 900
 
 
-class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents):
+class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents, SqliteAccountsMixin):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -181,12 +182,14 @@ class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents):
         message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
         bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
+        usage = accounts_sql.usage_rows(messages)
 
         def run(conn: sqlite3.Connection) -> None:
             conn.executemany(sql.INSERT_MESSAGE, message_rows)
             conn.executemany(sql.INSERT_PART, part_rows)
             if bodies:
                 conn.executemany(sql.SET_BODY, bodies)
+            conn.executemany(accounts_sql.UPSERT_USAGE, usage)
 
         await self._write(run)
 

@@ -1,0 +1,88 @@
+"""`/v1/admin/routes` (routing rules and their prices) and `/v1/admin/connectors` (read-only).
+
+Rules made here are kept in the store and tried, by position, before the configuration file's
+`[[routes]]`, which are listed too but change only with the file. Connectors come from the
+configuration (`GATEWAY_UPSTREAM`, `[connectors.NAME]`); this API shows them and their binds.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from gateway.accounts import ListedRoute
+from gateway.api.admin_accounts import _admin
+from gateway.api.deps import AdminDep, ServicesDep
+from gateway.api.errors import problem_responses
+from schemas.admin import (
+    BindPublic,
+    ConnectorPublic,
+    ConnectorsPublic,
+    RoutePublic,
+    RoutePut,
+    RoutesPublic,
+)
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep])
+
+
+@router.get(
+    "/routes",
+    response_model=RoutesPublic,
+    responses=problem_responses(401),
+    summary="Routing rules in the order they are tried: stored ones, then the file's",
+)
+async def list_routes(svc: ServicesDep) -> RoutesPublic:
+    return RoutesPublic(data=[_route(r) for r in await _admin(svc).list_routes()])
+
+
+@router.put(
+    "/routes/{name}",
+    response_model=RoutePublic,
+    responses=problem_responses(401, 422),
+    summary="Create or replace a stored routing rule",
+)
+async def put_route(name: str, body: RoutePut, svc: ServicesDep) -> RoutePublic:
+    fields = body.model_dump(exclude={"position"})
+    rule = await _admin(svc).put_route(name, position=body.position, **fields)
+    return _route(ListedRoute("admin", body.position, rule))
+
+
+@router.delete("/routes/{name}", status_code=204, responses=problem_responses(401, 404))
+async def delete_route(name: str, svc: ServicesDep) -> Response:
+    await _admin(svc).delete_route(name)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/connectors",
+    response_model=ConnectorsPublic,
+    responses=problem_responses(401),
+    summary="Connectors (from configuration, read-only) and the state of their binds",
+)
+async def list_connectors(svc: ServicesDep) -> ConnectorsPublic:
+    data = []
+    for i, (name, connector) in enumerate(svc.connectors.items()):
+        binds = [
+            BindPublic(name=b.name, state=b.state, in_flight=b.in_flight)
+            for b in connector.health()
+        ]
+        # The composition root registers the default route's connector first.
+        data.append(ConnectorPublic(name=name, default=i == 0, binds=binds))
+    return ConnectorsPublic(data=data)
+
+
+def _route(listed: ListedRoute) -> RoutePublic:
+    r = listed.rule
+    return RoutePublic(
+        name=r.name,
+        source=listed.source,
+        position=listed.position,
+        connectors=list(r.connectors),
+        price=r.price,
+        accounts=list(r.accounts),
+        prefixes=list(r.prefixes),
+        countries=list(r.countries),
+        carriers=list(r.carriers),
+        senders=list(r.senders),
+        message_types=list(r.message_types),
+    )
