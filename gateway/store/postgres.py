@@ -329,8 +329,10 @@ class PostgresStore(
         if keys:
             await self.pool.executemany(_N(sql.UNPARK), list(keys))
 
-    async def expire_parked(self, *, older_than: float) -> int:
-        return _count(await self.pool.execute(_N(sql.EXPIRE_PARKED), older_than))
+    async def expire_parked(self, *, older_than: float, keep: int = 1_000_000) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            expired = _count(await conn.execute(_N(sql.EXPIRE_PARKED), older_than))
+            return expired + _count(await conn.execute(_N(sql.TRIM_PARKED), keep - 1))
 
     # -- inbound ----------------------------------------------------------------------------
 

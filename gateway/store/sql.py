@@ -310,6 +310,13 @@ LIMIT ?
 """
 UNPARK = "DELETE FROM parked_receipts WHERE connector = ? AND upstream_id = ?"
 EXPIRE_PARKED = "DELETE FROM parked_receipts WHERE received_at < ?"
+# Past the bound, the oldest go first: a carrier sending receipts for ids we never stored (or a
+# flood) cannot grow the table without limit between two expiry sweeps.
+TRIM_PARKED = """
+DELETE FROM parked_receipts WHERE received_at < (
+    SELECT received_at FROM parked_receipts ORDER BY received_at DESC LIMIT 1 OFFSET ?
+)
+"""
 
 # cancel_sm: take the message's unowned queued parts, so no node claims them meanwhile.
 TAKE_FOR_CANCEL = """

@@ -346,8 +346,12 @@ class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents, S
         if keys:
             await self._write(lambda c: c.executemany(sql.UNPARK, list(keys)))
 
-    async def expire_parked(self, *, older_than: float) -> int:
-        return await self._write(lambda c: c.execute(sql.EXPIRE_PARKED, (older_than,)).rowcount)
+    async def expire_parked(self, *, older_than: float, keep: int = 1_000_000) -> int:
+        def run(c: sqlite3.Connection) -> int:
+            expired = c.execute(sql.EXPIRE_PARKED, (older_than,)).rowcount
+            return int(expired + c.execute(sql.TRIM_PARKED, (keep - 1,)).rowcount)
+
+        return await self._write(run)
 
     # -- inbound ----------------------------------------------------------------------------
 

@@ -341,6 +341,20 @@ async def test_parked_receipts_match_once_the_upstream_id_is_stored(store: Store
     assert await store.expire_parked(older_than=NOW + 5) == 1  # "nobody"
 
 
+async def test_parked_receipts_are_bounded_in_number(store: Store) -> None:
+    from gateway.store import ParkedReceipt
+
+    await store.park_receipts(
+        [
+            ParkedReceipt("simulator", f"ghost-{i}", "delivered", "DELIVERED", None, NOW + i)
+            for i in range(10)
+        ]
+    )
+    # None is old enough to expire, but only the newest 4 are kept.
+    assert await store.expire_parked(older_than=NOW - 1, keep=4) == 6
+    assert await store.expire_parked(older_than=NOW - 1, keep=4) == 0
+
+
 async def test_take_for_cancel_never_takes_from_another_node(store: Store) -> None:
     account_id = await _account(store)
     mine, free, theirs = (_message(account_id, parts=2) for _ in range(3))
