@@ -20,6 +20,7 @@ from gateway.api import (
     webhooks,
 )
 from gateway.api.deps import ApiServices
+from gateway.api.request_ids import RequestIdMiddleware
 from schemas.problem import Problem
 
 __all__ = ["ApiServices", "create_api"]
@@ -34,6 +35,7 @@ def create_api(services: ApiServices) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     app.include_router(messages.router)
     app.include_router(health.router)
