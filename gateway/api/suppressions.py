@@ -1,5 +1,5 @@
 """`/v1/suppressions` and `/v1/opt-out/settings`: an account's opt-out list and settings, for
-its own key; the same under `/v1/admin/accounts/{account_id}/...` for the admin key."""
+its own key; the same under `/v1/admin/accounts/{account}/...` (name or id) for the admin key."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from schemas.suppressions import (
 
 router = APIRouter(prefix="/v1", tags=["suppressions"])
 admin_router = APIRouter(
-    prefix="/v1/admin/accounts/{account_id}", tags=["admin"], dependencies=[AdminDep]
+    prefix="/v1/admin/accounts/{account}", tags=["admin"], dependencies=[AdminDep]
 )
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="entries per page")]
@@ -40,11 +40,12 @@ async def own_account(account: AccountDep) -> str:
     return account.id
 
 
-async def named_account(account_id: str, svc: ServicesDep) -> str:
-    """The admin routes' `{account_id}`, which must exist."""
-    if not await svc.store.account_exists(account_id):
-        raise AccountNotFound(f"no account {account_id!r}")
-    return account_id
+async def named_account(account: str, svc: ServicesDep) -> str:
+    """The id of the admin routes' `{account}`: a name or an id, as in the rest of /v1/admin."""
+    found = await svc.store.get_account_settings(account)
+    if found is None:
+        raise AccountNotFound(f"no account {account!r}")
+    return found.id
 
 
 def _install(api: APIRouter, target: Callable[..., Awaitable[str]], source: str) -> None:

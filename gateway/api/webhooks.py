@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 
 from gateway.api.deps import AccountDep, AdminDep, ApiServices, ServicesDep
 from gateway.api.errors import problem_responses
-from gateway.domain import Account
+from gateway.domain.accounts import AccountSettings
 from gateway.domain.errors import AccountNotFound, WebhookNotFound
 from gateway.domain.webhooks import EVENT_TYPES, Webhook
 from gateway.webhook_targets import check_target
@@ -18,7 +18,7 @@ from schemas.webhooks import WebhookPublic, WebhookPut, WebhookReplay, WebhookRe
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 admin_router = APIRouter(
-    prefix="/v1/admin/accounts/{account_name}/webhook",
+    prefix="/v1/admin/accounts/{account}/webhook",
     tags=["admin"],
     dependencies=[AdminDep],
 )
@@ -81,8 +81,8 @@ async def replay(body: WebhookReplay, account: AccountDep, svc: ServicesDep) -> 
     responses=problem_responses(400, 401, 404, 422),
     summary="Create or change an account's webhook",
 )
-async def admin_put_webhook(account_name: str, body: WebhookPut, svc: ServicesDep) -> WebhookPublic:
-    return await _put(svc, (await _account(svc, account_name)).id, body)
+async def admin_put_webhook(account: str, body: WebhookPut, svc: ServicesDep) -> WebhookPublic:
+    return await _put(svc, (await _account(svc, account)).id, body)
 
 
 @admin_router.get(
@@ -91,8 +91,8 @@ async def admin_put_webhook(account_name: str, body: WebhookPut, svc: ServicesDe
     responses=problem_responses(401, 404),
     summary="Read an account's webhook",
 )
-async def admin_get_webhook(account_name: str, svc: ServicesDep) -> WebhookPublic:
-    return await _get(svc, (await _account(svc, account_name)).id)
+async def admin_get_webhook(account: str, svc: ServicesDep) -> WebhookPublic:
+    return await _get(svc, (await _account(svc, account)).id)
 
 
 @admin_router.delete(
@@ -101,16 +101,17 @@ async def admin_get_webhook(account_name: str, svc: ServicesDep) -> WebhookPubli
     responses=problem_responses(401, 404),
     summary="Remove an account's webhook",
 )
-async def admin_delete_webhook(account_name: str, svc: ServicesDep) -> Response:
-    await _delete(svc, (await _account(svc, account_name)).id)
+async def admin_delete_webhook(account: str, svc: ServicesDep) -> Response:
+    await _delete(svc, (await _account(svc, account)).id)
     return Response(status_code=204)
 
 
-async def _account(svc: ApiServices, name: str) -> Account:
-    account = await svc.store.get_account_by_name(name)
-    if account is None:
-        raise AccountNotFound(f"no account named {name!r}")
-    return account
+async def _account(svc: ApiServices, account: str) -> AccountSettings:
+    """`{account}` of an admin path: a name or an id, as in the rest of /v1/admin."""
+    found = await svc.store.get_account_settings(account)
+    if found is None:
+        raise AccountNotFound(f"no account {account!r}")
+    return found
 
 
 async def _put(svc: ApiServices, account_id: str, body: WebhookPut) -> WebhookPublic:

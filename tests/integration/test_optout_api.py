@@ -185,6 +185,9 @@ async def test_admin_manages_an_accounts_list(start_gateway: Start) -> None:
         listed = (await admin.get(f"{base}/suppressions")).json()
         assert [(s["number"], s["source"]) for s in listed["data"]] == [(HANDSET, "admin")]
         assert (await admin.get(f"{base}/suppressions/{HANDSET}")).json()["suppressed"]
+        # By name as well as by id, as everywhere under /v1/admin.
+        by_name = f"/v1/admin/accounts/demo/suppressions/{HANDSET}"
+        assert (await admin.get(by_name)).json()["suppressed"]
         _problem(await _send(api, HANDSET), 422, "recipient.opted_out")
 
         settings = (await admin.get(f"{base}/opt-out/settings")).json()

@@ -257,6 +257,9 @@ async def test_admin_manages_any_accounts_webhook(
     assert r.json()["secret"].startswith("whsec_")
     assert (await any_api.get("/v1/webhooks")).json()["url"] == receiver.url
     assert (await any_api.get(path, headers=admin)).json()["url"] == receiver.url
+    account_id = (await any_api.get("/v1/admin/accounts/demo", headers=admin)).json()["id"]
+    by_id = f"/v1/admin/accounts/{account_id}/webhook"
+    assert (await any_api.get(by_id, headers=admin)).json()["url"] == receiver.url
     assert (await any_api.delete(path, headers=admin)).status_code == 204
     assert (await any_api.get(path, headers=admin)).json()["code"] == "webhook.not_found"
     r = await any_api.get("/v1/admin/accounts/nobody/webhook", headers=admin)
