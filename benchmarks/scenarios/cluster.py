@@ -192,7 +192,7 @@ async def _measure(
                 and not errors,
                 json.dumps(run_counts),
             )
-            result.runs += 1
+            result.runs = max(result.runs, run + 1)  # runs per node count
     finally:
         for node in nodes:
             node.stop()
