@@ -29,7 +29,9 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20261207")
 ST = Path(sys.executable).with_name("st")
 
 
-def _run_schemathesis(gateway: GatewayProcess, key: str, *filters: str) -> None:
+def _run_schemathesis(
+    gateway: GatewayProcess, key: str, *filters: str, exclude: tuple[str, ...] = ()
+) -> None:
     # cwd: st keeps replay data in ./.schemathesis; keep it out of the work tree.
     args = [
         str(ST),
@@ -40,7 +42,7 @@ def _run_schemathesis(gateway: GatewayProcess, key: str, *filters: str) -> None:
         "--checks",
         "all",
         "--exclude-checks",
-        "positive_data_acceptance",
+        ",".join(("positive_data_acceptance", *exclude)),
         "--max-examples",
         "50",
         "--max-time",
@@ -82,8 +84,21 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
 
 
 def test_account_api_survives_schemathesis(gateway: GatewayProcess) -> None:
-    _run_schemathesis(gateway, gateway.key, "--exclude-path-regex", "^/v1/admin")
+    # use_after_free (ST301) expects a DELETEd resource to be gone; DELETE /v1/messages/{id}
+    # cancels, and the message stays readable as `cancelled` (records are never erased).
+    _run_schemathesis(
+        gateway, gateway.key, "--exclude-path-regex", "^/v1/admin", exclude=("use_after_free",)
+    )
 
 
 def test_admin_api_survives_schemathesis(gateway: GatewayProcess) -> None:
-    _run_schemathesis(gateway, ADMIN_KEY, "--include-path-regex", "^/v1/admin")
+    # ensure_resource_availability (ST302) takes a 404 from a sub-resource of a just created
+    # account (its webhook, a suppressed number) for the account itself missing; those answer
+    # 404 until they are created themselves, as they should.
+    _run_schemathesis(
+        gateway,
+        ADMIN_KEY,
+        "--include-path-regex",
+        "^/v1/admin",
+        exclude=("ensure_resource_availability",),
+    )
