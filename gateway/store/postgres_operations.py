@@ -4,6 +4,7 @@ inherits, using its pool."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -39,9 +40,10 @@ _PARTS = sql.SELECT_PARTS_FOR_UPDATE.replace("IN ({})", _ANY)
 class PostgresOperations:
     """Needs `pool` from `PostgresStore`."""
 
-    @property
-    def pool(self) -> asyncpg.Pool:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        @property
+        def pool(self) -> asyncpg.Pool: ...
 
     async def queue_lanes(self, *, now: float) -> list[QueueLane]:
         rows = await self.pool.fetch(_N(ops.QUEUE_LANES), now, now)

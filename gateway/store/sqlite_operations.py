@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gateway.domain import PartKey, Status
 from gateway.store import operations_sql as ops
@@ -19,11 +19,10 @@ T = TypeVar("T")
 class SqliteOperations:
     """Needs `_read` and `_write` from `SqliteStore`."""
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
+        async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+        async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
     async def queue_lanes(self, *, now: float) -> list[QueueLane]:
         rows = await self._read(lambda c: c.execute(ops.QUEUE_LANES, (now, now)).fetchall())
