@@ -31,7 +31,7 @@ from gateway.domain.errors import UnencodableText as UnencodableTextError
 from gateway.groupcommit import GroupCommit
 from gateway.metrics import Metrics
 from gateway.phone import normalize_e164
-from gateway.routing import Route, Router
+from gateway.routing import Route, Router, price_for
 from gateway.store import Store
 from gateway.suppression import OptOutPolicies
 from gateway.text import (
@@ -343,7 +343,7 @@ class Intake:
         per_segment = route.price
         if self._policy is not None:
             per_segment = self._policy.price_per_segment(account_id, per_segment)
-        return round(per_segment * segments, 6)
+        return price_for(per_segment, segments) or 0.0
 
     def _check_room(self) -> None:
         if self._closing:
