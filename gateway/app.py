@@ -234,6 +234,7 @@ class Gateway:
             clock=self.clock,
         )
         await self.smpp_server.start()
+        refresher.on_change(self.smpp_server.revalidate_binds)
         self.metrics.before_render(self._refresh_gauges)
         self.idempotency = Idempotency(store=store)
         self.idempotency.start()
