@@ -93,6 +93,30 @@ class UpstreamConfig:
         )
 
 
+# Names of the default route's connector (`Settings.default_connector`).
+DEFAULT_CONNECTOR_NAMES = frozenset({"upstream", "simulator"})
+
+
+def check_connector_table(name: str, table: dict[str, Any]) -> None:
+    """The checks every connector definition passes, from the file (`[connectors.NAME]`) or
+    the admin API: a name that is not the default route's, a `kind`, a `rate` >= 0. The
+    connector's own options are checked by its factory (`ConnectorRegistry.build`)."""
+    if name in DEFAULT_CONNECTOR_NAMES:
+        raise ValueError(f"{name!r} is the default route's connector; choose another name")
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError(f"connector {name!r}: a name is 1-64 letters, digits, '-', '_' or '.'")
+    if not isinstance(table.get("kind"), str) or not table["kind"]:
+        raise ValueError(f"connector {name!r} needs a kind (smpp, http, ...)")
+    rate = table.get("rate", 0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < float("inf"):
+        raise ValueError(f"connector {name!r}: rate must be a number >= 0")
+
+
+def connector_options(table: dict[str, Any]) -> dict[str, Any]:
+    """What a connector definition hands its factory: everything but `kind` and `rate`."""
+    return {k: v for k, v in table.items() if k not in ("kind", "rate")}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
 
@@ -198,14 +222,8 @@ class Settings(BaseSettings):
     @field_validator("connectors")
     @classmethod
     def _connectors(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for name, options in value.items():
-            if name in ("upstream", "simulator"):
-                raise ValueError(f"{name!r} is the default route's connector; choose another name")
-            if not isinstance(options.get("kind"), str) or not options["kind"]:
-                raise ValueError(f"connector {name!r} needs a kind (smpp, http, ...)")
-            rate = options.get("rate", 0)
-            if not isinstance(rate, int | float) or rate < 0:
-                raise ValueError(f"connector {name!r}: rate must be a number >= 0")
+        for name, table in value.items():
+            check_connector_table(name, table)
         return value
 
     @field_validator("account_rates")

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from gateway.accounts import AccountAdmin
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
+from gateway.connector_admin import ConnectorAdmin
 from gateway.domain import Account
 from gateway.domain.errors import AdminUnauthorized, Unauthorized
 from gateway.idempotency import Idempotency
@@ -44,6 +45,8 @@ class ApiServices:
     webhook_allow_private: bool = False
     # The account administration service behind /v1/admin (None: not offered).
     admin: AccountAdmin | None = None
+    # Connector administration behind /v1/admin/connectors (None: not offered).
+    connector_admin: ConnectorAdmin | None = None
 
 
 async def services(request: Request) -> ApiServices:

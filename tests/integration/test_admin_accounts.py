@@ -256,10 +256,22 @@ async def test_stored_route_sets_price_and_can_be_removed(
     assert gone.status_code == 404 and gone.json()["code"] == "route.not_found"
 
 
-async def test_connectors_are_listed_read_only(node: Gateway, admin: httpx.AsyncClient) -> None:
+async def test_configured_connectors_are_listed_and_managed_by_the_file(
+    node: Gateway, admin: httpx.AsyncClient
+) -> None:
     body = (await admin.get("/v1/admin/connectors")).json()
-    assert "configuration" in body["note"]
     [upstream] = body["data"]
     assert upstream["name"] == node.settings.default_connector and upstream["default"]
+    assert (upstream["source"], upstream["state"], upstream["enabled"]) == (
+        "config",
+        "running",
+        True,
+    )
     assert upstream["binds"] and upstream["binds"][0]["state"] in ("bound", "connecting")
-    assert (await admin.post("/v1/admin/connectors", json={})).status_code == 405
+    # The simulator's password is a secret: named, never shown.
+    assert upstream["secrets"] == ["password"] and "password" not in upstream["options"]
+    name = upstream["name"]
+    changed = await admin.patch(f"/v1/admin/connectors/{name}", json={"rate": 5})
+    assert changed.status_code == 409 and changed.json()["code"] == "connector.config_managed"
+    deleted = await admin.delete(f"/v1/admin/connectors/{name}")
+    assert deleted.status_code == 409 and deleted.json()["code"] == "connector.config_managed"
