@@ -364,7 +364,9 @@ class Gateway:
     async def connector_changed(
         self, name: str, connector: Connector | None, spec: ConnectorSpec | None
     ) -> None:
-        """A connector stopped or removed at run time: its gauges go with it."""
+        """A connector replaced, stopped or removed at run time: the new one counts its
+        reconnects from zero, and a stopped or removed one's gauges go with it."""
+        self._reconnects_seen.pop(name, None)
         if connector is not None:
             return
         m = self.metrics
@@ -375,7 +377,6 @@ class Gateway:
             for gauge in (m.queue_depth, m.circuit_open):
                 with contextlib.suppress(KeyError):
                     gauge.remove(name)
-            self._reconnects_seen.pop(name, None)
 
     def _build_webhooks(self, store: Store, node_id: str) -> WebhookDelivery:
         s = self.settings

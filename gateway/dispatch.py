@@ -605,7 +605,7 @@ class Dispatcher:
         )
 
     def breaker_states(self) -> dict[str, BreakerState]:
-        return {name: breaker.state for name, breaker in self._breakers.items()}
+        return {n: b.state for n, b in self._breakers.items() if n not in self._removed}
 
     # -- feeding from the store -------------------------------------------------------------
 
