@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,13 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
+from gateway.config import connector_options
 from gateway.simulator import Simulator, SimulatorConfig
 from tests.conftest import DEMO_KEY
 from tests.integration.admin_nodes import ADMIN_KEY, client, running, sms, store_settings
+from tests.integration.http_carrier import CALLBACK_SECRET, TOKEN, TestCarrier
+
+EXAMPLE = Path(__file__).parents[2] / "connectors" / "http" / "example.toml"
 
 PASSWORD = "b-secret"
 TO_B = "+4915112345678"  # routed to carrier-b by the tests' route
@@ -172,6 +177,10 @@ async def test_stop_fails_over_or_waits_and_start_resumes(
     assert stopped.status_code == 200, stopped.text
     assert (stopped.json()["state"], stopped.json()["enabled"]) == ("stopped", False)
     assert stopped.json()["binds"] == []
+    ready = (await demo.get("/readyz")).json()
+    assert "carrier-b" in ready["stopped_connectors"] and "carrier-b" not in ready["upstreams"]
+    scraped = (await demo.get("/metrics")).text
+    assert 'gateway_upstream_binds_up{connector="carrier-b"}' not in scraped
     before = node.simulator.stats.submits
     # Stopped: the route's next connector (the default one) carries it.
     await all_delivered(demo, await send(demo))
@@ -186,6 +195,7 @@ async def test_stop_fails_over_or_waits_and_start_resumes(
     # ... and goes once the connector is started again.
     started = await admin.post("/v1/admin/connectors/carrier-b/start")
     assert started.status_code == 200 and started.json()["state"] == "running"
+    assert "carrier-b" in (await demo.get("/readyz")).json()["upstreams"]
     await all_delivered(demo, waiting, seconds=15)
     assert carrier.stats.submits == 1
 
@@ -282,3 +292,52 @@ async def test_a_connector_made_through_the_api_survives_a_restart(
         async with client(gw, DEMO_KEY) as demo:
             await all_delivered(demo, await send(demo))
         assert carrier.stats.submits == 1
+
+
+async def test_messages_waiting_for_a_deleted_connector_take_the_route_they_have_now(
+    node: Gateway, admin: httpx.AsyncClient, demo: httpx.AsyncClient, carrier: Simulator
+) -> None:
+    assert node.simulator is not None
+    await create_b(admin, carrier)
+    await route_b(admin, "carrier-b")
+    assert (await admin.post("/v1/admin/connectors/carrier-b/stop")).status_code == 200
+    waiting = await send(demo, 3)
+    await asyncio.sleep(0.5)
+    assert set(await statuses(demo, waiting)) <= {"accepted", "queued"}
+    before = node.simulator.stats.submits
+
+    assert (await admin.delete("/v1/admin/routes/to-b")).status_code == 204
+    assert (await admin.delete("/v1/admin/connectors/carrier-b")).status_code == 204
+    # No route names carrier-b any more: the default route carries them.
+    await all_delivered(demo, waiting, seconds=15)
+    assert carrier.stats.submits == 0
+    assert node.simulator.stats.submits == before + 3
+
+
+async def test_an_http_connector_made_here_sends_and_takes_its_receipt_callbacks(
+    node: Gateway, admin: httpx.AsyncClient, demo: httpx.AsyncClient
+) -> None:
+    carrier = TestCarrier()
+    await carrier.start()
+    try:
+        with EXAMPLE.open("rb") as f:
+            table = tomllib.load(f)["connectors"]["acme_http"]
+        options = connector_options(table)
+        options["url"] = f"{carrier.url}/v1/sms"
+        options["headers"] = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
+        options["callback"]["secret"] = CALLBACK_SECRET
+        made = await admin.post(
+            "/v1/admin/connectors",
+            json={"name": "acme_http", "kind": "http", "options": options, "rate": 50},
+        )
+        assert made.status_code == 201, made.text
+        assert sorted(made.json()["secrets"]) == ["callback.secret", "headers.Authorization"]
+        assert TOKEN not in made.text and CALLBACK_SECRET not in made.text
+        # Its callback route exists from now on, without a restart.
+        carrier.callback_url = f"http://127.0.0.1:{node.http_port}/v1/callbacks/acme_http"
+        await route_b(admin, "acme_http")
+        ids = await send(demo)
+        await all_delivered(demo, ids)
+        assert len(carrier.requests) == 1 and carrier.callback_answers == [200]
+    finally:
+        await carrier.stop()
