@@ -196,6 +196,7 @@ class Gateway:
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
             expiry_interval=s.expiry_sweep_interval,
+            drain_timeout=s.connector_drain_timeout,
             clock=self.clock,
         )
         self.intake = Intake(

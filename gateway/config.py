@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     worker: bool = False
     # Admin changes (routes, accounts, keys) are picked up by every node within this interval.
     admin_refresh_interval: float = Field(default=2.0, gt=0, description="seconds")
+    # A connector replaced or stopped through the admin API: how long its submits may take to
+    # finish before those still waiting for a bind are handed back to the store, unsent.
+    connector_drain_timeout: float = Field(default=30.0, gt=0, description="seconds")
     # Per-country sender ID rules (`[sender_rules]`); the defaults are in SenderRules.
     sender_rules: SenderRules = Field(default_factory=SenderRules)
 

@@ -102,6 +102,7 @@ class Dispatcher:
         heartbeat_ttl: float = 30.0,
         expiry_interval: float = 5.0,
         claim_batch: int = 1000,
+        drain_timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -115,6 +116,7 @@ class Dispatcher:
         self._workers: dict[str, list[asyncio.Task[None]]] = {}
         self._waiting: set[asyncio.Task[None]] = set()  # workers waiting for a part
         self._started = False
+        self._drain_timeout = drain_timeout
         self._default = default_connector
         self.node_id = node_id
         self.capacity = capacity
@@ -313,9 +315,21 @@ class Dispatcher:
     async def _retire(self, workers: list[asyncio.Task[None]]) -> None:
         """Let workers of a replaced connector finish the part each holds, then end. One that
         waits for a part is cancelled: `Lanes.get` takes a part only after its last await, so
-        the part stays in its lane."""
+        the part stays in its lane. One still busy after `drain_timeout` is waiting for a bind
+        of a connector that is down (a submit on the wire is answered or times out within the
+        connector's response timeout, 10 s by default): it is cancelled and hands its part,
+        unsent, back to the store."""
         for task in workers:
             if task in self._waiting:
+                task.cancel()
+        if not workers:
+            return
+        _, busy = await asyncio.wait(workers, timeout=self._drain_timeout)
+        if busy:
+            log.warning(
+                "%d dispatch workers still waiting for their connector: cancelled", len(busy)
+            )
+            for task in busy:
                 task.cancel()
         for result in await asyncio.gather(*workers, return_exceptions=True):
             if isinstance(result, Exception):
@@ -357,6 +371,9 @@ class Dispatcher:
                     await self._take_rate(name)
                 await self._send(name, connector, part)
             except asyncio.CancelledError:
+                if self._generation.get(name) is not generation and not self._stopping:
+                    # Retired while its connector had no bind up (`_retire`): nothing was sent.
+                    await self._apply([self._wait_update(name, part, again=0.0)])
                 raise
             except Exception as exc:
                 log.exception("dispatch of a part failed unexpectedly")
@@ -572,9 +589,11 @@ class Dispatcher:
                 # Receipts parked because they came before these ids were stored can match now.
                 self._receipts.ids_recorded()
 
-    def _wait_update(self, name: str, part: PartRecord) -> PartUpdate:
-        """Back to the store, due again in `STOPPED_RECHECK` s, without counting an attempt: its
-        connector was stopped by an operator and no other connector of its route is up."""
+    def _wait_update(
+        self, name: str, part: PartRecord, again: float = STOPPED_RECHECK
+    ) -> PartUpdate:
+        """Back to the store, due again in `again` s, without counting an attempt: its
+        connector was stopped or replaced by an operator and it could not go elsewhere."""
         now = self._clock()
         return PartUpdate(
             part.message_id,
@@ -582,8 +601,8 @@ class Dispatcher:
             Status.QUEUED,
             now,
             error_code="connector_stopped",
-            error_detail=f"connector {name} is stopped",
-            retry_at=now + STOPPED_RECHECK,
+            error_detail=f"connector {name} is stopped or being replaced",
+            retry_at=now + again,
         )
 
     def _retry_update(

@@ -341,3 +341,46 @@ async def test_an_http_connector_made_here_sends_and_takes_its_receipt_callbacks
         assert len(carrier.requests) == 1 and carrier.callback_answers == [200]
     finally:
         await carrier.stop()
+
+
+async def test_replacing_a_connector_whose_carrier_is_down_hands_its_waiting_parts_on(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    carrier: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = {"database_url": f"sqlite:///{tmp_path}/gw.db", "connector_drain_timeout": 0.5}
+    async with (
+        running(monkeypatch, node_id="d1", **settings) as gw,
+        client(gw, ADMIN_KEY) as admin,
+        client(gw, DEMO_KEY) as demo,
+    ):
+        await create_b(admin, carrier)
+        await route_b(admin, "carrier-b")
+        await carrier.stop()  # carrier B goes down: the connector's workers wait for a bind
+
+        async def unbound() -> bool:
+            body = (await admin.get("/v1/admin/connectors/carrier-b")).json()
+            return bool(body["binds_up"] == 0)
+
+        await until(5, unbound)
+        waiting = await send(demo, 2)
+        await asyncio.sleep(0.3)
+        assert set(await statuses(demo, waiting)) <= {"accepted", "queued"}
+
+        # Its replacement points at a carrier that is up: the parts held by the old workers
+        # come back unsent after the drain timeout and go through the new connector.
+        replacement = Simulator(SimulatorConfig(port=0, password=PASSWORD, receipt_delay=0.01))
+        await replacement.start()
+        try:
+            started = time.monotonic()
+            changed = await admin.patch(
+                "/v1/admin/connectors/carrier-b", json={"options": {"port": replacement.port}}
+            )
+            assert changed.status_code == 200, changed.text
+            assert time.monotonic() - started < 5
+            await all_delivered(demo, waiting)
+            assert replacement.stats.submits == 2 and carrier.stats.submits == 0
+            assert "2 dispatch workers still waiting" in caplog.text
+        finally:
+            await replacement.stop()
