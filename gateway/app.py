@@ -217,6 +217,9 @@ class Gateway:
         connectors.subscribe(self.dispatcher)
         connectors.subscribe(self.receipts)
         connectors.subscribe(self)
+        # A connector stored by another node since `load` (the refresher recorded the version
+        # that covers it already): catch up once.
+        await connectors.reconcile(await store.list_stored_connectors())
         self.receipts.start()
         self.inbound.start()
         await self.dispatcher.start()
