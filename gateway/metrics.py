@@ -109,6 +109,17 @@ class Metrics:
         self.smpp_binds = Gauge(
             "gateway_smpp_server_binds", "ESME binds to our SMPP server", ["system_id"], registry=r
         )
+        self.smpp_connections = Gauge(
+            "gateway_smpp_server_connections",
+            "Open connections to our SMPP server, bound or not",
+            registry=r,
+        )
+        self.smpp_dropped = Counter(
+            "gateway_smpp_server_dropped",
+            "Connections refused or closed by our SMPP server's guards, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.smpp_throttled = Counter(
             "gateway_smpp_server_throttled",
             "Requests answered ESME_RTHROTTLED (window or rate exceeded)",
