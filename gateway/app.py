@@ -27,6 +27,7 @@ from gateway.account_policy import AccountPolicy
 from gateway.accounts import AccountAdmin
 from gateway.admin_refresh import AdminRefresher
 from gateway.api import ApiServices, create_api
+from gateway.api.connection_guard import ConnectionGuard, HttpLimits, guarded_protocol
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
 from gateway.circuit import BreakerState, CircuitBreaker
@@ -273,8 +274,21 @@ class Gateway:
                 ),
             )
         )
+        guard = ConnectionGuard(
+            HttpLimits(
+                head_timeout=s.http_head_timeout or None,
+                body_timeout=s.http_body_timeout or None,
+                max_body=s.http_max_body or None,
+                max_connections=s.http_max_connections or None,
+                max_connections_per_address=s.http_max_connections_per_address or None,
+            )
+        )
+        guard.on_refused = lambda reason: self.metrics.http_refused.labels(reason=reason).inc()
+        self.metrics.http_connections.set_function(lambda: guard.open)
+        self.http_guard = guard
         config = uvicorn.Config(
             api,
+            http=guarded_protocol(guard),
             host=s.http_host,
             port=s.http_port,
             lifespan="off",

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Slowloris and flood guards of the REST API (seconds; 0 disables a limit): a request head
+    # must arrive within http_head_timeout, its body within http_body_timeout after the head.
+    http_head_timeout: float = Field(default=10.0, ge=0)
+    http_body_timeout: float = Field(default=30.0, ge=0)
+    http_max_body: int = Field(default=4 * 1024 * 1024, ge=0, description="octets")
+    http_max_connections: int = Field(default=2000, ge=0)
+    http_max_connections_per_address: int = Field(default=200, ge=0)
     smpp_host: str = "127.0.0.1"
     smpp_port: int = Field(default=2775, ge=0, le=65535)
     smpp_window: int = Field(default=100, ge=1, description="requests in progress per bind")

@@ -109,6 +109,15 @@ class Metrics:
         self.smpp_binds = Gauge(
             "gateway_smpp_server_binds", "ESME binds to our SMPP server", ["system_id"], registry=r
         )
+        self.http_connections = Gauge(
+            "gateway_http_connections", "Open connections to the REST API", registry=r
+        )
+        self.http_refused = Counter(
+            "gateway_http_refused",
+            "HTTP connections or requests refused by the connection guard, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.smpp_connections = Gauge(
             "gateway_smpp_server_connections",
             "Open connections to our SMPP server, bound or not",

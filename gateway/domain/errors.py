@@ -150,6 +150,15 @@ NumberNotFound = _client_error("number.not_found", 404, "No such number in this 
 NumberTaken = _client_error("number.taken", 409, "The number belongs to another account")
 RouteNotFound = _client_error("route.not_found", 404, "No such route")
 RouteInvalid = _client_error("route.invalid", 422, "Invalid route")
+# Answered by the HTTP connection guard (gateway/api/connection_guard.py) before the request
+# reaches a route: slow or oversized requests and connection floods.
+RequestTimeout = _client_error(
+    "request.timeout", 408, "The request head or body did not arrive in time"
+)
+RequestTooLarge = _client_error("request.too_large", 413, "Request body too large")
+TooManyConnections = _client_error(
+    "gateway.too_many_connections", 503, "Too many open connections from this address or in all"
+)
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -194,4 +203,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     NumberTaken,
     RouteNotFound,
     RouteInvalid,
+    RequestTimeout,
+    RequestTooLarge,
+    TooManyConnections,
 )
