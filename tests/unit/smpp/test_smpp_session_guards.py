@@ -70,3 +70,19 @@ def test_completed_pdu_clears_the_deadline_and_a_new_partial_restarts_it() -> No
     assert all(not isinstance(e, PduTimedOut) for e in events)
     assert session.next_deadline() is None
 
+
+def test_unbind_before_bind_is_refused_with_an_unbind_resp_the_session_can_send() -> None:
+    # Found by the session fuzz target: the reply the session offered was one it refused to
+    # send, so the ESME got no answer at all.
+    from gateway.smpp.codes import CommandStatus
+    from gateway.smpp.pdu import Unbind, UnbindResp
+    from gateway.smpp.session import ProtocolErrorOccurred
+    from gateway.smpp.state import BindState
+
+    session = _session(Clock())
+    (event,) = session.receive_data(encode(Unbind(5)))
+    assert isinstance(event, ProtocolErrorOccurred)
+    reply = event.error.reply
+    assert reply == UnbindResp(5, CommandStatus.ESME_RINVBNDSTS)
+    session.send(reply)
+    assert session.state is BindState.OPEN
