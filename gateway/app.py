@@ -285,6 +285,8 @@ class Gateway:
         )
         guard.on_refused = lambda reason: self.metrics.http_refused.labels(reason=reason).inc()
         self.metrics.http_connections.set_function(lambda: guard.open)
+        loop = asyncio.get_running_loop()
+        self.metrics.asyncio_tasks.set_function(lambda: len(asyncio.all_tasks(loop)))
         self.http_guard = guard
         config = uvicorn.Config(
             api,

@@ -109,6 +109,9 @@ class Metrics:
         self.smpp_binds = Gauge(
             "gateway_smpp_server_binds", "ESME binds to our SMPP server", ["system_id"], registry=r
         )
+        self.asyncio_tasks = Gauge(
+            "gateway_asyncio_tasks", "Tasks alive on the event loop (read when scraped)", registry=r
+        )
         self.http_connections = Gauge(
             "gateway_http_connections", "Open connections to the REST API", registry=r
         )
