@@ -24,8 +24,10 @@ def test_seeds_and_crash_corpus_replay_cleanly(target: str) -> None:
 
 
 def test_corpus_holds_the_crashes_found_so_far() -> None:
-    # The unbind-before-bind reply the session refused to send (see test_smpp_session_guards).
+    # Replies the session offered and then refused to send (see test_smpp_session_guards):
+    # an unbind before bind, and a malformed unbind while bound.
     assert bytes.fromhex("0000000f") in corpus("session")
+    assert bytes.fromhex("03003dd28168260300040332") in corpus("session")
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))

@@ -86,3 +86,23 @@ def test_unbind_before_bind_is_refused_with_an_unbind_resp_the_session_can_send(
     assert reply == UnbindResp(5, CommandStatus.ESME_RINVBNDSTS)
     session.send(reply)
     assert session.state is BindState.OPEN
+
+
+def test_malformed_unbind_while_bound_is_answered_and_the_bind_stays() -> None:
+    # Found by the session fuzz target (a million cases): an unbind with trailing octets got
+    # an error unbind_resp the session then refused to send in a bound state.
+    from gateway.smpp.codes import CommandStatus
+    from gateway.smpp.pdu import Unbind, UnbindResp
+    from gateway.smpp.session import ProtocolErrorOccurred
+    from gateway.smpp.state import BindState
+
+    session = _session(Clock())
+    session.receive_data(encode(BindTransceiver(1)))
+    session.send(BindTransceiverResp(1))
+    frame = bytearray(encode(Unbind(13)) + b"\x00" * 3)
+    frame[0:4] = len(frame).to_bytes(4, "big")
+    (event,) = session.receive_data(bytes(frame))
+    assert isinstance(event, ProtocolErrorOccurred)
+    assert event.error.reply == UnbindResp(13, CommandStatus.ESME_RINVCMDLEN)
+    session.send(event.error.reply)
+    assert session.state is BindState.BOUND_TRX
