@@ -31,6 +31,9 @@ from gateway.domain.errors import (
 
 log = logging.getLogger(__name__)
 
+# Seconds a refused request's remaining body is read and dropped before the connection closes.
+LINGER = 2.0
+
 __all__ = ["ConnectionGuard", "HttpLimits", "guarded_protocol"]
 
 
@@ -144,8 +147,13 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
-            return
+            return  # discarded while lingering
         super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self._refused:
+            self._disarm()
+            self.transport.close()
 
     # -- parser callbacks -------------------------------------------------------------------
 
@@ -160,7 +168,12 @@ class _GuardedProtocol(HttpToolsProtocol):
         max_body = self.guard.limits.max_body
         declared = next((v for k, v in self.headers if k == b"content-length"), b"")
         if max_body is not None and declared.isdigit() and int(declared) > max_body:
-            self._refuse("too_large", RequestTooLarge, f"bodies are limited to {max_body} bytes")
+            self._refuse(
+                "too_large",
+                RequestTooLarge,
+                f"bodies are limited to {max_body} bytes",
+                linger=True,
+            )
             return
         super().on_headers_complete()
         if not self.parser.should_upgrade():
@@ -173,7 +186,12 @@ class _GuardedProtocol(HttpToolsProtocol):
         max_body = self.guard.limits.max_body
         if max_body is not None and self._body_seen > max_body:
             # A chunked body (no length announced) that outgrew the limit.
-            self._refuse("too_large", RequestTooLarge, f"bodies are limited to {max_body} bytes")
+            self._refuse(
+                "too_large",
+                RequestTooLarge,
+                f"bodies are limited to {max_body} bytes",
+                linger=True,
+            )
             return
         super().on_body(body)
 
@@ -217,8 +235,13 @@ class _GuardedProtocol(HttpToolsProtocol):
             return
         self._refuse("body_timeout", RequestTimeout, "the request body did not arrive in time")
 
-    def _refuse(self, reason: str, error: type[ClientError], detail: str) -> None:
-        """Answer with a problem (unless a response already began) and close."""
+    def _refuse(
+        self, reason: str, error: type[ClientError], detail: str, *, linger: bool = False
+    ) -> None:
+        """Answer with a problem (unless a response already began) and close. ``linger``: a
+        client still sending its body would get a reset instead of our answer if we closed
+        with its data unread, so half-close, read and discard for up to LINGER seconds, then
+        close (nothing is buffered meanwhile)."""
         self._refused = True
         self._disarm()
         self.guard.count(reason)
@@ -233,4 +256,8 @@ class _GuardedProtocol(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
             self.transport.write(_problem_bytes(error, detail))
+        if linger and self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._deadline = self.loop.call_later(LINGER, self.transport.close)
+            return
         self.transport.close()
