@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from pydantic import ValidationError
 
@@ -69,11 +69,17 @@ class AdminRefresher:
         self._version: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._on_change: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def version(self) -> int | None:
         """The config version this node runs with."""
         return self._version
+
+    def on_change(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Call `callback` after each reload caused by a new config version (e.g. to close
+        SMPP binds whose credentials were revoked)."""
+        self._on_change.append(callback)
 
     async def refresh(self) -> None:
         """Reload what changed since the last call; usage counters always."""
@@ -82,6 +88,8 @@ class AdminRefresher:
             if version != self._version:
                 await self._reload()
                 self._version = version
+                for callback in self._on_change:
+                    await callback()
             await self._policy.refresh_usage()
 
     async def _reload(self) -> None:

@@ -241,6 +241,7 @@ class Gateway:
             clock=self.clock,
         )
         await self.smpp_server.start()
+        refresher.on_change(self.smpp_server.revalidate_binds)
         self.metrics.before_render(self._refresh_gauges)
         self.idempotency = Idempotency(store=store)
         self.idempotency.start()
@@ -442,7 +443,8 @@ class Gateway:
         store_ok = True
         try:
             assert self.store is not None
-            await asyncio.wait_for(self.store.ping(), timeout=2)
+            async with asyncio.timeout(2):
+                await self.store.ping()
         except Exception as exc:
             store_ok = False
             body["store_error"] = type(exc).__name__
@@ -467,7 +469,8 @@ class Gateway:
         if self.http is not None and self._http_task is not None:
             self.http.should_exit = True
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._http_task, timeout=s.shutdown_timeout)
+                async with asyncio.timeout(s.shutdown_timeout):
+                    await self._http_task
             done("HTTP closed")
         if self.smpp_server is not None:
             await self.smpp_server.stop(timeout=s.shutdown_timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -277,6 +278,35 @@ class Settings(BaseSettings):
 # Variables with the prefix that are read elsewhere, not settings.
 _NOT_SETTINGS = {"GATEWAY_CONFIG_FILE", "GATEWAY_MIGRATIONS_DIR"}
 
+# Settings that carry a secret (a key, a password, a URL with credentials in it) may instead
+# be read from a file named by `GATEWAY_<NAME>_FILE`, as Docker and Kubernetes mount secrets,
+# so they need not sit in the environment of the process (visible in /proc, `docker inspect`).
+SECRET_FILE_SETTINGS = (
+    "admin_key",
+    "demo_key",
+    "demo_smpp_password",
+    "database_url",
+    "redis_url",
+    "upstream",
+)
+
+
+def _secrets_from_files(overrides: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in SECRET_FILE_SETTINGS:
+        file_var = f"GATEWAY_{name.upper()}_FILE"
+        path = os.environ.get(file_var)
+        if path is None or name in overrides:
+            continue
+        if f"GATEWAY_{name.upper()}" in os.environ:
+            raise ConfigError(f"GATEWAY_{name.upper()} and {file_var} are both set; set one")
+        try:
+            # One trailing newline is what `echo` and most editors leave; nothing else is cut.
+            found[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file_var}: cannot read {path}: {type(exc).__name__}") from None
+    return found
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, the config file and `overrides`; a bad value raises
@@ -286,9 +316,11 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"GATEWAY_CONFIG_FILE: no such file: {config_file}")
     # A misspelt variable would otherwise be ignored without a word, and the default used.
     known = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields} | _NOT_SETTINGS
+    known |= {f"GATEWAY_{name.upper()}_FILE" for name in SECRET_FILE_SETTINGS}
     unknown = sorted(k for k in os.environ if k.startswith("GATEWAY_") and k not in known)
     if unknown:
         raise ConfigError("\n".join(f"unknown setting {name}" for name in unknown))
+    overrides = {**_secrets_from_files(overrides), **overrides}
     try:
         return Settings(**overrides)
     except ValidationError as exc:
