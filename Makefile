@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate lock
+.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate lock fuzz fuzz-atheris soak
 
 # constraints.txt pins every package to the versions the suite last passed with, so a new
 # release upstream cannot break a clean checkout; `make lock` moves them forward on purpose.
@@ -60,6 +60,22 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick
+
+# A million mutational cases per target (PDU decoder, SMPP session, text engine): FUZZ_CASES.
+FUZZ_CASES ?= 1000000
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --cases $(FUZZ_CASES)
+
+# Coverage-guided (atheris, the optional `fuzz` extra), one target at a time: FUZZ_TARGET.
+FUZZ_TARGET ?= session
+fuzz-atheris: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	$(BIN)/python -m tests.fuzz --engine atheris --target $(FUZZ_TARGET) --cases $(FUZZ_CASES)
+
+# A real gateway under steady REST and SMPP load for SOAK_SECONDS (default 30 minutes).
+SOAK_SECONDS ?= 1800
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -99,11 +99,17 @@ class SmppLoadResult:
 class _Budget:
     remaining: int
     deadline: float = float("inf")
+    rate: float = 0.0  # submits/s over all binds once started; 0: as fast as windows allow
+    start: float = 0.0
+    issued: int = 0
 
     def take(self, now: float) -> bool:
         if self.remaining <= 0 or now >= self.deadline:
             return False
+        if self.rate and self.issued >= (now - self.start) * self.rate + 1:
+            return False
         self.remaining -= 1
+        self.issued += 1
         return True
 
     def exhausted(self, now: float) -> bool:
@@ -262,15 +268,18 @@ async def run_load(
     duration: float,
     receipt_timeout: float,
     template: SubmitSm = DEFAULT_SUBMIT,
+    rate: float = 0.0,
 ) -> SmppLoadResult:
     """Bind `binds` times (plus one receiver for `transmitter` binds, so receipts come back),
-    submit up to `count` submit_sm for up to `duration` seconds, wait up to `receipt_timeout`
-    for a receipt per accepted submit, unbind."""
+    submit up to `count` submit_sm for up to `duration` seconds (at `rate` per second when
+    given, else as fast as the windows allow), wait up to `receipt_timeout` for a receipt per
+    accepted submit, unbind."""
     loop = asyncio.get_running_loop()
     result = SmppLoadResult()
     budget = _Budget(count)
     modes: list[BindMode] = [mode] * binds + (["receiver"] if mode == "transmitter" else [])
     connections: list[_Esme] = []
+    ticker: asyncio.Task[None] | None = None
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     try:
@@ -301,6 +310,18 @@ async def run_load(
         for conn in submitters:
             conn.sending = True
             conn.pump()
+        if rate:
+            budget.rate = rate
+            budget.start = time.perf_counter()
+
+            async def tick() -> None:
+                # Paced: responses alone would not wake the binds when the rate is the limit.
+                while True:
+                    await asyncio.sleep(min(0.01, 1 / rate))
+                    for conn in submitters:
+                        conn.pump()
+
+            ticker = asyncio.create_task(tick())
         # Until the budget is spent and every window empty (each response or timeout pumps).
         await _poll_until(
             lambda: (
@@ -316,6 +337,8 @@ async def run_load(
             timeout=receipt_timeout,
         )
     finally:
+        if ticker is not None:
+            ticker.cancel()
         await asyncio.gather(*(c.unbind(timeout=2) for c in connections), return_exceptions=True)
         result.generator_cpu = time.process_time() - cpu0
         result.wall = time.perf_counter() - wall0

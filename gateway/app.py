@@ -29,6 +29,7 @@ from gateway.account_policy import AccountPolicy
 from gateway.accounts import AccountAdmin
 from gateway.admin_refresh import AdminRefresher
 from gateway.api import ApiServices, create_api
+from gateway.api.connection_guard import ConnectionGuard, HttpLimits, guarded_protocol
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
 from gateway.circuit import BreakerState, CircuitBreaker
@@ -230,6 +231,12 @@ class Gateway:
                 window=s.smpp_window,
                 tls=_tls_context(s),
                 reuse_port=s.worker,
+                bind_timeout=s.smpp_bind_timeout or None,
+                pdu_timeout=s.smpp_pdu_timeout or None,
+                write_stall_timeout=s.smpp_write_stall_timeout or None,
+                write_buffer_limit=s.smpp_write_buffer_limit,
+                max_connections=s.smpp_max_connections,
+                max_connections_per_address=s.smpp_max_connections_per_address,
             ),
             store=store,
             intake=self.intake,
@@ -283,8 +290,23 @@ class Gateway:
                 ),
             )
         )
+        guard = ConnectionGuard(
+            HttpLimits(
+                head_timeout=s.http_head_timeout or None,
+                body_timeout=s.http_body_timeout or None,
+                max_body=s.http_max_body or None,
+                max_connections=s.http_max_connections or None,
+                max_connections_per_address=s.http_max_connections_per_address or None,
+            )
+        )
+        guard.on_refused = lambda reason: self.metrics.http_refused.labels(reason=reason).inc()
+        self.metrics.http_connections.set_function(lambda: guard.open)
+        loop = asyncio.get_running_loop()
+        self.metrics.asyncio_tasks.set_function(lambda: len(asyncio.all_tasks(loop)))
+        self.http_guard = guard
         config = uvicorn.Config(
             api,
+            http=guarded_protocol(guard),
             host=s.http_host,
             port=s.http_port,
             lifespan="off",

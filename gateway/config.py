@@ -132,12 +132,28 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Slowloris and flood guards of the REST API (seconds; 0 disables a limit): a request head
+    # must arrive within http_head_timeout, its body within http_body_timeout after the head.
+    http_head_timeout: float = Field(default=10.0, ge=0)
+    http_body_timeout: float = Field(default=30.0, ge=0)
+    http_max_body: int = Field(default=4 * 1024 * 1024, ge=0, description="octets")
+    http_max_connections: int = Field(default=2000, ge=0)
+    http_max_connections_per_address: int = Field(default=200, ge=0)
     smpp_host: str = "127.0.0.1"
     smpp_port: int = Field(default=2775, ge=0, le=65535)
     smpp_window: int = Field(default=100, ge=1, description="requests in progress per bind")
     smpp_packed: bool = Field(default=False, description="ESMEs send GSM 7-bit packed")
     smpp_tls_cert: str | None = Field(default=None, description="PEM file; enables TLS")
     smpp_tls_key: str | None = None
+    # Slowloris guards of the SMPP server (seconds; 0 disables a timeout): bind within
+    # bind_timeout of connecting, finish each PDU begun within pdu_timeout, read what we send
+    # (write buffer over smpp_write_buffer_limit octets for write_stall_timeout: dropped).
+    smpp_bind_timeout: float = Field(default=15.0, ge=0)
+    smpp_pdu_timeout: float = Field(default=15.0, ge=0)
+    smpp_write_stall_timeout: float = Field(default=30.0, ge=0)
+    smpp_write_buffer_limit: int = Field(default=256 * 1024, ge=4096)
+    smpp_max_connections: int = Field(default=1000, ge=1)
+    smpp_max_connections_per_address: int = Field(default=50, ge=1)
 
     upstream: str = "simulator"
     # More carriers: `[connectors.NAME]` tables in the config file (or JSON in

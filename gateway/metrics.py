@@ -109,6 +109,29 @@ class Metrics:
         self.smpp_binds = Gauge(
             "gateway_smpp_server_binds", "ESME binds to our SMPP server", ["system_id"], registry=r
         )
+        self.asyncio_tasks = Gauge(
+            "gateway_asyncio_tasks", "Tasks alive on the event loop (read when scraped)", registry=r
+        )
+        self.http_connections = Gauge(
+            "gateway_http_connections", "Open connections to the REST API", registry=r
+        )
+        self.http_refused = Counter(
+            "gateway_http_refused",
+            "HTTP connections or requests refused by the connection guard, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.smpp_connections = Gauge(
+            "gateway_smpp_server_connections",
+            "Open connections to our SMPP server, bound or not",
+            registry=r,
+        )
+        self.smpp_dropped = Counter(
+            "gateway_smpp_server_dropped",
+            "Connections refused or closed by our SMPP server's guards, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.smpp_throttled = Counter(
             "gateway_smpp_server_throttled",
             "Requests answered ESME_RTHROTTLED (window or rate exceeded)",

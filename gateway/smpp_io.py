@@ -29,8 +29,23 @@ log = logging.getLogger(__name__)
 
 
 class SessionProtocol(asyncio.Protocol):
-    def __init__(self, role: Role, config: SessionConfig | None = None) -> None:
+    """``write_stall_timeout``: close when the peer has not read for this long while our write
+    buffer is over ``write_buffer_limit`` octets; past four times that limit (a peer that stopped
+    reading while we keep answering) the connection is dropped at once, so what we hold for one
+    peer stays bounded. None: no limit (the transport's defaults)."""
+
+    def __init__(
+        self,
+        role: Role,
+        config: SessionConfig | None = None,
+        *,
+        write_stall_timeout: float | None = None,
+        write_buffer_limit: int | None = None,
+    ) -> None:
         self._loop = asyncio.get_running_loop()
+        self._write_stall_timeout = write_stall_timeout
+        self._write_buffer_limit = write_buffer_limit
+        self._stall_timer: asyncio.TimerHandle | None = None
         self.session = Session(role, config, clock=self._loop.time)
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
@@ -45,6 +60,8 @@ class SessionProtocol(asyncio.Protocol):
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self.transport = cast(asyncio.Transport, transport)
         self.peer = transport.get_extra_info("peername")
+        if self._write_buffer_limit is not None:
+            self.transport.set_write_buffer_limits(high=self._write_buffer_limit)
         self._arm_timer()
         self.on_connected()
 
@@ -59,6 +76,9 @@ class SessionProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         self._writable.set()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -66,9 +86,16 @@ class SessionProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._writable.clear()
+        if self._write_stall_timeout is not None and self._stall_timer is None:
+            self._stall_timer = self._loop.call_later(
+                self._write_stall_timeout, self._on_write_stall
+            )
 
     def resume_writing(self) -> None:
         self._writable.set()
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
 
     # -- for subclasses ---------------------------------------------------------------------
 
@@ -80,6 +107,11 @@ class SessionProtocol(asyncio.Protocol):
         data = self.session.send(pdu)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+            limit = self._write_buffer_limit
+            if limit is not None and self.transport.get_write_buffer_size() > 4 * limit:
+                log.warning("SMPP peer %s is not reading; dropping the connection", self.peer)
+                self.on_write_stalled()
+                self.transport.abort()
         self._arm_timer()
         return pdu
 
@@ -99,6 +131,9 @@ class SessionProtocol(asyncio.Protocol):
 
     def on_closed(self, exc: Exception | None) -> None:
         """Called once the connection is gone."""
+
+    def on_write_stalled(self) -> None:
+        """Called just before a peer that stopped reading is dropped."""
 
     def handle_event(self, event: Event) -> None:
         raise NotImplementedError
@@ -143,6 +178,14 @@ class SessionProtocol(asyncio.Protocol):
                 return
             self._timer.cancel()
         self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_write_stall(self) -> None:
+        self._stall_timer = None
+        if self.transport is not None and not self._writable.is_set():
+            log.warning("SMPP peer %s stopped reading; dropping the connection", self.peer)
+            self.on_write_stalled()
+            # close() would wait for the buffer to drain, which is what never happens.
+            self.transport.abort()
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.domain import GatewayError
-from gateway.domain.errors import CLIENT_ERRORS
+from gateway.domain.errors import CLIENT_ERRORS, MalformedRequest
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body json.loads could not read at all (invalid UTF-8,
+            # nesting deeper than the parser's recursion limit): the catalogue's malformed body.
+            return problem(
+                400,
+                MalformedRequest.code,
+                MalformedRequest.title,
+                "the body is not valid UTF-8 JSON (or is nested too deeply)",
+            )
         code = {404: "http.not_found", 405: "http.method_not_allowed"}.get(
             exc.status_code, "http.error"
         )

@@ -157,6 +157,15 @@ ConnectorConfigManaged = _client_error(
     "connector.config_managed", 409, "The connector is defined in the configuration"
 )
 ConnectorInUse = _client_error("connector.in_use", 409, "Routes still send to the connector")
+# Answered by the HTTP connection guard (gateway/api/connection_guard.py) before the request
+# reaches a route: slow or oversized requests and connection floods.
+RequestTimeout = _client_error(
+    "request.timeout", 408, "The request head or body did not arrive in time"
+)
+RequestTooLarge = _client_error("request.too_large", 413, "Request body too large")
+TooManyConnections = _client_error(
+    "gateway.too_many_connections", 503, "Too many open connections from this address or in all"
+)
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -206,4 +215,7 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     ConnectorInvalid,
     ConnectorConfigManaged,
     ConnectorInUse,
+    RequestTimeout,
+    RequestTooLarge,
+    TooManyConnections,
 )

@@ -60,10 +60,12 @@ from gateway.smpp.receipt import (
 )
 from gateway.smpp.session import (
     BindState,
+    BindTimedOut,
     ConnectionClosed,
     EnquireLinkDue,
     Event,
     LinkTimedOut,
+    PduTimedOut,
     ProtocolErrorOccurred,
     RequestReceived,
     ResponseReceived,
@@ -80,6 +82,7 @@ __all__ = [
     "BindReceiver",
     "BindReceiverResp",
     "BindState",
+    "BindTimedOut",
     "BindTransceiver",
     "BindTransceiverResp",
     "BindTransmitter",
@@ -107,6 +110,7 @@ __all__ = [
     "NetworkErrorCode",
     "Outbind",
     "Pdu",
+    "PduTimedOut",
     "ProtocolErrorOccurred",
     "QuerySm",
     "QuerySmResp",

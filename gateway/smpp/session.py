@@ -25,10 +25,12 @@ from gateway.smpp.state import BIND_REQUESTS, BOUND_STATES, BindState, Role, nex
 __all__ = [
     "MAX_SEQUENCE_NUMBER",
     "BindState",
+    "BindTimedOut",
     "ConnectionClosed",
     "EnquireLinkDue",
     "Event",
     "LinkTimedOut",
+    "PduTimedOut",
     "ProtocolErrorOccurred",
     "RequestReceived",
     "ResponseReceived",
@@ -59,6 +61,11 @@ class SessionConfig:
     enquire_link_interval: float = 30.0
     # Our enquire_link unanswered, and nothing else received, for this long: the peer is gone.
     link_timeout: float = 10.0
+    # Hostile or broken peers (slowloris): still unbound this long after the session began
+    # (``BindTimedOut``), or a PDU begun and not completed within this long, however slowly its
+    # octets keep arriving (``PduTimedOut``). None: no limit (a client waiting for its SMSC).
+    bind_timeout: float | None = None
+    pdu_timeout: float | None = None
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -110,6 +117,19 @@ class LinkTimedOut(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class BindTimedOut(Event):
+    """The peer did not bind within bind_timeout of the session's start: close the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class PduTimedOut(Event):
+    """A PDU was begun and not completed within pdu_timeout (``buffered`` octets of it held):
+    the peer is stalled or dribbling; close the connection."""
+
+    buffered: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionClosed(Event):
     """The peer closed the connection. ``unanswered``: our requests that never got a response,
     in the order sent (to retry elsewhere; they may or may not have been processed)."""
@@ -154,6 +174,10 @@ class Session:
         self._last_received = now
         self._idle_deadline = now + self.config.enquire_link_interval
         self._broken = False
+        bind_timeout = self.config.bind_timeout
+        self._bind_deadline = None if bind_timeout is None else now + bind_timeout
+        # When the PDU now partly in the framer must be complete; None while none is partial.
+        self._partial_deadline: float | None = None
 
     # --- introspection -------------------------------------------------------------------
 
@@ -285,6 +309,13 @@ class Session:
         except RemoteProtocolError as exc:
             self._broken = True
             return [ProtocolErrorOccurred(exc)]
+        if self.config.pdu_timeout is not None:
+            # The clock starts with a PDU's first octet and is not reset by later ones, so a
+            # peer sending one octet a second cannot hold the connection open forever.
+            if not self._framer.buffered:
+                self._partial_deadline = None
+            elif frames or self._partial_deadline is None:
+                self._partial_deadline = now + self.config.pdu_timeout
         for frame in frames:
             self._receive_frame(frame, events)
             if self._broken:
@@ -400,13 +431,28 @@ class Session:
             and (deadline is None or self._idle_deadline < deadline)
         ):
             deadline = self._idle_deadline
+        for guard in (self._guard_deadline(), self._partial_deadline):
+            if guard is not None and (deadline is None or guard < deadline):
+                deadline = guard
         return deadline
+
+    def _guard_deadline(self) -> float | None:
+        # Only an unbound session waits for a bind; one that bound (even if since unbound and
+        # closed) is past it.
+        return self._bind_deadline if self._state is BindState.OPEN else None
 
     def handle_timer(self, now: float) -> list[Event]:
         """Report what is due at ``now``: timed-out requests, a due enquire_link, a dead link."""
         if self._state is BindState.CLOSED or self._broken:
             return []
         events: list[Event] = []
+        bind_deadline = self._guard_deadline()
+        if bind_deadline is not None and bind_deadline <= now:
+            self._bind_deadline = None
+            events.append(BindTimedOut())
+        if self._partial_deadline is not None and self._partial_deadline <= now:
+            self._partial_deadline = None
+            events.append(PduTimedOut(self._framer.buffered))
         expired = [seq for seq, o in self._outstanding.items() if o.deadline <= now]
         for sequence in expired:
             entry = self._forget(sequence)

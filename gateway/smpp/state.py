@@ -109,6 +109,10 @@ for _side in (_E, _S):
     _allow(BOUND_STATES, _side, _C.UNBIND, UNBINDING)
     _allow([UNBINDING], _side, _C.UNBIND_RESP, CLOSED)
     _allow([UNBINDING], _side, _C.UNBIND_RESP, CLOSED, ok=False)
+    # An unbind refused outside UNBINDING (before any bind: ESME_RINVBNDSTS; a malformed one
+    # while bound: its decode error) gets an unbind_resp carrying the error, which changes
+    # nothing: every request gets its answer.
+    _allow([OPEN, *BOUND_STATES], _side, _C.UNBIND_RESP, ok=False)
     # §4.3: generic_nack answers any unusable PDU, in any live state, and changes nothing.
     _allow(_LIVE, _side, _C.GENERIC_NACK)
     _allow(_LIVE, _side, _C.GENERIC_NACK, ok=False)

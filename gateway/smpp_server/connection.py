@@ -41,10 +41,12 @@ from gateway.smpp.pdu import (
     error_reply,
 )
 from gateway.smpp.session import (
+    BindTimedOut,
     ConnectionClosed,
     EnquireLinkDue,
     Event,
     LinkTimedOut,
+    PduTimedOut,
     RequestReceived,
     ResponseReceived,
     ResponseTimedOut,
@@ -77,7 +79,11 @@ class EsmeConnection(SessionProtocol):
                 window=server.settings.deliver_window,
                 enquire_link_interval=server.settings.enquire_link_interval,
                 response_timeout=server.settings.response_timeout,
+                bind_timeout=server.settings.bind_timeout,
+                pdu_timeout=server.settings.pdu_timeout,
             ),
+            write_stall_timeout=server.settings.write_stall_timeout,
+            write_buffer_limit=server.settings.write_buffer_limit,
         )
         self.server = server
         self.credential: SmppCredential | None = None
@@ -87,11 +93,14 @@ class EsmeConnection(SessionProtocol):
         self._binding = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: dict[int, OutboxItem] = {}  # our deliver_sm seq -> outbox item
+        self.admitted = False  # counted in the server's registry (within its connection caps)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def on_connected(self) -> None:
-        self.server.connection_opened(self)
+        if not self.server.connection_opened(self) and self.transport is not None:
+            # Over a connection cap: refused before a single byte is read.
+            self.transport.abort()
 
     def on_closed(self, exc: Exception | None) -> None:
         for task in self._tasks:
@@ -99,6 +108,9 @@ class EsmeConnection(SessionProtocol):
         undelivered = list(self._deliveries.values())
         self._deliveries.clear()
         self.server.connection_closed(self, undelivered)
+
+    def on_write_stalled(self) -> None:
+        self.server.connection_dropped("write_stall")
 
     @property
     def system_id(self) -> str | None:
@@ -156,6 +168,14 @@ class EsmeConnection(SessionProtocol):
             case LinkTimedOut():
                 log.info("ESME %s stopped answering enquire_link; closing", self.system_id)
                 self.close()
+            case BindTimedOut():
+                log.info("SMPP peer %s did not bind in time; closing", self.peer)
+                self.server.connection_dropped("bind_timeout")
+                self.close()
+            case PduTimedOut(buffered=buffered):
+                log.info("SMPP peer %s left a PDU unfinished (%d octets)", self.peer, buffered)
+                self.server.connection_dropped("pdu_timeout")
+                self._abort()
             case ConnectionClosed():
                 pass
             case _:
@@ -195,6 +215,10 @@ class EsmeConnection(SessionProtocol):
                 self.transport.resume_reading()
         if self.is_open:
             self.send(response)
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
 
     def _reply_error(self, pdu: Pdu, status: int) -> None:
         self.send(_error_response(pdu, status))

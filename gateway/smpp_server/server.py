@@ -92,6 +92,15 @@ class SmppServerSettings:
     response_timeout: float = 10.0
     tls: ssl.SSLContext | None = None
     reuse_port: bool = False  # several worker processes share the port
+    # Against slowloris and idle sockets: a connection must bind within bind_timeout, finish
+    # each PDU it starts within pdu_timeout, and read what we send (buffer over
+    # write_buffer_limit octets for write_stall_timeout: closed). None disables a timeout.
+    bind_timeout: float | None = 15.0
+    pdu_timeout: float | None = 15.0
+    write_stall_timeout: float | None = 30.0
+    write_buffer_limit: int = 256 * 1024
+    max_connections: int = 1000  # open connections, bound or not
+    max_connections_per_address: int = 50  # from one source address
 
 
 class SmppServer:
@@ -124,6 +133,7 @@ class SmppServer:
         )
         self._server: asyncio.Server | None = None
         self.connections: set[EsmeConnection] = set()
+        self._per_address: dict[str, int] = {}
         self._binds: dict[str, list[EsmeConnection]] = defaultdict(list)
         self._failures: dict[str, int] = {}
         self._rates: dict[str, Gcra] = {}
@@ -163,11 +173,37 @@ class SmppServer:
 
     # -- registry ---------------------------------------------------------------------------
 
-    def connection_opened(self, conn: EsmeConnection) -> None:
+    def connection_opened(self, conn: EsmeConnection) -> bool:
+        """Register a new connection; False (refuse it) when over a connection cap."""
+        address = _address(conn)
+        if len(self.connections) >= self.settings.max_connections:
+            self.connection_dropped("max_connections")
+            log.warning("SMPP connection refused: %d open", len(self.connections))
+            return False
+        if self._per_address.get(address, 0) >= self.settings.max_connections_per_address:
+            self.connection_dropped("max_connections_per_address")
+            log.warning("SMPP connection refused: too many from %s", address)
+            return False
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        conn.admitted = True
         self.connections.add(conn)
+        self._metrics.smpp_connections.set(len(self.connections))
+        return True
+
+    def connection_dropped(self, reason: str) -> None:
+        self._metrics.smpp_dropped.labels(reason=reason).inc()
 
     def connection_closed(self, conn: EsmeConnection, undelivered: list[OutboxItem]) -> None:
+        if conn.admitted:
+            conn.admitted = False
+            address = _address(conn)
+            left = self._per_address.get(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+            else:
+                self._per_address.pop(address, None)
         self.connections.discard(conn)
+        self._metrics.smpp_connections.set(len(self.connections))
         if conn.system_id is not None and conn in self._binds[conn.system_id]:
             self._binds[conn.system_id].remove(conn)
             self._metrics.smpp_binds.labels(system_id=conn.system_id).set(
@@ -465,10 +501,13 @@ def _revoked(
         return "password changed"
     if not account_active:
         return "account suspended"
-    peer = str(conn.peer[0]) if conn.peer else "?"
-    if not _allowed(peer, credential.allowed_networks):
+    if not _allowed(_address(conn), credential.allowed_networks):
         return "address no longer allowed"
     return None
+
+
+def _address(conn: EsmeConnection) -> str:
+    return str(conn.peer[0]) if conn.peer else "?"
 
 
 def _allowed(peer: str, networks: Sequence[str]) -> bool:

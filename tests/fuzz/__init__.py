@@ -1,0 +1,1 @@
+"""Fuzzing: targets, a mutational engine, the atheris entry point and the crash corpus."""
