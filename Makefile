@@ -69,7 +69,7 @@ fuzz: $(STAMP)
 # Coverage-guided (atheris, the optional `fuzz` extra), one target at a time: FUZZ_TARGET.
 FUZZ_TARGET ?= session
 fuzz-atheris: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,fuzz]'
 	$(BIN)/python -m tests.fuzz --engine atheris --target $(FUZZ_TARGET) --cases $(FUZZ_CASES)
 
 # A real gateway under steady REST and SMPP load for SOAK_SECONDS (default 30 minutes).
