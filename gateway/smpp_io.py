@@ -1,7 +1,9 @@
 """Thin asyncio transport for a sans-IO `gateway.smpp.Session`.
 
 Reads bytes, feeds the session, hands each event to `handle_event`, writes what the subclass
-sends, and drives the session's timers with one `call_at` handle. Flow control both ways: when
+sends, and drives the session's timers with one `call_at` handle. PDUs sent in one turn of the
+event loop leave in one write (a window of responses settled by one group commit is one
+system call, not a hundred). Flow control both ways: when
 the socket's write buffer is full, senders wait (`drain`); subclasses may `pause_reading()`
 when their own queue is full. Used by the SMSC simulator, the SMPP client connector and the
 SMPP server alike, so all three behave the same on the wire.
@@ -38,6 +40,7 @@ class SessionProtocol(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self.closed = self._loop.create_future()
+        self._outgoing: list[bytes] = []  # encoded PDUs waiting for the end of this loop turn
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -59,6 +62,7 @@ class SessionProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._outgoing.clear()
         self._writable.set()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -79,7 +83,9 @@ class SessionProtocol(asyncio.Protocol):
             pdu = _with_sequence(pdu, self.session.next_sequence_number())
         data = self.session.send(pdu)
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+            if not self._outgoing:
+                self._loop.call_soon(self._write_outgoing)
+            self._outgoing.append(data)
         self._arm_timer()
         return pdu
 
@@ -88,6 +94,7 @@ class SessionProtocol(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._write_outgoing()  # what was sent before the close goes out first
             self.transport.close()
 
     @property
@@ -119,6 +126,14 @@ class SessionProtocol(asyncio.Protocol):
                     log.exception("SMPP handler broke the protocol; closing the connection")
                     self.close()
         self._arm_timer()
+
+    def _write_outgoing(self) -> None:
+        if not self._outgoing:
+            return
+        data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
+        self._outgoing.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def _answer_protocol_error(self, event: ProtocolErrorOccurred) -> None:
         error = event.error
