@@ -48,7 +48,9 @@ class GroupCommit(Generic[T, R]):
         self._pending_weight += self._weigh(item)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="group-commit")
-        return await asyncio.shield(future)
+        # No `asyncio.shield`: a cancelled caller cancels only its own future, which the
+        # flusher then skips; the item stays in its batch and is written all the same.
+        return await future
 
     async def _flush(self) -> None:
         try:

@@ -284,9 +284,9 @@ class Intake:
         for m in messages:
             kind = m.message_type.value
             if not m.continuation:  # a later part of an SMPP long message is not a new message
-                self._metrics.messages_accepted.labels(account=m.account_id, type=kind).inc()
+                self._metrics.child(self._metrics.messages_accepted, m.account_id, kind).inc()
             segments = m.billed_segments or len(m.parts)
-            self._metrics.segments_accepted.labels(account=m.account_id, type=kind).inc(segments)
+            self._metrics.child(self._metrics.segments_accepted, m.account_id, kind).inc(segments)
         return committed
 
     async def commit(self, message: NewMessage) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.domain import PartUpdate, Status, StatusChange, aggregate_status, public_part_id
+from gateway.domain.status import STATUS_BY_VALUE
 from gateway.store.sql import Row
 
 # How long a receipt waits for an ESME receiver to bind before it is dropped (and counted).
@@ -67,7 +68,7 @@ def message_row(r: Row) -> MessageRow:
     return MessageRow(
         id=r[0],
         account_id=r[1],
-        status=Status(r[2]),
+        status=STATUS_BY_VALUE[r[2]],
         segments=r[3],
         origin_system_id=r[4],
         source=r[5],
@@ -82,7 +83,7 @@ def part_row(r: Row) -> PartRow:
     return PartRow(
         message_id=r[0],
         seq=r[1],
-        status=Status(r[2]),
+        status=STATUS_BY_VALUE[r[2]],
         esme_receipt=r[3],
         error_code=r[4],
         submitted_at=r[5],
