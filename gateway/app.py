@@ -460,8 +460,8 @@ class Gateway:
     def _count_changes(self, changes: Any) -> None:
         now = time.time()
         for change in changes:
-            self.metrics.messages_status.labels(
-                account=change.account_id, status=change.status.value
+            self.metrics.child(
+                self.metrics.messages_status, change.account_id, change.status.value
             ).inc()
             if change.status.terminal:
                 # A message id carries its acceptance time, so no store read is needed.

@@ -464,7 +464,8 @@ class Dispatcher:
             self._metrics.upstream_rate.labels(connector=name).set(rate)
         started = time.perf_counter()
         await self._limiter.acquire(_limit_key(name))
-        self._metrics.ratelimit_wait.labels(connector=name).observe(time.perf_counter() - started)
+        wait = time.perf_counter() - started
+        self._metrics.child(self._metrics.ratelimit_wait, name).observe(wait)
 
     def _throttled(self, name: str) -> None:
         aimd = self._aimd.get(name)
@@ -491,11 +492,12 @@ class Dispatcher:
             return
         started = time.perf_counter()
         outcome = await connector.submit(part)
-        self._metrics.submit_latency.labels(connector=name).observe(time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        self._metrics.child(self._metrics.submit_latency, name).observe(latency)
         if outcome.upstream_id is not None:
             self._breakers[name].succeeded()
             self._meters[name].count()
-            self._metrics.parts_submitted.labels(connector=name, outcome="accepted").inc()
+            self._metrics.child(self._metrics.parts_submitted, name, "accepted").inc()
             update = PartUpdate(
                 part.message_id,
                 part.seq,

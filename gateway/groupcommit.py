@@ -43,12 +43,20 @@ class GroupCommit(Generic[T, R]):
         The caller may be cancelled (a client hanging up) but the write is not: an item handed
         in is committed either way, so commit-then-acknowledge never splits half way.
         """
+        # No `asyncio.shield`: a cancelled caller cancels only its own future, which the
+        # flusher then skips; the item stays in its batch and is written all the same.
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Hand `item` in now; the future settles with the writer's result for it (or its
+        error) once the write ends. For callers that follow the write with callbacks instead
+        of a task of their own."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._pending_weight += self._weigh(item)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="group-commit")
-        return await asyncio.shield(future)
+        return future
 
     async def _flush(self) -> None:
         try:

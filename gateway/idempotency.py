@@ -76,13 +76,20 @@ class Idempotency:
         self._task: asyncio.Task[None] | None = None
 
     async def run(
-        self, *, account_id: str, key: str | None, fingerprint: str, submit: Submit
+        self,
+        *,
+        account_id: str,
+        key: str | None,
+        fingerprint: str | Callable[[], str],
+        submit: Submit,
     ) -> Reply:
-        """Run `submit` once per (account, key); without a key, simply run it."""
+        """Run `submit` once per (account, key); without a key, simply run it. `fingerprint`
+        may be a function: it is then computed only for a request that carries a key."""
         if key is None:
             reply = await submit(None)
             assert reply is not None, "a request without a key is never a duplicate"
             return reply
+        request = fingerprint() if callable(fingerprint) else fingerprint
         slot = (account_id, key)
         if slot in self._in_flight:
             raise IdempotencyInProgress(
@@ -90,21 +97,21 @@ class Idempotency:
             )
         self._in_flight.add(slot)
         try:
-            stored = await self._replay(account_id, key, fingerprint)
+            stored = await self._replay(account_id, key, request)
             if stored is not None:
                 return stored
             now = self._clock()
 
             def stamp(status_code: int, body: bytes) -> IdempotencyRecord:
                 return IdempotencyRecord(
-                    account_id, key, fingerprint, status_code, body, now, now + self._ttl
+                    account_id, key, request, status_code, body, now, now + self._ttl
                 )
 
             reply = await submit(stamp)
             if reply is not None:
                 return reply
             # Another node committed a request with this key while we prepared ours.
-            stored = await self._replay(account_id, key, fingerprint)
+            stored = await self._replay(account_id, key, request)
             if stored is None:  # it expired in between: vanishingly rare, and safe to retry
                 raise IdempotencyInProgress("the Idempotency-Key changed hands; retry")
             return stored

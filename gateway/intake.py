@@ -285,14 +285,33 @@ class Intake:
         for m in messages:
             kind = m.message_type.value
             if not m.continuation:  # a later part of an SMPP long message is not a new message
-                self._metrics.messages_accepted.labels(account=m.account_id, type=kind).inc()
+                self._metrics.child(self._metrics.messages_accepted, m.account_id, kind).inc()
             segments = m.billed_segments or len(m.parts)
-            self._metrics.segments_accepted.labels(account=m.account_id, type=kind).inc(segments)
+            self._metrics.child(self._metrics.segments_accepted, m.account_id, kind).inc(segments)
         return committed
 
-    async def commit(self, message: NewMessage) -> None:
-        """Commit a message a front door built itself (the SMPP server); returns once durable."""
-        await self.submit_many([await self.admit(message)])
+    def hand_in(self, message: NewMessage) -> asyncio.Future[bool]:
+        """Hand an admitted message to the group commit and return at once: the future settles
+        when the write ends, and what `admit` counted is settled by the write, not by whoever
+        waits (the SMPP server follows the future with a callback, without a task per PDU).
+        Raises at once, having handed in nothing, when the node is draining or the store is
+        behind."""
+        try:
+            self._check_room()
+        except BaseException:
+            self._settle([message], committed=False)
+            raise
+        started = time.perf_counter()
+        future = self._commit.enqueue(SubmissionUnit((message,), None, None))
+
+        def written(done: asyncio.Future[bool]) -> None:
+            committed = not done.cancelled() and done.exception() is None
+            if committed:
+                self._metrics.intake_latency.observe(time.perf_counter() - started)
+            self._settle([message], committed=committed)
+
+        future.add_done_callback(written)
+        return future
 
     def _method(
         self, account_id: str, destination: str, kind: MessageType, source: str

@@ -6,9 +6,13 @@ connector names, statuses, message types, outcomes; never a phone number or a me
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -18,6 +22,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._refreshers: list[Callable[[], None]] = []
+        self._children: dict[tuple[MetricWrapperBase, tuple[Hashable, ...]], MetricWrapperBase] = {}
         r = self.registry
         # `account` is the account id: as many series as accounts, never numbers or message ids.
         self.messages_accepted = Counter(
@@ -210,6 +215,16 @@ class Metrics:
             "Webhook events committed and not yet acknowledged or given up (all nodes)",
             registry=r,
         )
+
+    def child(self, metric: M, *values: Hashable) -> M:
+        """`metric.labels(*values)` (in the metric's label order), cached: the hot paths count
+        per message, and prometheus_client validates the labels and takes a lock on every
+        `labels` call. Not for metrics whose children are removed (`clear`, `remove`)."""
+        key = (metric, values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found  # type: ignore[return-value]
 
     def before_render(self, refresh: Callable[[], None]) -> None:
         """Have `refresh` set gauges from live state each time the metrics are rendered."""

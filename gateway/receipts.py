@@ -182,10 +182,10 @@ class ReceiptCorrelator:
         )
 
     def _count_matched(self, connector: str, matched: int, updates: Sequence[PartUpdate]) -> None:
-        self._metrics.receipts.labels(connector=connector, outcome="matched").inc(matched)
+        self._metrics.child(self._metrics.receipts, connector, "matched").inc(matched)
         for update in updates:
             if update.status.terminal:
-                self._metrics.parts_final.labels(connector=connector, status=update.status).inc()
+                self._metrics.child(self._metrics.parts_final, connector, update.status).inc()
 
     async def recheck(self) -> None:
         """Match parked receipts whose id is now stored (by any node), then forget them; expire

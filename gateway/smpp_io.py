@@ -1,7 +1,9 @@
 """Thin asyncio transport for a sans-IO `gateway.smpp.Session`.
 
 Reads bytes, feeds the session, hands each event to `handle_event`, writes what the subclass
-sends, and drives the session's timers with one `call_at` handle. Flow control both ways: when
+sends, and drives the session's timers with one `call_at` handle. PDUs sent in one turn of the
+event loop leave in one write (a window of responses settled by one group commit is one
+system call, not a hundred). Flow control both ways: when
 the socket's write buffer is full, senders wait (`drain`); subclasses may `pause_reading()`
 when their own queue is full. Used by the SMSC simulator, the SMPP client connector and the
 SMPP server alike, so all three behave the same on the wire.
@@ -53,6 +55,7 @@ class SessionProtocol(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self.closed = self._loop.create_future()
+        self._outgoing: list[bytes] = []  # encoded PDUs waiting for the end of this loop turn
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -79,6 +82,7 @@ class SessionProtocol(asyncio.Protocol):
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
+        self._outgoing.clear()
         self._writable.set()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -106,12 +110,9 @@ class SessionProtocol(asyncio.Protocol):
             pdu = _with_sequence(pdu, self.session.next_sequence_number())
         data = self.session.send(pdu)
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-            limit = self._write_buffer_limit
-            if limit is not None and self.transport.get_write_buffer_size() > 4 * limit:
-                log.warning("SMPP peer %s is not reading; dropping the connection", self.peer)
-                self.on_write_stalled()
-                self.transport.abort()
+            if not self._outgoing:
+                self._loop.call_soon(self._write_outgoing)
+            self._outgoing.append(data)
         self._arm_timer()
         return pdu
 
@@ -120,6 +121,7 @@ class SessionProtocol(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._write_outgoing()  # what was sent before the close goes out first
             self.transport.close()
 
     @property
@@ -154,6 +156,19 @@ class SessionProtocol(asyncio.Protocol):
                     log.exception("SMPP handler broke the protocol; closing the connection")
                     self.close()
         self._arm_timer()
+
+    def _write_outgoing(self) -> None:
+        if not self._outgoing:
+            return
+        data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
+        self._outgoing.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+            limit = self._write_buffer_limit
+            if limit is not None and self.transport.get_write_buffer_size() > 4 * limit:
+                log.warning("SMPP peer %s is not reading; dropping the connection", self.peer)
+                self.on_write_stalled()
+                self.transport.abort()
 
     def _answer_protocol_error(self, event: ProtocolErrorOccurred) -> None:
         error = event.error

@@ -65,7 +65,7 @@ async def submit_batch(
     reply = await svc.idempotency.run(
         account_id=account.id,
         key=idempotency_key,
-        fingerprint=fingerprint("POST /v1/messages/batch", body.model_dump(mode="json")),
+        fingerprint=lambda: fingerprint("POST /v1/messages/batch", body.model_dump(mode="json")),
         submit=submit,
     )
     return reply_response(reply)

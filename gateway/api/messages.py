@@ -64,7 +64,9 @@ async def submit_message(
     reply = await svc.idempotency.run(
         account_id=account.id,
         key=idempotency_key,
-        fingerprint=fingerprint("POST /v1/messages", body.model_dump(mode="json", by_alias=True)),
+        fingerprint=lambda: fingerprint(
+            "POST /v1/messages", body.model_dump(mode="json", by_alias=True)
+        ),
         submit=submit,
     )
     return reply_response(reply)

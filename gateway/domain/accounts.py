@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 
@@ -58,7 +59,13 @@ class Usage:
 
 def usage_day(epoch: float) -> str:
     """The UTC day a usage counter row belongs to, `YYYY-MM-DD` (sorts as a date)."""
-    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d")
+    return _day_of(int(epoch // 86400))
+
+
+@functools.lru_cache(maxsize=64)
+def _day_of(days: int) -> str:
+    # Per message on the intake path: the date is formatted once per day, not per call.
+    return datetime.datetime.fromtimestamp(days * 86400, datetime.UTC).strftime("%Y-%m-%d")
 
 
 def month_start(day: str) -> str:

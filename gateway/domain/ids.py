@@ -17,9 +17,39 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 
 
+# The random part comes from the OS's CSPRNG in blocks of 256 ids: one system call per block
+# instead of one per id. That call releases the GIL, and taking it back can wait for a thread
+# running Python (the store's writer) for up to the interpreter's switch interval, so a call
+# per message stalled the event loop far beyond its own cost. A forked child starts with an
+# empty block, so it never repeats its parent's ids.
+_RANDOM_BLOCK = 10 * 256
+
+
+class _RandomBlock:
+    __slots__ = ("at", "data")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.at = _RANDOM_BLOCK  # the offset of the next unused 10 bytes
+
+    def take_80_bits(self) -> int:
+        at = self.at
+        if at >= _RANDOM_BLOCK:
+            self.data, at = os.urandom(_RANDOM_BLOCK), 0
+        self.at = at + 10
+        return int.from_bytes(self.data[at : at + 10], "big")
+
+    def forget(self) -> None:
+        self.data, self.at = b"", _RANDOM_BLOCK
+
+
+_random = _RandomBlock()
+os.register_at_fork(after_in_child=_random.forget)
+
+
 def new_id(now: float | None = None) -> str:
     ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | _random.take_80_bits()
     pairs = _PAIRS
     return "".join([pairs[(value >> shift) & 0x3FF] for shift in range(120, -1, -10)])
 

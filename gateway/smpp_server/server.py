@@ -363,15 +363,25 @@ class SmppServer:
             if built.commit is not None:
                 await asyncio.shield(built.commit)
             return
-        # The commit runs as a task of its own: if this request is cancelled (the ESME hung up)
-        # the write still ends, and what it settles (the part's commit future, or forgetting
-        # the part) follows the write, not the request.
-        write = asyncio.ensure_future(self._intake.commit(built.message))
-        write.add_done_callback(lambda task: self._settle(built, task))
+        # Once handed in, the write ends even if this request is cancelled (the ESME hung up),
+        # and what it settles (the part's commit future, or forgetting the part) follows the
+        # write, not the request: a callback on the group commit's future, no task per PDU.
+        try:
+            message = await self._intake.admit(built.message)
+            write = self._intake.hand_in(message)
+        except BaseException as exc:  # nothing handed in: the part is forgotten
+            self._settle_error(built, exc)
+            raise
+        write.add_done_callback(lambda done: self._settle(built, done))
         await asyncio.shield(write)
 
-    def _settle(self, built: Built, write: asyncio.Future[None]) -> None:
+    def _settle(self, built: Built, write: asyncio.Future[bool]) -> None:
         error = RuntimeError("commit cancelled") if write.cancelled() else write.exception()
+        self._settle_error(built, error)
+
+    def _settle_error(self, built: Built, error: BaseException | None) -> None:
+        if isinstance(error, asyncio.CancelledError):
+            error = RuntimeError("commit cancelled")
         if error is not None:
             self._builder.abandon(built)
         if built.commit is not None and not built.commit.done():

@@ -54,6 +54,28 @@ async def test_cancelled_caller_does_not_cancel_the_write() -> None:
     assert written == [7]
 
 
+async def test_a_cancelled_caller_leaves_its_batch_and_the_other_callers_whole() -> None:
+    batches: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        await asyncio.sleep(0.02)
+        return [n * 10 for n in items]
+
+    commit: GroupCommit[int, int] = GroupCommit(write)
+    first = asyncio.create_task(commit.submit(1))  # written alone, while 2 and 3 queue up
+    await asyncio.sleep(0.005)
+    second = asyncio.create_task(commit.submit(2))
+    third = asyncio.create_task(commit.submit(3))
+    await asyncio.sleep(0.005)
+    second.cancel()  # queued, not yet being written
+    assert await first == 10
+    assert await third == 30
+    assert second.cancelled()
+    await commit.drain()
+    assert batches == [[1], [2, 3]]
+
+
 async def test_heavy_items_are_written_in_batches_of_bounded_weight() -> None:
     batches: list[list[int]] = []
 
