@@ -140,8 +140,15 @@ def plan_esme_receipts(
 ) -> list[tuple[object, ...]]:
     """Outbox rows (for `INSERT_OUTBOX_RECEIPT`) for parts that just reached a final status and
     whose submit asked for a receipt, and for messages whose single submit did. Inserting twice
-    is harmless: the outbox is unique per part (seq -1 stands for the whole message)."""
-    touched = {(u.message_id, u.seq) for u in updates if u.retry_at is None}
+    is harmless: the outbox is unique per part (seq -1 stands for the whole message).
+
+    A part counts only if this write made it final: its `done_at` is the time of one of these
+    updates (the guarded UPDATE sets it once). A carrier repeating a final receipt later must
+    not owe the ESME a second one after the first was delivered and its outbox row removed."""
+    final_at: dict[tuple[str, int], set[float]] = {}
+    for u in updates:
+        if u.retry_at is None and u.status.terminal:
+            final_at.setdefault((u.message_id, u.seq), set()).add(u.at)
     rows: list[tuple[object, ...]] = []
     for planned in changes:
         message = messages[planned.change.message_id]
@@ -167,12 +174,12 @@ def plan_esme_receipts(
                     now + ESME_RECEIPT_TTL,
                 )
             )
-    for message_id in {m for m, _ in touched}:
+    for message_id in {m for m, _ in final_at}:
         row = messages.get(message_id)
         if row is None or row.origin_system_id is None:
             continue
         for part in parts.get(message_id, ()):
-            if (message_id, part.seq) not in touched or not part.status.terminal:
+            if part.done_at not in final_at.get((message_id, part.seq), ()):
                 continue
             wanted = part.esme_receipt & 0x03
             if wanted == 1 or (wanted == 2 and part.status is not Status.DELIVERED):

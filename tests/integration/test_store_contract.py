@@ -279,6 +279,36 @@ async def test_smpp_parts_arriving_separately_form_one_message(store: Store) -> 
     )
 
 
+async def test_a_repeated_final_receipt_owes_the_esme_nothing_more(store: Store) -> None:
+    account_id = await _account(store)
+    message = _with_part_receipts(
+        _message(account_id, parts=2, origin_system_id="esme1"), esme_receipt=1
+    )
+    await store.insert_messages([message], owner=None)
+    for seq in (0, 1):
+        await store.apply_updates(
+            [PartUpdate(message.id, seq, Status.SUBMITTED, NOW, upstream_id=f"u{seq}")]
+        )
+    await store.apply_updates([PartUpdate(message.id, 0, Status.DELIVERED, NOW + 1)])
+    owed = await store.claim_outbox(
+        node_id="n", system_ids=["esme1"], limit=10, now=NOW + 2, lease=30
+    )
+    assert [o.receipted_id for o in owed] == [f"{message.id}-1"]
+    await store.complete_outbox([o.id for o in owed])
+    # The carrier sends part 1's receipt twice more, and part 2's final one with them.
+    await store.apply_updates(
+        [
+            PartUpdate(message.id, 0, Status.DELIVERED, NOW + 3),
+            PartUpdate(message.id, 0, Status.UNDELIVERED, NOW + 4),
+            PartUpdate(message.id, 1, Status.DELIVERED, NOW + 4),
+        ]
+    )
+    owed = await store.claim_outbox(
+        node_id="n", system_ids=["esme1"], limit=10, now=NOW + 5, lease=30
+    )
+    assert [(o.receipted_id, o.status) for o in owed] == [(f"{message.id}-2", "delivered")]
+
+
 async def test_receipt_on_failure_only_is_owed_only_for_failures(store: Store) -> None:
     account_id = await _account(store)
     ok = _with_part_receipts(_message(account_id, origin_system_id="e"), esme_receipt=2)
