@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate
+.PHONY: run cluster test lint bench bench-quick bench-kannel venv clean simulate migrate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick
+
+# Kannel side by side (installs Debian's `kannel` with apt-get when missing; about 6 minutes).
+# Not part of `make bench` or `make test`. BENCH_ARGS=--quick for a short pass.
+bench-kannel: $(STAMP)
+	$(BIN)/python -m benchmarks kannel $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

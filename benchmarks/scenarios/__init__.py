@@ -1,4 +1,5 @@
-"""The scenarios, by name, in the order `python -m benchmarks` runs them."""
+"""The scenarios, by name, in the order `python -m benchmarks` runs them, and the ones it runs
+only when named (`EXTRA_SCENARIOS`: they install or need something beyond the project)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from benchmarks.scenarios import (
     cluster,
     dispatch,
     end_to_end_rest,
+    kannel,
     micro_pdu,
     micro_ratelimit,
     micro_store,
@@ -77,6 +79,18 @@ SCENARIOS: dict[str, Scenario] = {
             "cluster",
             "1 then 2 nodes on PostgreSQL + Redis, end to end; CPU per message of nodes and store",
             cluster.run,
+        ),
+    )
+}
+
+EXTRA_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "kannel",
+            "make bench-kannel: Kannel (apt-get installed when missing) vs ours, same simulator "
+            "and load, receipts on (by name only)",
+            kannel.run,
         ),
     )
 }
