@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from benchmarks.modes import Context
 from benchmarks.report import ScenarioResult
 from benchmarks.scenarios import (
+    backlog,
     cluster,
     dispatch,
     end_to_end_rest,
@@ -69,6 +70,11 @@ SCENARIOS: dict[str, Scenario] = {
             "dispatch",
             "a committed backlog drained to a simulator process over 1 and 4 binds: parts/s",
             dispatch.run,
+        ),
+        Scenario(
+            "backlog",
+            "REST intake with 1M messages queued (carrier down) vs none: accepted/s, p99, RSS",
+            backlog.run,
         ),
         Scenario(
             "smpp-ingest",
