@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Redis for ratelimit (keys under a fresh prefix, expiring on their own)",
     )
     parser.add_argument(
+        "--backlog-postgres",
+        action="store_true",
+        help="backlog: run on PostgreSQL too (after SQLite; loading its backlog takes minutes)",
+    )
+    parser.add_argument(
         "--smpp-target",
         choices=("simulator", "gateway", "external"),
         default="gateway",
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres_dsn=args.postgres_dsn,
         redis_url=args.redis_url,
         runs_override=args.runs,
+        backlog_postgres=args.backlog_postgres,
     )
     names = args.names or list(SCENARIOS)
     results: list[ScenarioResult] = []
