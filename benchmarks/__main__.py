@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="short loads, about one minute")
+    size.add_argument("--quick", action="store_true", help="short loads, a few minutes")
     size.add_argument(
         "--smoke", action="store_true", help="a few messages, one run: correctness only (tests)"
     )
