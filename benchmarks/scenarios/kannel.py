@@ -394,8 +394,12 @@ def _check(result: ScenarioResult, run: int, r: Run) -> None:
     )
 
 
+def _concurrencies(ctx: Context) -> tuple[int, ...]:
+    return ctx.mode.pick(full=CONCURRENCY, quick=CONCURRENCY[:1], smoke=(4,))
+
+
 async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
-    concurrencies = ctx.mode.pick(full=CONCURRENCY, quick=CONCURRENCY[:1], smoke=(4,))
+    concurrencies = _concurrencies(ctx)
     base_load = {
         "duration": ctx.mode.pick(full=20.0, quick=5.0, smoke=10.0),
         "max_requests": ctx.mode.pick(full=200_000, quick=50_000, smoke=20),
@@ -449,7 +453,7 @@ def run(ctx: Context) -> ScenarioResult:
         "kannel",
         ctx.mode.name,
         "ours (SQLite) vs Kannel 1.4.5, closed loops of "
-        + " and ".join(map(str, CONCURRENCY))
+        + " and ".join(map(str, _concurrencies(ctx)))
         + " connections, simulator "
         f"process upstream ({BINDS} binds, window {WINDOW}), receipts on",
     )
