@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate lock fuzz fuzz-atheris soak
+.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate lock fuzz fuzz-atheris soak bench-kannel
 
 # constraints.txt pins every package to the versions the suite last passed with, so a new
 # release upstream cannot break a clean checkout; `make lock` moves them forward on purpose.
@@ -76,6 +76,11 @@ fuzz-atheris: $(STAMP)
 SOAK_SECONDS ?= 1800
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS)
+
+# Kannel side by side (installs Debian's `kannel` with apt-get when missing; about 6 minutes).
+# Not part of `make bench` or `make test`. BENCH_ARGS=--quick for a short pass.
+bench-kannel: $(STAMP)
+	$(BIN)/python -m benchmarks kannel $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

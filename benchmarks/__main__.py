@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.modes import FULL, QUICK, SMOKE, Context, SmppTarget
 from benchmarks.report import RESULTS_DIR, ScenarioResult, markdown_table
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import EXTRA_SCENARIOS, SCENARIOS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,10 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Gateway benchmarks. Every scenario runs several times and reports the "
         "median and the spread; results go to benchmarks/results/<scenario>.json.",
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="scenarios to run (default: all)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="scenarios to run (default: all but those run only by name, such as kannel)",
+    )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="short loads, about one minute")
+    size.add_argument("--quick", action="store_true", help="short loads, a few minutes")
     size.add_argument(
         "--smoke", action="store_true", help="a few messages, one run: correctness only (tests)"
     )
@@ -44,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url",
         default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="Redis for ratelimit (keys under a fresh prefix, expiring on their own)",
+    )
+    parser.add_argument(
+        "--backlog-postgres",
+        action="store_true",
+        help="backlog: run on PostgreSQL too (after SQLite; loading its backlog takes minutes)",
     )
     parser.add_argument(
         "--smpp-target",
@@ -65,11 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
-        width = max(len(name) for name in SCENARIOS)
-        for scenario in SCENARIOS.values():
+        width = max(len(name) for name in (*SCENARIOS, *EXTRA_SCENARIOS))
+        for scenario in (*SCENARIOS.values(), *EXTRA_SCENARIOS.values()):
             print(f"{scenario.name:<{width}}  {scenario.summary}")
         return 0
-    unknown = [n for n in args.names if n not in SCENARIOS]
+    known = {**SCENARIOS, **EXTRA_SCENARIOS}
+    unknown = [n for n in args.names if n not in known]
     if unknown:
         print(f"unknown scenario(s): {', '.join(unknown)}; see --list", file=sys.stderr)
         return 2
@@ -89,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres_dsn=args.postgres_dsn,
         redis_url=args.redis_url,
         runs_override=args.runs,
+        backlog_postgres=args.backlog_postgres,
     )
     names = args.names or list(SCENARIOS)
     results: list[ScenarioResult] = []
@@ -97,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ({mode.name}, {ctx.runs} run(s))", file=sys.stderr, flush=True)
         started = time.monotonic()
         try:
-            result = SCENARIOS[name].run(ctx)
+            result = known[name].run(ctx)
         except Exception as exc:
             traceback.print_exc()
             result = ScenarioResult(name, mode.name, "did not complete")

@@ -20,7 +20,12 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# A request, or a function of the request's index (0, 1, ...) that encodes it: per-message
+# content, such as a callback URL naming the message.
+RequestSource = bytes | Callable[[int], bytes]
 
 
 class HttpProtocolError(Exception):
@@ -120,15 +125,17 @@ class LoadResult:
 async def closed_loop(
     host: str,
     port: int,
-    request: bytes,
+    request: RequestSource,
     *,
     concurrency: int,
     duration: float,
     max_requests: int,
     grace: float = 10.0,
+    on_answer: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """`concurrency` keep-alive connections sending back to back for `duration` seconds or
-    `max_requests` requests in all; the whole load is abandoned `grace` seconds after that."""
+    `max_requests` requests in all; the whole load is abandoned `grace` seconds after that.
+    `on_answer(index, status)` is called for each answered request."""
     result = LoadResult()
     sent = 0
     connections = await _open_all(host, port, concurrency)
@@ -137,11 +144,15 @@ async def closed_loop(
         nonlocal sent
         try:
             while sent < max_requests and time.perf_counter() < deadline and not conn.closed:
+                index = sent
                 sent += 1
+                data = request if isinstance(request, bytes) else request(index)
                 t0 = time.perf_counter()
-                status, _ = await conn.request(request)
+                status, _ = await conn.request(data)
                 result.latencies.append(time.perf_counter() - t0)
                 result.statuses[status] += 1
+                if on_answer is not None:
+                    on_answer(index, status)
         except (OSError, asyncio.IncompleteReadError, HttpProtocolError, ValueError):
             result.transport_errors += 1
 

@@ -62,6 +62,7 @@ class Context:
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/0"
     runs_override: int | None = None
+    backlog_postgres: bool = False  # backlog: PostgreSQL too (a million-row load, minutes)
 
     @property
     def runs(self) -> int:

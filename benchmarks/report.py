@@ -230,7 +230,7 @@ def _git(*args: str) -> str:
 # --- the Markdown table --------------------------------------------------------------------
 
 
-def _number(value: float | None) -> str:
+def format_number(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "n/a"
     magnitude = abs(value)
@@ -248,21 +248,20 @@ def _number(value: float | None) -> str:
 def _value_cell(figure: Figure) -> str:
     if not figure.values:
         return "n/a"
-    cell = f"{_number(figure.median)} {figure.unit}"
+    cell = f"{format_number(figure.median)} {figure.unit}"
     if len(figure.values) > 1:
-        cell += f" ({_number(figure.low)} - {_number(figure.high)})"
+        cell += f" ({format_number(figure.low)} - {format_number(figure.high)})"
     return cell
 
 
 def _baseline_cell(figure: Figure) -> str:
     if figure.baseline:
-        return (
-            f"{_number(statistics.median(figure.baseline))} {figure.unit} {figure.baseline_label}"
-        )
+        median = format_number(statistics.median(figure.baseline))
+        return f"{median} {figure.unit} {figure.baseline_label}"
     if figure.target is not None:
         sign = "≥" if figure.higher_is_better else "≤"
         verdict = "met" if figure.meets_target else "MISSED"
-        return f"{sign} {_number(figure.target)} {figure.unit} target ({verdict})"
+        return f"{sign} {format_number(figure.target)} {figure.unit} target ({verdict})"
     return ""
 
 

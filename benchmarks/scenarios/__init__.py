@@ -1,4 +1,5 @@
-"""The scenarios, by name, in the order `python -m benchmarks` runs them."""
+"""The scenarios, by name, in the order `python -m benchmarks` runs them, and the ones it runs
+only when named (`EXTRA_SCENARIOS`: they install or need something beyond the project)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 from benchmarks.modes import Context
 from benchmarks.report import ScenarioResult
 from benchmarks.scenarios import (
+    backlog,
     cluster,
     dispatch,
     end_to_end_rest,
+    kannel,
     micro_pdu,
     micro_ratelimit,
     micro_store,
@@ -69,6 +72,11 @@ SCENARIOS: dict[str, Scenario] = {
             dispatch.run,
         ),
         Scenario(
+            "backlog",
+            "REST intake with 1M messages queued (carrier down) vs none: accepted/s, p99, RSS",
+            backlog.run,
+        ),
+        Scenario(
             "smpp-ingest",
             "ESME load: submit_sm over 1/4 binds, window 10/100, receipts back",
             smpp_ingest.run,
@@ -77,6 +85,18 @@ SCENARIOS: dict[str, Scenario] = {
             "cluster",
             "1 then 2 nodes on PostgreSQL + Redis, end to end; CPU per message of nodes and store",
             cluster.run,
+        ),
+    )
+}
+
+EXTRA_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "kannel",
+            "make bench-kannel: Kannel (apt-get installed when missing) vs ours, same simulator "
+            "and load, receipts on (by name only)",
+            kannel.run,
         ),
     )
 }

@@ -229,7 +229,7 @@ class SqliteStore(
 
     async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:
         def run(conn: sqlite3.Connection) -> list[PartKey]:
-            rows = conn.execute(sql.SELECT_EXPIRED_PARTS, (now, limit)).fetchall()
+            rows = conn.execute(sql.SELECT_EXPIRED_PARTS_SQLITE, (now, limit)).fetchall()
             conn.executemany(sql.SET_OWNER, [(node_id, r[0], r[1]) for r in rows])
             return [PartKey(r[0], r[1]) for r in rows]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import EXTRA_SCENARIOS, SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,12 @@ def test_list_names_every_scenario() -> None:
     done = _bench("--list")
     assert done.returncode == 0, done.stderr
     listed = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
-    assert listed == list(SCENARIOS)
+    assert listed == [*SCENARIOS, *EXTRA_SCENARIOS]
+
+
+def test_extra_scenarios_run_only_by_name() -> None:
+    """`make bench` (no names) runs SCENARIOS; kannel installs a package: only when named."""
+    assert "kannel" in EXTRA_SCENARIOS and "kannel" not in SCENARIOS
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,8 +26,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.kannel import KannelUnavailableError, install_kannel
+
 SMSC_ID = "smsgw"
-SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/bin")
 
 # Kannel log lines that mean a delivery receipt could not be matched to a message it sent
 # (gw/smsc/smsc_smpp.c handle_dlr, gw/dlr.c dlr_find), or that a receipt was malformed.
@@ -47,57 +47,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for directory in SBIN_DIRS:
-        candidate = Path(directory) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
 def ensure_kannel() -> tuple[str, str]:
-    """The paths of bearerbox and smsbox, installing Debian's `kannel` package if they are missing.
+    """The paths of bearerbox and smsbox, installing Debian's `kannel` package if they are missing
+    (benchmarks/kannel.py, shared with `make bench-kannel`).
 
     Fails the test (never skips it) when Kannel is absent and cannot be installed: an interop
     test that silently disappears is worse than one that is red.
     """
-    bearerbox, smsbox = _binary("bearerbox"), _binary("smsbox")
-    if bearerbox and smsbox:
-        return bearerbox, smsbox
-    apt = shutil.which("apt-get")
-    if apt is None:
-        pytest.fail(
-            "Kannel (bearerbox, smsbox) is not installed and apt-get is unavailable: "
-            "install the `kannel` package to run the Kannel interop test",
-            pytrace=False,
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    outputs: list[str] = []
-    # The package lists may be stale on a fresh machine: on failure, one update and one retry.
-    for args in (
-        [apt, "install", "-y", "kannel"],
-        [apt, "update"],
-        [apt, "install", "-y", "kannel"],
-    ):
-        try:
-            done = subprocess.run(
-                args, env=env, capture_output=True, text=True, timeout=600, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            outputs.append(f"$ {' '.join(args)}\n{exc}")
-            continue
-        outputs.append(f"$ {' '.join(args)} (exit {done.returncode})\n{done.stderr[-2000:]}")
-        bearerbox, smsbox = _binary("bearerbox"), _binary("smsbox")
-        if bearerbox and smsbox:
-            return bearerbox, smsbox
-    pytest.fail(
-        "Kannel (bearerbox, smsbox) is not installed and `apt-get install -y kannel` failed "
-        "(run it as root, or install the package by hand):\n" + "\n".join(outputs),
-        pytrace=False,
-    )
+    try:
+        return install_kannel()
+    except KannelUnavailableError as exc:
+        pytest.fail(f"{exc}\n(needed by the Kannel interop test)", pytrace=False)
 
 
 @dataclass(frozen=True)
