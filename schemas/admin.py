@@ -186,6 +186,8 @@ class BindPublic(BaseModel):
     name: str
     state: str
     in_flight: int
+    # Why a bind is not up, e.g. "bind refused: 0x0000000E" (a wrong password at the carrier).
+    detail: str = ""
 
 
 ConnectorName = Field(

@@ -123,7 +123,10 @@ def _public(view: ConnectorView) -> ConnectorPublic:
         rate=spec.rate,
         options=options,
         secrets=secrets,
-        binds=[BindPublic(name=b.name, state=b.state, in_flight=b.in_flight) for b in view.binds],
+        binds=[
+            BindPublic(name=b.name, state=b.state, in_flight=b.in_flight, detail=b.detail)
+            for b in view.binds
+        ],
         binds_up=sum(1 for b in view.binds if b.state in _UP_STATES),
         in_flight=sum(b.in_flight for b in view.binds),
         queue_depth=view.queue_depth,

@@ -384,3 +384,17 @@ async def test_replacing_a_connector_whose_carrier_is_down_hands_its_waiting_par
             assert "2 dispatch workers still waiting" in caplog.text
         finally:
             await replacement.stop()
+
+
+async def test_a_refused_bind_says_why(admin: httpx.AsyncClient, carrier: Simulator) -> None:
+    options = {**smpp_options(carrier), "password": "wrong"}
+    made = await admin.post(
+        "/v1/admin/connectors", json={"name": "carrier-b", "kind": "smpp", "options": options}
+    )
+    assert made.status_code == 201, made.text
+
+    async def refused() -> bool:
+        binds = (await admin.get("/v1/admin/connectors/carrier-b")).json()["binds"]
+        return bool(binds and "refused" in binds[0]["detail"])
+
+    await until(5, refused)
