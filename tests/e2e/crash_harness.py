@@ -284,6 +284,7 @@ class _Run:
         self.t0 = time.monotonic()
         self.stop_load = asyncio.Event()
         self.gateway_up = asyncio.Event()
+        self.receipts_deadline = float("inf")  # until the load ends
         self.receipts: dict[str, float] = {}  # receipted id -> when it arrived (run seconds)
         self.rest_numbers = iter(range(1, 1_000_000))
         self.smpp_numbers = iter(range(1, 1_000_000))
@@ -411,17 +412,18 @@ class _Run:
         ) as client:
             await asyncio.gather(*(worker(client) for _ in range(self.config.rest_workers)))
 
-    async def smpp_load(self, deadline: float) -> None:
+    async def smpp_load(self) -> None:
         """One ESME: bind, submit with a window, collect receipts; after a kill reconnect,
         rebind and resend what was never answered. Keeps reading receipts after the load
-        until every requested receipt is in or `deadline` (monotonic) passes."""
+        until every requested receipt is in or `receipts_deadline` (monotonic, set when the
+        load ends) passes."""
         assert self.gw is not None
         port = int(self.gw.env["GATEWAY_SMPP_PORT"])
         share = self.config.smpp_share
         count = 0
         # Submits to send first: the ones a kill left unanswered (same tags, next attempt).
         resend: list[tuple[SubmitSm, str, list[str], int]] = []
-        while time.monotonic() < deadline:
+        while time.monotonic() < self.receipts_deadline:
             if self.stop_load.is_set() and self._receipts_complete():
                 return
             await self.gateway_up.wait()
@@ -448,7 +450,7 @@ class _Run:
                 closed: asyncio.Event,
             ) -> None:
                 try:
-                    while time.monotonic() < deadline:
+                    while time.monotonic() < self.receipts_deadline:
                         try:
                             pdu = await esme.read(timeout=0.5)
                         except TimeoutError:
@@ -715,8 +717,7 @@ class _Run:
             assert self.gw is not None
             self.say(f"gateway up ({self.report.store}), seed {self.seed}")
             load_deadline = self.t0 + self.config.seconds
-            settle_deadline = load_deadline + self.config.settle_timeout + 60
-            smpp = asyncio.create_task(self.smpp_load(settle_deadline))
+            smpp = asyncio.create_task(self.smpp_load())
             rest = asyncio.create_task(self.rest_load())
             killer = asyncio.create_task(self.killer())
             await asyncio.sleep(max(0.0, load_deadline - time.monotonic()))
@@ -727,6 +728,10 @@ class _Run:
             self.say(f"load over: {len(self.report.acked)} acknowledged")
             settle_start = time.monotonic()
             deadline = settle_start + self.config.settle_timeout
+            # From the load's real end: with slow restarts the kills run past `seconds`, and
+            # an ESME that stopped reading then would report receipts the gateway still holds
+            # as lost (the "lost receipts under kill" of an earlier run on a loaded machine).
+            self.receipts_deadline = deadline
             bodies = await self.settle(deadline)
             self.say(f"final states read: {len(bodies)} messages")
             with contextlib.suppress(TimeoutError):
