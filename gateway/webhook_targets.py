@@ -140,7 +140,8 @@ class CheckedTransport(httpx.AsyncHTTPTransport):
     ) -> None:
         super().__init__(limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            # SSL_CERT_FILE / SSL_CERT_DIR still apply (a private CA bundle); proxies do not.
+            ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
