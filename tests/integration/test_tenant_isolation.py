@@ -1,6 +1,6 @@
 """Tenant isolation through the real API and SMPP server, on both stores: account `other` never
-reads, cancels or hears of account `acme`'s messages, suppressions, webhook events or SMPP
-delivery receipts, even knowing their ids and numbers. (Listing, batches and templates have
+reads, cancels or hears of account `acme`'s messages, suppressions, webhook events, SMPP
+delivery receipts or inbound messages, even knowing their ids and numbers. (Listing, batches and templates have
 their own cross-account tests next to their features.)"""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.integration.admin_nodes import (
 from tests.integration.webhook_receiver import WebhookReceiver
 
 HANDSET = "+4915112345678"
+OUR_NUMBER = "+4930123456789"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -147,3 +148,28 @@ async def test_smpp_receipts_go_to_the_submitting_accounts_binds_only(
         await sender.close()
     listed = (await other.get("/v1/messages")).json()["data"]
     assert listed == []
+
+
+@pytest.mark.parametrize("node", ["sqlite"], indirect=True)
+async def test_inbound_goes_to_the_number_owner_only(
+    node: Gateway, tenants: tuple[httpx.AsyncClient, httpx.AsyncClient]
+) -> None:
+    acme, other = tenants
+    async with client(node, ADMIN_KEY) as admin:
+        assert (await admin.put(f"/v1/admin/accounts/acme/numbers/{OUR_NUMBER}")).status_code == 200
+    spy = await TestEsme.connect(node.smpp_port)
+    assert await spy.bind("rx", system_id="other1", password="pwothe") == 0
+    owner = await TestEsme.connect(node.smpp_port)
+    assert await owner.bind("rx", system_id="acme1", password="pwacme") == 0
+    try:
+        assert node.simulator is not None
+        node.simulator.send_mo(source=HANDSET, destination=OUR_NUMBER, text="hello acme")
+        mo = await owner.wait_for(_is_deliver_sm, timeout=10)
+        assert isinstance(mo, DeliverSm) and mo.short_message == b"hello acme"
+        with pytest.raises(TimeoutError):
+            await spy.wait_for(_is_deliver_sm, timeout=1.0)
+    finally:
+        await spy.close()
+        await owner.close()
+    assert [m["text"] for m in (await acme.get("/v1/inbound")).json()["data"]] == ["hello acme"]
+    assert (await other.get("/v1/inbound")).json()["data"] == []
