@@ -4,13 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate
+.PHONY: run cluster test lint bench bench-quick venv clean simulate migrate lock
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the suite last passed with, so a new
+# release upstream cannot break a clean checkout; `make lock` moves them forward on purpose.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Newest releases allowed by pyproject.toml, resolved in a scratch venv and written to
+# constraints.txt; run `make test` before committing the result.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Versions make test and CI were last green with; pip installs within them (-c)."; \
+	  echo "# Regenerate with 'make lock' after checking a newer set with 'make test'."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .venv-lock
 
 venv: $(STAMP)
 

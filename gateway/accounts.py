@@ -11,7 +11,7 @@ import dataclasses
 import ipaddress
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,14 +63,15 @@ class AccountAdmin:
         self,
         *,
         store: Store,
-        connectors: Iterable[str] | None = None,
+        connectors: Collection[str] | None = None,
         config_rules: Sequence[RouteRule] = (),
         on_change: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         # None (the CLI): connectors are not known here, so route rules are not checked.
-        self._connectors = None if connectors is None else frozenset(connectors)
+        # Otherwise read at each check: connectors are added and removed at run time.
+        self._connectors = connectors
         self._config_rules = tuple(config_rules)
         self._on_change = on_change
         self._clock = clock
@@ -246,7 +247,9 @@ class AccountAdmin:
             raise RouteInvalid(detail) from None
         if any(name == r.name for r in self._config_rules):
             raise RouteInvalid(f"route {name!r} is defined in the configuration file")
-        if self._connectors is not None and (missing := set(rule.connectors) - self._connectors):
+        if self._connectors is not None and (
+            missing := set(rule.connectors) - set(self._connectors)
+        ):
             raise RouteInvalid(f"unknown connector(s): {', '.join(sorted(missing))}")
         await self._store.put_route(
             StoredRoute(name, position, rule.model_dump_json(), self._clock())

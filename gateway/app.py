@@ -1,8 +1,10 @@
 """The composition root: builds every object from `Settings` and owns the lifespan.
 
 Start order: store (migrated) -> simulator (when it is the upstream) -> connectors -> status,
-receipts, dispatch, intake -> HTTP. Stop order is the reverse, each step bounded: stop taking
-requests, finish what was acknowledged, hand leases back, close connectors and the store.
+receipts, dispatch, intake -> HTTP. Connectors then change at run time through
+`ConnectorSet` (gateway/connector_set.py), which tells dispatch, receipts and the gauges.
+Stop order is the reverse, each step bounded: stop taking requests, finish what was
+acknowledged, hand leases back, close connectors and the store.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from gateway.api import ApiServices, create_api
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
 from gateway.circuit import BreakerState, CircuitBreaker
-from gateway.config import Settings
+from gateway.config import Settings, connector_options
 from gateway.connector import (
     Connector,
     ConnectorRegistry,
     UpstreamReceipt,
 )
+from gateway.connector_admin import ConnectorAdmin
+from gateway.connector_set import ConnectorSet, ConnectorSpec
 from gateway.dispatch import Dispatcher, RetryPolicy
 from gateway.domain import Account, InboundPart, SmppCredential, new_id
 from gateway.domain.ids import id_timestamp
@@ -56,7 +60,6 @@ from gateway.smpp_server.server import SmppServer, SmppServerSettings
 from gateway.status import StatusWriter
 from gateway.store import Store, open_store
 from gateway.suppression import OptOutPolicies
-from gateway.text import Concatenation
 from gateway.webhooks import WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -93,7 +96,7 @@ class Gateway:
     registry: ConnectorRegistry = field(default_factory=ConnectorRegistry.discover)
     store: Store | None = None
     simulator: Simulator | None = None
-    connectors: dict[str, Connector] = field(default_factory=dict)
+    connectors: ConnectorSet | None = None
     limiter: RateLimiter | None = None
     dispatcher: Dispatcher | None = None
     receipts: ReceiptCorrelator | None = None
@@ -131,7 +134,7 @@ class Gateway:
             self.demo_key = await ensure_demo_account(store, s.demo_key)
             self.demo_smpp_password = await ensure_demo_smpp(store, s.demo_smpp_password)
 
-        rates = await self._build_connectors()
+        connectors = await self._build_connectors(store)
         name = s.default_connector
         router = Router(
             default=name,
@@ -139,7 +142,7 @@ class Gateway:
             default_price=s.default_price,
             account_names=await _account_names(store, s.routes),
         )
-        router.check(self.connectors)
+        router.check(connectors)
         self.admission = open_admission(
             s.redis_url, expected_nodes=s.workers, prefix=s.redis_prefix
         )
@@ -149,7 +152,8 @@ class Gateway:
             store=store,
             router=router,
             config_rules=s.routes,
-            connectors=self.connectors,
+            connectors=connectors,
+            connector_set=connectors,
             policy=policy,
             keys=keys,
             interval=s.admin_refresh_interval,
@@ -162,7 +166,7 @@ class Gateway:
         self.receipts = ReceiptCorrelator(
             store=store, status=self.status, metrics=self.metrics, park_ttl=s.receipt_park_ttl
         )
-        for connector_name, connector in self.connectors.items():
+        for connector_name, connector in connectors.items():
             # A carrier that sends a receipt for the last part of a long message only.
             if getattr(connector, "receipts_for", "all") == "last":
                 self.receipts.cover_earlier_parts(connector_name)
@@ -174,7 +178,7 @@ class Gateway:
             status=self.status,
             receipts=self.receipts,
             metrics=self.metrics,
-            connectors=self.connectors,
+            connectors=connectors.dispatch_targets(),
             default_connector=name,
             node_id=node_id,
             capacity=s.dispatch_capacity,
@@ -185,24 +189,21 @@ class Gateway:
                 failover_after=s.failover_after,
             ),
             router=router,
-            rates=rates,
+            rates=connectors.rates(),
             limiter=self.limiter,
-            breakers={
-                n: CircuitBreaker(failures=s.circuit_failures, open_for=s.circuit_open_seconds)
-                for n in self.connectors
-            },
+            breaker_factory=lambda: CircuitBreaker(
+                failures=s.circuit_failures, open_for=s.circuit_open_seconds
+            ),
             account_rates=await resolve_account_rates(store, s.account_rates),
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
             expiry_interval=s.expiry_sweep_interval,
             receipt_timeout=s.receipt_timeout,
+            drain_timeout=s.connector_drain_timeout,
             clock=self.clock,
         )
-        concatenation = {
-            n: getattr(c, "concatenation", Concatenation.UDH8) for n, c in self.connectors.items()
-        }
         self.intake = Intake(
-            concatenation=concatenation,
+            concatenation=connectors.concatenations,
             store=store,
             dispatcher=self.dispatcher,
             router=router,
@@ -214,8 +215,14 @@ class Gateway:
             policy=policy,
         )
         self.inbound.respond = KeywordResponder(intake=self.intake, policies=self.optout).respond
-        for c in self.connectors.values():
-            await c.start(UpstreamEvents(self.receipts, self.inbound))
+        await connectors.start(UpstreamEvents(self.receipts, self.inbound))
+        # Changes from here on (the admin API, on this node or another) reach these.
+        connectors.subscribe(self.dispatcher)
+        connectors.subscribe(self.receipts)
+        connectors.subscribe(self)
+        # A connector stored by another node since `load` (the refresher recorded the version
+        # that covers it already): catch up once.
+        await connectors.reconcile(await store.list_stored_connectors())
         self.receipts.start()
         self.inbound.start()
         await self.dispatcher.start()
@@ -237,6 +244,7 @@ class Gateway:
             clock=self.clock,
         )
         await self.smpp_server.start()
+        refresher.on_change(self.smpp_server.revalidate_binds)
         self.metrics.before_render(self._refresh_gauges)
         self.idempotency = Idempotency(store=store)
         self.idempotency.start()
@@ -250,7 +258,7 @@ class Gateway:
                 keys=keys,
                 metrics=self.metrics,
                 readiness=self.readiness,
-                connectors=self.connectors,
+                connectors=connectors,
                 optout=self.optout,
                 admin_key_hash=(
                     hash_key(s.admin_key.get_secret_value()) if s.admin_key is not None else None
@@ -264,9 +272,17 @@ class Gateway:
                 webhook_allow_private=s.webhook_allow_private,
                 admin=AccountAdmin(
                     store=store,
-                    connectors=self.connectors,
+                    connectors=connectors,
                     config_rules=s.routes,
                     on_change=refresher.refresh,
+                ),
+                connector_admin=ConnectorAdmin(
+                    store=store,
+                    connectors=connectors,
+                    config_rules=s.routes,
+                    on_change=refresher.refresh,
+                    queue_depths=self.dispatcher.queue_depths,
+                    breaker_states=self.dispatcher.breaker_states,
                 ),
             )
         )
@@ -289,9 +305,9 @@ class Gateway:
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
 
-    async def _build_connectors(self) -> dict[str, float]:
-        """The default route's connector (the simulator, started here, or `GATEWAY_UPSTREAM`)
-        and every configured one; returns their rates in segments/s (0: unlimited)."""
+    async def _build_connectors(self, store: Store) -> ConnectorSet:
+        """The default route's connector (the simulator, started here, or `GATEWAY_UPSTREAM`),
+        every configured one and every one stored through the admin API, built, not started."""
         s = self.settings
         upstream = s.upstream_config
         if upstream.kind == "simulator":
@@ -316,7 +332,7 @@ class Gateway:
                 "binds": 1,
                 "window": 50,
             }
-            rates = {s.default_connector: 0.0}
+            rate = 0.0
         else:
             kind = upstream.kind
             options = {
@@ -330,22 +346,44 @@ class Gateway:
                 "window": upstream.window,
                 **upstream.options,
             }
-            rates = {s.default_connector: upstream.tps}
-        self.connectors[s.default_connector] = self.registry.build(
-            kind, name=s.default_connector, options=options
-        )
-        for name, configured in s.connectors.items():
-            options = {k: v for k, v in configured.items() if k not in ("kind", "rate")}
-            self.connectors[name] = self.registry.build(
-                configured["kind"], name=name, options=options
+            rate = upstream.tps
+        config = [ConnectorSpec(name=s.default_connector, kind=kind, options=options, rate=rate)]
+        for name, table in s.connectors.items():
+            config.append(
+                ConnectorSpec(
+                    name=name,
+                    kind=table["kind"],
+                    options=connector_options(table),
+                    rate=float(table.get("rate", 0)),
+                )
             )
-            rates[name] = float(configured.get("rate", 0))
+        self.connectors = ConnectorSet(
+            registry=self.registry, config=config, default=s.default_connector
+        )
+        self.connectors.load(await store.list_stored_connectors())
         # During a Redis outage each node keeps to its share of a limit: the node count is not
         # known, so this host's worker count is the estimate.
         self.limiter = open_rate_limiter(
             s.redis_url, expected_nodes=s.workers, prefix=s.redis_prefix
         )
-        return rates
+        return self.connectors
+
+    async def connector_changed(
+        self, name: str, connector: Connector | None, spec: ConnectorSpec | None
+    ) -> None:
+        """A connector replaced, stopped or removed at run time: the new one counts its
+        reconnects from zero, and a stopped or removed one's gauges go with it."""
+        self._reconnects_seen.pop(name, None)
+        if connector is not None:
+            return
+        m = self.metrics
+        for gauge in (m.binds_up, m.upstream_window):
+            with contextlib.suppress(KeyError):
+                gauge.remove(name)
+        if spec is None:
+            for gauge in (m.queue_depth, m.circuit_open):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(name)
 
     def _build_webhooks(self, store: Store, node_id: str) -> WebhookDelivery:
         s = self.settings
@@ -371,7 +409,10 @@ class Gateway:
     def _refresh_gauges(self) -> None:
         """Gauges are state, not events: read from the components when /metrics is scraped."""
         m = self.metrics
-        for name, connector in self.connectors.items():
+        connectors = self.connectors if self.connectors is not None else {}
+        for name, connector in connectors.items():
+            if self.connectors is not None and not self.connectors.running(name):
+                continue  # stopped: no binds, gauges removed when it stopped
             health = connector.health()
             m.binds_up.labels(connector=name).set(
                 sum(1 for b in health if b.state in ("bound", "up"))
@@ -423,14 +464,22 @@ class Gateway:
         store_ok = True
         try:
             assert self.store is not None
-            await asyncio.wait_for(self.store.ping(), timeout=2)
+            async with asyncio.timeout(2):
+                await self.store.ping()
         except Exception as exc:
             store_ok = False
             body["store_error"] = type(exc).__name__
         body["store"] = "ok" if store_ok else "unreachable"
+        connectors = self.connectors if self.connectors is not None else {}
         body["upstreams"] = {
-            name: [dataclasses.asdict(b) for b in c.health()] for name, c in self.connectors.items()
+            name: [dataclasses.asdict(b) for b in c.health()]
+            for name, c in connectors.items()
+            if self.connectors is not None and self.connectors.running(name)
         }
+        if self.connectors is not None:
+            body["stopped_connectors"] = sorted(
+                n for n in self.connectors if not self.connectors.running(n)
+            )
         return store_ok and not self.draining, body
 
     async def stop(self) -> None:
@@ -448,7 +497,8 @@ class Gateway:
         if self.http is not None and self._http_task is not None:
             self.http.should_exit = True
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._http_task, timeout=s.shutdown_timeout)
+                async with asyncio.timeout(s.shutdown_timeout):
+                    await self._http_task
             done("HTTP closed")
         if self.smpp_server is not None:
             await self.smpp_server.stop(timeout=s.shutdown_timeout)
@@ -463,9 +513,8 @@ class Gateway:
         if self.dispatcher is not None:
             await self.dispatcher.stop(timeout=s.shutdown_timeout)
             done("dispatch stopped, queued parts handed back")
-        for c in self.connectors.values():
-            with contextlib.suppress(Exception):
-                await c.stop()
+        if self.connectors is not None:
+            await self.connectors.stop()
         done("connectors closed")
         if self.receipts is not None:
             await self.receipts.stop()

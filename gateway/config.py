@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -92,6 +93,30 @@ class UpstreamConfig:
         )
 
 
+# Names of the default route's connector (`Settings.default_connector`).
+DEFAULT_CONNECTOR_NAMES = frozenset({"upstream", "simulator"})
+
+
+def check_connector_table(name: str, table: dict[str, Any]) -> None:
+    """The checks every connector definition passes, from the file (`[connectors.NAME]`) or
+    the admin API: a name that is not the default route's, a `kind`, a `rate` >= 0. The
+    connector's own options are checked by its factory (`ConnectorRegistry.build`)."""
+    if name in DEFAULT_CONNECTOR_NAMES:
+        raise ValueError(f"{name!r} is the default route's connector; choose another name")
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError(f"connector {name!r}: a name is 1-64 letters, digits, '-', '_' or '.'")
+    if not isinstance(table.get("kind"), str) or not table["kind"]:
+        raise ValueError(f"connector {name!r} needs a kind (smpp, http, ...)")
+    rate = table.get("rate", 0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < float("inf"):
+        raise ValueError(f"connector {name!r}: rate must be a number >= 0")
+
+
+def connector_options(table: dict[str, Any]) -> dict[str, Any]:
+    """What a connector definition hands its factory: everything but `kind` and `rate`."""
+    return {k: v for k, v in table.items() if k not in ("kind", "rate")}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
 
@@ -167,6 +192,9 @@ class Settings(BaseSettings):
     worker: bool = False
     # Admin changes (routes, accounts, keys) are picked up by every node within this interval.
     admin_refresh_interval: float = Field(default=2.0, gt=0, description="seconds")
+    # A connector replaced or stopped through the admin API: how long its submits may take to
+    # finish before those still waiting for a bind are handed back to the store, unsent.
+    connector_drain_timeout: float = Field(default=30.0, gt=0, description="seconds")
     # Per-country sender ID rules (`[sender_rules]`); the defaults are in SenderRules.
     sender_rules: SenderRules = Field(default_factory=SenderRules)
 
@@ -204,14 +232,8 @@ class Settings(BaseSettings):
     @field_validator("connectors")
     @classmethod
     def _connectors(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for name, options in value.items():
-            if name in ("upstream", "simulator"):
-                raise ValueError(f"{name!r} is the default route's connector; choose another name")
-            if not isinstance(options.get("kind"), str) or not options["kind"]:
-                raise ValueError(f"connector {name!r} needs a kind (smpp, http, ...)")
-            rate = options.get("rate", 0)
-            if not isinstance(rate, int | float) or rate < 0:
-                raise ValueError(f"connector {name!r}: rate must be a number >= 0")
+        for name, table in value.items():
+            check_connector_table(name, table)
         return value
 
     @field_validator("account_rates")
@@ -268,6 +290,35 @@ class Settings(BaseSettings):
 # Variables with the prefix that are read elsewhere, not settings.
 _NOT_SETTINGS = {"GATEWAY_CONFIG_FILE", "GATEWAY_MIGRATIONS_DIR"}
 
+# Settings that carry a secret (a key, a password, a URL with credentials in it) may instead
+# be read from a file named by `GATEWAY_<NAME>_FILE`, as Docker and Kubernetes mount secrets,
+# so they need not sit in the environment of the process (visible in /proc, `docker inspect`).
+SECRET_FILE_SETTINGS = (
+    "admin_key",
+    "demo_key",
+    "demo_smpp_password",
+    "database_url",
+    "redis_url",
+    "upstream",
+)
+
+
+def _secrets_from_files(overrides: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in SECRET_FILE_SETTINGS:
+        file_var = f"GATEWAY_{name.upper()}_FILE"
+        path = os.environ.get(file_var)
+        if path is None or name in overrides:
+            continue
+        if f"GATEWAY_{name.upper()}" in os.environ:
+            raise ConfigError(f"GATEWAY_{name.upper()} and {file_var} are both set; set one")
+        try:
+            # One trailing newline is what `echo` and most editors leave; nothing else is cut.
+            found[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file_var}: cannot read {path}: {type(exc).__name__}") from None
+    return found
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, the config file and `overrides`; a bad value raises
@@ -277,9 +328,11 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"GATEWAY_CONFIG_FILE: no such file: {config_file}")
     # A misspelt variable would otherwise be ignored without a word, and the default used.
     known = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields} | _NOT_SETTINGS
+    known |= {f"GATEWAY_{name.upper()}_FILE" for name in SECRET_FILE_SETTINGS}
     unknown = sorted(k for k in os.environ if k.startswith("GATEWAY_") and k not in known)
     if unknown:
         raise ConfigError("\n".join(f"unknown setting {name}" for name in unknown))
+    overrides = {**_secrets_from_files(overrides), **overrides}
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -19,6 +19,13 @@ sweep marks queued parts past their validity `expired`, and submitted parts whos
 not come within `receipt_timeout` (the carrier lost it, or never sends one) `expired` too, so no
 message waits forever and no correlation state lives on for it.
 
+Connectors come and go at run time (`gateway/connector_set.py` calls `connector_changed`): a
+new one gets lanes and workers; a replaced one gets new workers on the same lanes while the old
+ones finish the part they hold (its response is awaited, so nothing is lost or sent twice) and
+then exit; a stopped one keeps its lanes with one worker that fails its parts over as when its
+binds are down, or hands them back to the store to wait (no attempt counted); a removed one's
+parts go to the connector their route names now.
+
 A part is sent at least once: a node that crashes after the carrier accepted a part but before
 the response was committed sends it again on recovery. Everything else is exactly once.
 """
@@ -31,6 +38,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.connector import Connector, SubmitOutcome
@@ -40,12 +48,19 @@ from gateway.metrics import Metrics
 from gateway.pacing import AccountPacer
 from gateway.ratelimit import Aimd, MemoryRateLimiter, RateLimiter
 from gateway.receipts import ReceiptCorrelator
-from gateway.routing import Router
+from gateway.routing import Route, Router
 from gateway.status import StatusWriter
 from gateway.store import Store
 from gateway.text import Concatenation, Encoding, body_units, capacity
 
+if TYPE_CHECKING:
+    from gateway.connector_set import ConnectorSpec
+
 log = logging.getLogger(__name__)
+
+# A part held for a stopped connector with nowhere else to go waits in the store this long
+# before it is looked at again.
+STOPPED_RECHECK = 2.0
 
 _TYPE_BY_PRIORITY = {t.priority: t.value for t in MessageType}
 _UP_STATES = frozenset({"bound", "up"})
@@ -74,7 +89,7 @@ class Dispatcher:
         status: StatusWriter,
         receipts: ReceiptCorrelator,
         metrics: Metrics,
-        connectors: Mapping[str, Connector],
+        connectors: Mapping[str, Connector | None],
         default_connector: str,
         node_id: str,
         capacity: int,
@@ -83,19 +98,28 @@ class Dispatcher:
         rates: Mapping[str, float] | None = None,
         limiter: RateLimiter | None = None,
         breakers: Mapping[str, CircuitBreaker] | None = None,
+        breaker_factory: Callable[[], CircuitBreaker] = CircuitBreaker,
         account_rates: Mapping[str, float] | None = None,
         heartbeat_interval: float = 5.0,
         heartbeat_ttl: float = 30.0,
         expiry_interval: float = 5.0,
         receipt_timeout: float | None = None,
         claim_batch: int = 1000,
+        drain_timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._status = status
         self._receipts = receipts
         self._metrics = metrics
-        self._connectors = dict(connectors)
+        # None: stopped (its lanes are kept and failed over or handed back to wait).
+        self._connectors: dict[str, Connector | None] = dict(connectors)
+        self._removed: set[str] = set()
+        self._generation: dict[str, object] = {}  # workers of an older one exit
+        self._workers: dict[str, list[asyncio.Task[None]]] = {}
+        self._waiting: set[asyncio.Task[None]] = set()  # workers waiting for a part
+        self._started = False
+        self._drain_timeout = drain_timeout
         self._default = default_connector
         self.node_id = node_id
         self.capacity = capacity
@@ -104,14 +128,16 @@ class Dispatcher:
         self._limiter = limiter or MemoryRateLimiter()
         # Connectors with a configured rate start at it; the others are unlimited until they
         # are throttled, and then held to what they carried when it happened.
-        self._aimd = {name: Aimd(rate) for name, rate in (rates or {}).items() if rate > 0}
+        self._rates = dict(rates or {})
+        self._aimd = {name: Aimd(rate) for name, rate in self._rates.items() if rate > 0}
         self._configured_rate = {name: a.rate for name, a in self._aimd.items()}
         for name, rate in self._configured_rate.items():
             self._limiter.configure(_limit_key(name), rate)
         # Accounts with a sending rate (segments/s by account id), on the same limiter.
         self._pacer = AccountPacer(limiter=self._limiter, rates=account_rates or {})
         self._meters = {name: _RateMeter() for name in self._connectors}
-        self._breakers = {name: CircuitBreaker() for name in self._connectors}
+        self._breaker_factory = breaker_factory
+        self._breakers = {name: breaker_factory() for name in self._connectors}
         self._breakers.update(breakers or {})
         self._bound: dict[str, tuple[float, bool]] = {}  # connector -> (checked at, any bind up)
         self._expiry_interval = expiry_interval
@@ -157,9 +183,18 @@ class Dispatcher:
 
     def _push(self, parts: Sequence[PartRecord]) -> None:
         for part in parts:
-            name = part.connector if part.connector in self._lanes else self._default
-            self._lanes[name].put(part)
+            self._lanes[self._lane_for(part)].put(part)
         self._held += len(parts)
+
+    def _lane_for(self, part: PartRecord) -> str:
+        """The part's own connector; for one removed or unknown here, the first connector of the
+        part's route (as routed now) this node has, else the default route's."""
+        if part.connector in self._lanes and part.connector not in self._removed:
+            return part.connector
+        for name in self._route(part).connectors:
+            if name in self._lanes and name not in self._removed:
+                return name
+        return self._default
 
     def in_flight(self, message_id: str) -> bool:
         """Whether a part of the message is being sent by this node right now."""
@@ -173,7 +208,7 @@ class Dispatcher:
         return removed
 
     def queue_depths(self) -> dict[str, int]:
-        return {name: lanes.size for name, lanes in self._lanes.items()}
+        return {n: lanes.size for n, lanes in self._lanes.items() if n not in self._removed}
 
     @property
     def queued(self) -> int:
@@ -192,11 +227,9 @@ class Dispatcher:
         if released:
             log.info("recovered %d queued parts held by this node before restart", released)
         await self._store.heartbeat(node_id=self.node_id, now=self._clock())
-        for name, connector in self._connectors.items():
-            for i in range(max(connector.capacity, 1)):
-                self._tasks.append(
-                    asyncio.create_task(self._work(name, connector), name=f"dispatch-{name}-{i}")
-                )
+        self._started = True
+        for name in self._connectors:
+            self._spawn(name)
         self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feeder"))
         self._recorder = asyncio.create_task(self._record(), name="dispatch-recorder")
         self._tasks.append(asyncio.create_task(self._keep_alive(), name="dispatch-heartbeat"))
@@ -211,12 +244,14 @@ class Dispatcher:
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
         await self._pacer.stop()
-        for task in self._tasks:
+        tasks = self._tasks + [t for workers in self._workers.values() for t in workers]
+        for task in tasks:
             task.cancel()
-        for result in await asyncio.gather(*self._tasks, return_exceptions=True):
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):
                 log.error("a dispatch task had failed: %r", result)
         self._tasks.clear()
+        self._workers.clear()
         # Everything the carrier accepted is recorded before the leases are handed back.
         deadline = time.monotonic() + 10
         while self._submitted and time.monotonic() < deadline:
@@ -229,21 +264,109 @@ class Dispatcher:
         await self._status.drain()
         await self._store.release_owned(node_id=self.node_id)
 
+    # -- connectors changing at run time ----------------------------------------------------
+
+    async def connector_changed(
+        self, name: str, connector: Connector | None, spec: ConnectorSpec | None
+    ) -> None:
+        """`name` now runs `connector` (None: stopped), or is gone (`spec` None). Returns once
+        the workers of the one it had are done with their parts: the caller may then stop it."""
+        if spec is None:
+            if name not in self._connectors or name == self._default:
+                return
+            self._removed.add(name)
+            self._connectors[name] = None
+        else:
+            self._removed.discard(name)
+            replaced = name in self._connectors
+            self._connectors[name] = connector
+            self._lanes.setdefault(name, Lanes())
+            self._meters.setdefault(name, _RateMeter())
+            if not replaced or connector is not None:
+                # A new carrier, or new options: its failure record starts afresh.
+                self._breakers[name] = self._breaker_factory()
+            self._set_rate(name, spec.rate)
+        self._bound.pop(name, None)
+        old = self._workers.pop(name, [])
+        if self._started and not self._stopping:
+            self._spawn(name)
+        await self._retire(old)
+        self._room.set()
+
+    def _set_rate(self, name: str, rate: float) -> None:
+        if self._rates.get(name, 0.0) == rate:
+            return
+        self._rates[name] = rate
+        if rate > 0:
+            self._aimd[name] = Aimd(rate)
+            self._configured_rate[name] = rate
+        else:
+            self._aimd.pop(name, None)
+            self._configured_rate.pop(name, None)
+        self._limiter.configure(_limit_key(name), rate)
+
+    def _spawn(self, name: str) -> None:
+        connector = self._connectors[name]
+        generation = self._generation[name] = object()
+        count = 1 if connector is None else max(connector.capacity, 1)
+        self._workers[name] = [
+            asyncio.create_task(
+                self._work(name, connector, generation), name=f"dispatch-{name}-{i}"
+            )
+            for i in range(count)
+        ]
+
+    async def _retire(self, workers: list[asyncio.Task[None]]) -> None:
+        """Let workers of a replaced connector finish the part each holds, then end. One that
+        waits for a part is cancelled: `Lanes.get` takes a part only after its last await, so
+        the part stays in its lane. One still busy after `drain_timeout` is waiting for a bind
+        of a connector that is down (a submit on the wire is answered or times out within the
+        connector's response timeout, 10 s by default): it is cancelled and hands its part,
+        unsent, back to the store."""
+        for task in workers:
+            if task in self._waiting:
+                task.cancel()
+        if not workers:
+            return
+        _, busy = await asyncio.wait(workers, timeout=self._drain_timeout)
+        if busy:
+            log.warning(
+                "%d dispatch workers still waiting for their connector: cancelled", len(busy)
+            )
+            for task in busy:
+                task.cancel()
+        for result in await asyncio.gather(*workers, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("a dispatch worker had failed: %r", result)
+
     # -- workers ----------------------------------------------------------------------------
 
-    async def _work(self, name: str, connector: Connector) -> None:
+    async def _work(self, name: str, connector: Connector | None, generation: object) -> None:
         lanes = self._lanes[name]
-        while not self._stopping:
-            part = await lanes.get()
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping and self._generation.get(name) is generation:
+            self._waiting.add(task)
+            try:
+                part = await lanes.get()
+            finally:
+                self._waiting.discard(task)
             self._in_flight += 1
             self._idle.clear()
             self._sending[part.message_id] = self._sending.get(part.message_id, 0) + 1
             try:
+                if name in self._removed:
+                    self._lanes[self._lane_for(part)].put(part)
+                    self._held += 1
+                    continue
                 target = self._choose(name, part)
                 if target != name:
                     self._metrics.failovers.labels(from_connector=name, to_connector=target).inc()
                     self._lanes[target].put(part)
                     self._held += 1
+                    continue
+                if connector is None:  # stopped, and no other connector of the route is up
+                    await self._apply([self._wait_update(name, part)])
                     continue
                 if not self._pacer.admit(part, lanes.put):
                     self._held += 1  # waits for its account's rate, then back to this lane
@@ -252,6 +375,9 @@ class Dispatcher:
                     await self._take_rate(name)
                 await self._send(name, connector, part)
             except asyncio.CancelledError:
+                if self._generation.get(name) is not generation and not self._stopping:
+                    # Retired while its connector had no bind up (`_retire`): nothing was sent.
+                    await self._apply([self._wait_update(name, part, again=0.0)])
                 raise
             except Exception as exc:
                 log.exception("dispatch of a part failed unexpectedly")
@@ -281,27 +407,36 @@ class Dispatcher:
     # -- routing between connectors ---------------------------------------------------------
 
     def _is_up(self, name: str) -> bool:
-        """Whether any bind of the connector is up; read from its health at most every 0.2 s."""
+        """Whether any bind of the connector is up; read from its health at most every 0.2 s.
+        A stopped connector is down."""
         now = time.monotonic()
         checked = self._bound.get(name)
         if checked is None or now - checked[0] > 0.2:
-            binds = self._connectors[name].health()
-            up = not binds or any(b.state in _UP_STATES for b in binds)
+            connector = self._connectors.get(name)
+            binds = connector.health() if connector is not None else []
+            up = connector is not None and (not binds or any(b.state in _UP_STATES for b in binds))
             checked = (now, up)
             self._bound[name] = checked
         return checked[1]
 
     def _available(self, name: str) -> bool:
         """A connector another one may hand parts to: up and in rotation."""
-        return name in self._connectors and self._breakers[name].available() and self._is_up(name)
+        return (
+            self._connectors.get(name) is not None
+            and self._breakers[name].available()
+            and self._is_up(name)
+        )
 
-    def _alternatives(self, name: str, part: PartRecord) -> list[str]:
-        route = self._router.route(
+    def _route(self, part: PartRecord) -> Route:
+        return self._router.route(
             account_id=part.account_id,
             destination=part.destination,
             message_type=_TYPE_BY_PRIORITY.get(part.priority, "transactional"),
             source=part.source,
         )
+
+    def _alternatives(self, name: str, part: PartRecord) -> list[str]:
+        route = self._route(part)
         whole = _is_whole_long_text(part)
         return [
             c
@@ -313,7 +448,7 @@ class Dispatcher:
         """Whether a connector was set to send a long text whole (`payload`). A whole text cut
         for such a connector fails over only to another one: elsewhere it would go out as a
         message_payload the carrier may not read, or may truncate."""
-        concatenation = getattr(self._connectors[name], "concatenation", Concatenation.UDH8)
+        concatenation = getattr(self._connectors.get(name), "concatenation", Concatenation.UDH8)
         return bool(concatenation == Concatenation.PAYLOAD)
 
     def _choose(self, name: str, part: PartRecord) -> str:
@@ -458,6 +593,22 @@ class Dispatcher:
                 # Receipts parked because they came before these ids were stored can match now.
                 self._receipts.ids_recorded()
 
+    def _wait_update(
+        self, name: str, part: PartRecord, again: float = STOPPED_RECHECK
+    ) -> PartUpdate:
+        """Back to the store, due again in `again` s, without counting an attempt: its
+        connector was stopped or replaced by an operator and it could not go elsewhere."""
+        now = self._clock()
+        return PartUpdate(
+            part.message_id,
+            part.seq,
+            Status.QUEUED,
+            now,
+            error_code="connector_stopped",
+            error_detail=f"connector {name} is stopped or being replaced",
+            retry_at=now + again,
+        )
+
     def _retry_update(
         self, part: PartRecord, code: str, detail: str, *, failover: str | None = None
     ) -> PartUpdate:
@@ -477,7 +628,7 @@ class Dispatcher:
         )
 
     def breaker_states(self) -> dict[str, BreakerState]:
-        return {name: breaker.state for name, breaker in self._breakers.items()}
+        return {n: b.state for n, b in self._breakers.items() if n not in self._removed}
 
     # -- feeding from the store -------------------------------------------------------------
 

@@ -97,7 +97,8 @@ class Intake:
         self._node_id = node_id
         self._max_segments = max_segments
         self._max_pending = max_pending
-        self._concatenation = dict(concatenation or {})
+        # Read per message: a live view when connectors change at run time.
+        self._concatenation = concatenation if concatenation is not None else {}
         self._clock = clock
         self._references = ConcatReferenceAllocator()
         self._closing = False

@@ -21,12 +21,16 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from gateway.connector import UpstreamReceipt
+from gateway.connector import Connector, UpstreamReceipt
 from gateway.domain import PartKey, PartUpdate, Status
 from gateway.metrics import Metrics
 from gateway.status import StatusWriter
 from gateway.store import ParkedReceipt, Store
+
+if TYPE_CHECKING:
+    from gateway.connector_set import ConnectorSpec
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +135,19 @@ class ReceiptCorrelator:
         """`connector`'s carrier reports a concatenated message by its last part only: a final
         receipt for a part is the verdict for the earlier parts of its message too."""
         self._covering.add(connector)
+
+    async def connector_changed(
+        self, name: str, connector: Connector | None, spec: ConnectorSpec | None
+    ) -> None:
+        """A connector added, replaced or removed at run time (`gateway/connector_set.py`):
+        whether its receipts cover earlier parts follows its new options."""
+        if connector is not None:
+            if getattr(connector, "receipts_for", "all") == "last":
+                self._covering.add(name)
+            else:
+                self._covering.discard(name)
+        elif spec is None:
+            self._covering.discard(name)
 
     def _updates(self, key: PartKey, receipt: UpstreamReceipt, connector: str) -> list[PartUpdate]:
         update = self._update(key, receipt, connector)

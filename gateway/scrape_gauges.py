@@ -29,7 +29,8 @@ async def refresh_scrape_gauges(*, metrics: Metrics, store: Store, readiness: Re
     metrics.ready.set(1 if ready else 0)
     try:
         now = time.time()
-        lanes = await asyncio.wait_for(store.queue_lanes(now=now), timeout=_STORE_TIMEOUT)
+        async with asyncio.timeout(_STORE_TIMEOUT):
+            lanes = await store.queue_lanes(now=now)
     except Exception as exc:
         # Stale figures would hide the outage; an absent series is what alerts expect then.
         log.warning("queue gauges not refreshed: %s", type(exc).__name__)

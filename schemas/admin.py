@@ -3,7 +3,7 @@ routes and connectors."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
@@ -188,12 +188,62 @@ class BindPublic(BaseModel):
     in_flight: int
 
 
+ConnectorName = Field(
+    min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$", examples=["carrier-b"]
+)
+
+
+class ConnectorCreate(BaseModel):
+    """A connector, as a `[connectors.NAME]` table of the configuration file: `kind` (an
+    installed connector: `smpp`, `http`, ...), its options (checked by the connector, as the
+    file's are) and an optional `rate`. Secret options (password, secret, token, ...) are
+    write-only: never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ConnectorName
+    kind: str = Field(min_length=1, max_length=64, examples=["smpp"])
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"host": "smsc.example", "port": 2775, "system_id": "acme", "password": "pw"}],
+    )
+    rate: StrictFloat | StrictInt = Field(
+        default=0, ge=0, le=1_000_000, description="segments/s, whole connector; 0: none"
+    )
+
+
+class ConnectorUpdate(BaseModel):
+    """Options to change (merged into the stored ones; null removes one, secrets not sent are
+    kept) and the rate. The connector is replaced on every node: the new one starts, the old
+    one finishes what it has in flight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    options: dict[str, Any] | None = None
+    rate: StrictFloat | StrictInt | None = Field(default=None, ge=0, le=1_000_000)
+
+
 class ConnectorPublic(BaseModel):
     name: str
+    kind: str
+    source: Literal["admin", "config"] = Field(
+        description="admin: made through this API; config: the configuration file (stop and "
+        "start only)"
+    )
     default: bool = Field(description="the default route (GATEWAY_UPSTREAM)")
+    enabled: bool = Field(description="false: stopped through the API")
+    state: Literal["running", "stopped"] = Field(description="on the node that answered")
+    rate: float = Field(description="segments/s; 0: none")
+    options: dict[str, Any] = Field(description="secrets left out (see `secrets`)")
+    secrets: list[str] = Field(description="secret options that are set (write-only)")
     binds: list[BindPublic]
+    binds_up: int
+    in_flight: int
+    queue_depth: int = Field(description="parts waiting in this node's lanes")
+    breaker: Literal["closed", "open", "half_open"]
+    created_at: float | None = None
+    updated_at: float | None = None
 
 
 class ConnectorsPublic(BaseModel):
-    note: str = "connectors come from the configuration file and GATEWAY_UPSTREAM; read-only"
     data: list[ConnectorPublic]

@@ -174,7 +174,8 @@ class _EsmeConnection(SessionProtocol):
         if self.is_open and self.session.bound:
             with contextlib.suppress(Exception):
                 self.send(Unbind())
-                await asyncio.wait_for(asyncio.shield(self.closed), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await asyncio.shield(self.closed)
         self.close()
 
 
@@ -252,20 +253,17 @@ class Bind:
         while not self._stopping:
             self.state = "connecting"
             try:
-                _, conn = await asyncio.wait_for(
-                    loop.create_connection(
+                async with asyncio.timeout(self.settings.connect_timeout):
+                    _, conn = await loop.create_connection(
                         lambda: _EsmeConnection(self),
                         self.settings.host,
                         self.settings.port,
                         ssl=self.settings.tls,
-                    ),
-                    timeout=self.settings.connect_timeout,
-                )
+                    )
                 self._conn = conn
                 self._lost.clear()
-                status = await asyncio.wait_for(
-                    asyncio.shield(conn.bound), timeout=self.settings.response_timeout
-                )
+                async with asyncio.timeout(self.settings.response_timeout):
+                    status = await asyncio.shield(conn.bound)
                 if status != CommandStatus.ESME_ROK:
                     self.detail = f"bind refused: 0x{status:08X}"
                     log.error("upstream %s refused the bind (0x%08X)", self.name, status)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api import (
     admin_accounts,
+    admin_connectors,
     admin_routes,
     batches,
     callbacks,
@@ -50,6 +51,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(admin_accounts.router)
     app.include_router(admin_routes.router)
+    app.include_router(admin_connectors.router)
 
     original_openapi = app.openapi
 

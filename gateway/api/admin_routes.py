@@ -1,8 +1,8 @@
-"""`/v1/admin/routes` (routing rules and their prices) and `/v1/admin/connectors` (read-only).
+"""`/v1/admin/routes`: routing rules and their prices.
 
 Rules made here are kept in the store and tried, by position, before the configuration file's
-`[[routes]]`, which are listed too but change only with the file. Connectors come from the
-configuration (`GATEWAY_UPSTREAM`, `[connectors.NAME]`); this API shows them and their binds.
+`[[routes]]`, which are listed too but change only with the file. Connectors are in
+`admin_connectors.py`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from gateway.api.admin_accounts import _admin
 from gateway.api.deps import AdminDep, ServicesDep
 from gateway.api.errors import problem_responses
 from schemas.admin import (
-    BindPublic,
-    ConnectorPublic,
-    ConnectorsPublic,
     RoutePublic,
     RoutePut,
     RoutesPublic,
@@ -51,24 +48,6 @@ async def put_route(name: str, body: RoutePut, svc: ServicesDep) -> RoutePublic:
 async def delete_route(name: str, svc: ServicesDep) -> Response:
     await _admin(svc).delete_route(name)
     return Response(status_code=204)
-
-
-@router.get(
-    "/connectors",
-    response_model=ConnectorsPublic,
-    responses=problem_responses(401),
-    summary="Connectors (from configuration, read-only) and the state of their binds",
-)
-async def list_connectors(svc: ServicesDep) -> ConnectorsPublic:
-    data = []
-    for i, (name, connector) in enumerate(svc.connectors.items()):
-        binds = [
-            BindPublic(name=b.name, state=b.state, in_flight=b.in_flight)
-            for b in connector.health()
-        ]
-        # The composition root registers the default route's connector first.
-        data.append(ConnectorPublic(name=name, default=i == 0, binds=binds))
-    return ConnectorsPublic(data=data)
 
 
 def _route(listed: ListedRoute) -> RoutePublic:

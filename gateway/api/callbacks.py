@@ -97,20 +97,33 @@ async def _callback(connector: str, path: str, request: Request, svc: ServicesDe
     )
 
 
-@router.api_route(
+# One route per method: a shared route would give GET and POST the same OpenAPI operationId.
+@router.get(
     "/{connector}",
-    methods=["GET", "POST"],
     responses=_RESPONSES,
+    operation_id="carrier_callback_get",
+    summary="A carrier's delivery receipt or MO message (authenticated by the connector)",
+)
+@router.post(
+    "/{connector}",
+    responses=_RESPONSES,
+    operation_id="carrier_callback_post",
     summary="A carrier's delivery receipt or MO message (authenticated by the connector)",
 )
 async def callback(connector: str, request: Request, svc: ServicesDep) -> Response:
     return await _callback(connector, "", request, svc)
 
 
-@router.api_route(
+@router.get(
     "/{connector}/{path:path}",
-    methods=["GET", "POST"],
     responses=_RESPONSES,
+    operation_id="carrier_callback_path_get",
+    summary="A carrier's callback on a sub-path (e.g. /receipt or /mo)",
+)
+@router.post(
+    "/{connector}/{path:path}",
+    responses=_RESPONSES,
+    operation_id="carrier_callback_path_post",
     summary="A carrier's callback on a sub-path (e.g. /receipt or /mo)",
 )
 async def callback_path(connector: str, path: str, request: Request, svc: ServicesDep) -> Response:

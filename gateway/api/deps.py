@@ -15,6 +15,7 @@ from gateway.accounts import AccountAdmin
 from gateway.auth_throttle import FailedAuthThrottle
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
+from gateway.connector_admin import ConnectorAdmin
 from gateway.domain import Account
 from gateway.domain.errors import AdminUnauthorized, AuthThrottled, Unauthorized
 from gateway.idempotency import Idempotency
@@ -46,6 +47,8 @@ class ApiServices:
     webhook_allow_private: bool = False
     # The account administration service behind /v1/admin (None: not offered).
     admin: AccountAdmin | None = None
+    # Connector administration behind /v1/admin/connectors (None: not offered).
+    connector_admin: ConnectorAdmin | None = None
     # Addresses presenting wrong API keys are paused (per node, bounded).
     auth_throttle: FailedAuthThrottle = field(default_factory=FailedAuthThrottle)
 

@@ -84,3 +84,19 @@ def sender_registered(patterns: tuple[str, ...], sender: str) -> bool:
     pre-registered alphanumeric senders ask for."""
     folded = sender.casefold()
     return any(not p.endswith("*") and p.casefold() == folded for p in patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConnector:
+    """A connector row of the store (`gateway/connector_set.py`): for `source == "admin"` its
+    definition (`options` is the connector's options as JSON, secrets included); for
+    `source == "config"` only whether the API stopped it."""
+
+    name: str
+    source: str  # "admin" | "config"
+    kind: str
+    options: str
+    rate: float
+    enabled: bool
+    created_at: float
+    updated_at: float

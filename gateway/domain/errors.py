@@ -153,6 +153,13 @@ NumberNotFound = _client_error("number.not_found", 404, "No such number in this 
 NumberTaken = _client_error("number.taken", 409, "The number belongs to another account")
 RouteNotFound = _client_error("route.not_found", 404, "No such route")
 RouteInvalid = _client_error("route.invalid", 422, "Invalid route")
+ConnectorNotFound = _client_error("connector.not_found", 404, "No such connector")
+ConnectorExists = _client_error("connector.exists", 409, "A connector with this name exists")
+ConnectorInvalid = _client_error("connector.invalid", 422, "Invalid connector definition")
+ConnectorConfigManaged = _client_error(
+    "connector.config_managed", 409, "The connector is defined in the configuration"
+)
+ConnectorInUse = _client_error("connector.in_use", 409, "Routes still send to the connector")
 
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
@@ -198,4 +205,9 @@ CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     NumberTaken,
     RouteNotFound,
     RouteInvalid,
+    ConnectorNotFound,
+    ConnectorExists,
+    ConnectorInvalid,
+    ConnectorConfigManaged,
+    ConnectorInUse,
 )

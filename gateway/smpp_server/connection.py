@@ -245,7 +245,8 @@ class EsmeConnection(SessionProtocol):
         if self.is_open and self.session.bound:
             with contextlib.suppress(Exception):
                 self.send(Unbind())
-                await asyncio.wait_for(asyncio.shield(self.closed), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await asyncio.shield(self.closed)
         self.close()
 
     # -- messages in ------------------------------------------------------------------------

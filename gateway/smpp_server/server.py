@@ -127,6 +127,7 @@ class SmppServer:
         self._binds: dict[str, list[EsmeConnection]] = defaultdict(list)
         self._failures: dict[str, int] = {}
         self._rates: dict[str, Gcra] = {}
+        self._unbinding: set[asyncio.Task[None]] = set()
         self.delivery = SmppOutboxDelivery(store=store, registry=self, node_id=node_id)
         self.port = settings.port
         self.accepting = True
@@ -154,6 +155,7 @@ class SmppServer:
         await asyncio.gather(
             *(c.unbind(timeout) for c in list(self.connections)), return_exceptions=True
         )
+        await asyncio.gather(*self._unbinding, return_exceptions=True)
         await self.delivery.stop()
         if self._server is not None:
             await self._server.wait_closed()
@@ -251,6 +253,30 @@ class SmppServer:
             log.warning("SMPP bind refused: too many binds", extra={"system_id": pdu.system_id})
             return CommandStatus.ESME_RBINDFAIL, None
         return CommandStatus.ESME_ROK, credential
+
+    async def revalidate_binds(self) -> None:
+        """Apply an admin change to the binds already open: one whose credential was removed or
+        given a new password, whose account was suspended, or whose address is no longer
+        allowed is unbound (after answering what it has in flight), as a new bind would be
+        refused; the others carry on under the credential's new limits."""
+        for system_id, conns in list(self._binds.items()):
+            if not conns:
+                continue
+            credential = await self._store.smpp_credential(system_id)
+            account = (
+                None
+                if credential is None
+                else await self._store.get_account_settings(credential.account_id)
+            )
+            for conn in list(conns):
+                reason = _revoked(conn, credential, account is None or account.active)
+                if reason is None:
+                    conn.credential = credential
+                    continue
+                log.warning("SMPP bind closed: %s", reason, extra={"system_id": system_id})
+                task = asyncio.create_task(conn.unbind(timeout=5.0), name="smpp-revoke")
+                self._unbinding.add(task)
+                task.add_done_callback(self._unbinding.discard)
 
     # -- submits ----------------------------------------------------------------------------
 
@@ -426,6 +452,23 @@ def _reply(pdu: Pdu, status: int) -> Pdu:
     from gateway.smpp.pdu import error_reply
 
     return error_reply(pdu.command_id, pdu.sequence_number, status)
+
+
+def _revoked(
+    conn: EsmeConnection, credential: SmppCredential | None, account_active: bool
+) -> str | None:
+    """Why an open bind may no longer stay bound, or None."""
+    bound_with = conn.credential
+    if credential is None or bound_with is None or credential.account_id != bound_with.account_id:
+        return "credential removed"
+    if credential.password_hash != bound_with.password_hash:
+        return "password changed"
+    if not account_active:
+        return "account suspended"
+    peer = str(conn.peer[0]) if conn.peer else "?"
+    if not _allowed(peer, credential.allowed_networks):
+        return "address no longer allowed"
+    return None
 
 
 def _allowed(peer: str, networks: Sequence[str]) -> bool:

@@ -29,6 +29,7 @@ from gateway.domain.accounts import (
     AccountSettings,
     ApiKeyInfo,
     InboundNumber,
+    StoredConnector,
     StoredRoute,
     Usage,
 )
@@ -417,6 +418,23 @@ class Store(Protocol):
         ...
 
     async def bump_config_version(self) -> None: ...
+
+    # Connectors managed through the admin API (gateway.connector_set). Writes bump the config
+    # version in the same transaction.
+    async def list_stored_connectors(self) -> list[StoredConnector]:
+        """Ordered by name."""
+        ...
+
+    async def get_stored_connector(self, name: str) -> StoredConnector | None: ...
+    async def insert_connector(self, connector: StoredConnector) -> None:
+        """Raise `ConnectorExists` when the name is taken."""
+        ...
+
+    async def put_connector(self, connector: StoredConnector) -> None:
+        """Create or replace."""
+        ...
+
+    async def delete_connector(self, name: str) -> bool: ...
     async def account_usage(self, *, day: str, limited_only: bool = False) -> dict[str, Usage]:
         """Per account: segments on `day` (UTC, YYYY-MM-DD) and spend since its month began;
         `limited_only`: just the accounts with a daily quota or spend cap. The counters are

@@ -41,6 +41,7 @@ from gateway.store.lifecycle import (
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.postgres_accounts import PostgresAccountsMixin
 from gateway.store.postgres_batches import PostgresBatches
+from gateway.store.postgres_connectors import PostgresConnectors
 from gateway.store.postgres_events import (
     PostgresEvents,
     queue_inbound_event,
@@ -83,7 +84,12 @@ _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority
 
 
 class PostgresStore(
-    PostgresBatches, PostgresOptOut, PostgresOperations, PostgresEvents, PostgresAccountsMixin
+    PostgresConnectors,
+    PostgresBatches,
+    PostgresOptOut,
+    PostgresOperations,
+    PostgresEvents,
+    PostgresAccountsMixin,
 ):
     dialect = "postgres"
 

@@ -44,6 +44,7 @@ from gateway.store.lifecycle import (
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.sqlite_accounts import SqliteAccountsMixin
 from gateway.store.sqlite_batches import SqliteBatches
+from gateway.store.sqlite_connectors import SqliteConnectors
 from gateway.store.sqlite_events import SqliteEvents, queue_inbound_event, queue_status_events
 from gateway.store.sqlite_operations import SqliteOperations
 from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
@@ -53,7 +54,14 @@ T = TypeVar("T")
 _CHUNK = 900
 
 
-class SqliteStore(SqliteBatches, SqliteOptOut, SqliteOperations, SqliteEvents, SqliteAccountsMixin):
+class SqliteStore(
+    SqliteConnectors,
+    SqliteBatches,
+    SqliteOptOut,
+    SqliteOperations,
+    SqliteEvents,
+    SqliteAccountsMixin,
+):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.smpp.codes import CommandStatus
+from gateway.smpp.pdu import EnquireLink, Unbind, UnbindResp
+from tests.conftest import DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme
 from tests.integration.admin_nodes import (
     ADMIN_KEY,
@@ -157,6 +159,44 @@ async def test_smpp_credentials_create_update_delete(
     assert gone.status_code == 404 and gone.json()["code"] == "smpp.credential_not_found"
 
 
+async def _unbound_by_server(esme: TestEsme) -> bool:
+    """True once the server sent unbind or closed the connection (answering its unbind)."""
+    try:
+        unbind = await esme.wait_for(lambda p: isinstance(p, Unbind), timeout=5)
+    except AssertionError:  # closed while waiting
+        return esme.closed
+    esme.send(UnbindResp(sequence_number=unbind.sequence_number))
+    return True
+
+
+async def test_open_binds_are_closed_when_suspended_or_their_password_changes(
+    node: Gateway, admin: httpx.AsyncClient
+) -> None:
+    await new_account(admin, "acme")
+    path = "/v1/admin/accounts/acme/smpp/acme1"
+    assert (await admin.put(path, json={"password": "s3cret"})).status_code == 201
+    kept = await TestEsme.connect(node.smpp_port)
+    assert await kept.bind("trx", system_id="demo", password=DEMO_SMPP_PASSWORD) == 0
+
+    esme = await TestEsme.connect(node.smpp_port)
+    assert await esme.bind("trx", system_id="acme1", password="s3cret") == 0
+    await admin.put(path, json={"throughput": 7})  # new limits only: the bind stays
+    assert (await esme.request(EnquireLink())).command_status == CommandStatus.ESME_ROK
+    await admin.patch("/v1/admin/accounts/acme", json={"status": "suspended"})
+    assert await _unbound_by_server(esme)
+    await esme.close()
+
+    await admin.patch("/v1/admin/accounts/acme", json={"status": "active"})
+    esme = await TestEsme.connect(node.smpp_port)
+    assert await esme.bind("trx", system_id="acme1", password="s3cret") == 0
+    await admin.put(path, json={"password": "n3w"})
+    assert await _unbound_by_server(esme)
+    await esme.close()
+    # Another account's bind was left alone throughout.
+    assert (await kept.request(EnquireLink())).command_status == CommandStatus.ESME_ROK
+    await kept.close()
+
+
 async def test_numbers_are_assigned_listed_and_removed(admin: httpx.AsyncClient) -> None:
     await new_account(admin, "acme")
     await new_account(admin, "other")
@@ -216,10 +256,22 @@ async def test_stored_route_sets_price_and_can_be_removed(
     assert gone.status_code == 404 and gone.json()["code"] == "route.not_found"
 
 
-async def test_connectors_are_listed_read_only(node: Gateway, admin: httpx.AsyncClient) -> None:
+async def test_configured_connectors_are_listed_and_managed_by_the_file(
+    node: Gateway, admin: httpx.AsyncClient
+) -> None:
     body = (await admin.get("/v1/admin/connectors")).json()
-    assert "configuration" in body["note"]
     [upstream] = body["data"]
     assert upstream["name"] == node.settings.default_connector and upstream["default"]
+    assert (upstream["source"], upstream["state"], upstream["enabled"]) == (
+        "config",
+        "running",
+        True,
+    )
     assert upstream["binds"] and upstream["binds"][0]["state"] in ("bound", "connecting")
-    assert (await admin.post("/v1/admin/connectors", json={})).status_code == 405
+    # The simulator's password is a secret: named, never shown.
+    assert upstream["secrets"] == ["password"] and "password" not in upstream["options"]
+    name = upstream["name"]
+    changed = await admin.patch(f"/v1/admin/connectors/{name}", json={"rate": 5})
+    assert changed.status_code == 409 and changed.json()["code"] == "connector.config_managed"
+    deleted = await admin.delete(f"/v1/admin/connectors/{name}")
+    assert deleted.status_code == 409 and deleted.json()["code"] == "connector.config_managed"

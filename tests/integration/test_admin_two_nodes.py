@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.app import Gateway
+from gateway.simulator import Simulator, SimulatorConfig
+from tests.conftest import DEMO_KEY
 from tests.integration.admin_nodes import (
     ADMIN_KEY,
     client,
@@ -96,3 +98,70 @@ async def test_quota_spent_on_one_node_is_seen_by_the_other(
 
         over = await acme2.post("/v1/messages", json=sms())
         assert over.status_code == 429 and over.json()["code"] == "account.quota_exceeded"
+
+
+async def test_a_connector_made_on_node1_carries_traffic_submitted_on_node2(
+    nodes: tuple[Gateway, Gateway],
+) -> None:
+    one, two = nodes
+    carrier = Simulator(SimulatorConfig(port=0, password="b-secret", receipt_delay=0.01))
+    await carrier.start()
+    try:
+        async with (
+            client(one, ADMIN_KEY) as admin1,
+            client(two, ADMIN_KEY) as admin2,
+            client(two, DEMO_KEY) as demo2,
+        ):
+            made = await admin1.post(
+                "/v1/admin/connectors",
+                json={
+                    "name": "carrier-b",
+                    "kind": "smpp",
+                    "options": {
+                        "host": "127.0.0.1",
+                        "port": carrier.port,
+                        "system_id": "gateway",
+                        "password": "b-secret",
+                    },
+                },
+            )
+            assert made.status_code == 201, made.text
+            route = await admin1.put(
+                "/v1/admin/routes/to-b", json={"connectors": ["carrier-b"], "prefixes": ["+4915"]}
+            )
+            assert route.status_code == 200, route.text
+
+            async def through_b() -> bool:
+                before = carrier.stats.submits
+                sent = await demo2.post("/v1/messages", json=sms())
+                assert sent.status_code == 202
+                for _ in range(100):
+                    got = (await demo2.get(f"/v1/messages/{sent.json()['id']}")).json()
+                    if got["status"] == "delivered":
+                        break
+                    await asyncio.sleep(0.05)
+                return carrier.stats.submits > before
+
+            # Node 2 started the connector and took the route without a restart.
+            assert await _within(REFRESH * 4 + 5, through_b) <= REFRESH * 4 + 5
+            assert carrier.stats.binds >= 2  # each node bound its own
+
+            # A stop made on node 1 stops node 2's connector too.
+            assert (await admin1.post("/v1/admin/connectors/carrier-b/stop")).status_code == 200
+
+            async def stopped_on_node2() -> bool:
+                body = (await admin2.get("/v1/admin/connectors/carrier-b")).json()
+                return bool(body["state"] == "stopped")
+
+            await _within(REFRESH * 4 + 1, stopped_on_node2)
+
+            # Deleted on node 1 (after its route): gone from node 2.
+            assert (await admin1.delete("/v1/admin/routes/to-b")).status_code == 204
+            assert (await admin1.delete("/v1/admin/connectors/carrier-b")).status_code == 204
+
+            async def gone_on_node2() -> bool:
+                return (await admin2.get("/v1/admin/connectors/carrier-b")).status_code == 404
+
+            await _within(REFRESH * 4 + 1, gone_on_node2)
+    finally:
+        await carrier.stop()

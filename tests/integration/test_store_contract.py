@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.domain.accounts import StoredConnector
+from gateway.domain.errors import ConnectorExists
 from gateway.store import Store
 
 NOW = 1_700_000_000.0
@@ -419,3 +423,27 @@ async def test_claiming_one_priority_takes_only_that_lane(store: Store) -> None:
     assert {p.message_id for p in claimed} == {m.id for m in promotional}
     rest = await store.claim_parts(node_id="b", limit=10, now=NOW + 1)
     assert {p.message_id for p in rest} == {m.id for m in otp}
+
+
+async def test_stored_connectors_insert_update_delete_and_bump_the_config_version(
+    store: Store,
+) -> None:
+    version = await store.config_version()
+    made = StoredConnector("b", "admin", "smpp", '{"host":"h"}', 5.0, True, NOW, NOW)
+    await store.insert_connector(made)
+    assert await store.config_version() > version
+    with pytest.raises(ConnectorExists):
+        await store.insert_connector(made)
+    assert await store.get_stored_connector("b") == made
+    stopped = StoredConnector("a", "config", "smpp", "{}", 0.0, False, NOW, NOW)
+    await store.put_connector(stopped)
+    changed = StoredConnector("b", "admin", "smpp", '{"host":"i"}', 0.0, False, NOW, NOW + 1)
+    version = await store.config_version()
+    await store.put_connector(changed)
+    assert await store.config_version() > version
+    assert await store.list_stored_connectors() == [stopped, changed]
+    version = await store.config_version()
+    assert await store.delete_connector("b")
+    assert await store.config_version() > version
+    assert not await store.delete_connector("b")
+    assert await store.get_stored_connector("b") is None

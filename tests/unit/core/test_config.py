@@ -123,3 +123,31 @@ def test_a_connector_option_refused_at_start_exits_2_with_one_clear_line(tmp_pat
         "connector 'upstream': bind_mode must be trx or tx+rx, not 'rx'"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_secrets_can_come_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = tmp_path / "admin_key"
+    admin.write_text("from-a-file\n")  # the newline `echo` leaves is not part of the secret
+    db = tmp_path / "db"
+    db.write_text("postgresql://gw:pa ss@db.internal:5432/gw")
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY_FILE", str(admin))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL_FILE", str(db))
+    monkeypatch.delenv("GATEWAY_ADMIN_KEY", raising=False)
+    monkeypatch.delenv("GATEWAY_DATABASE_URL", raising=False)
+    s = load_settings()
+    assert s.admin_key is not None and s.admin_key.get_secret_value() == "from-a-file"
+    assert s.database_url == "postgresql://gw:pa ss@db.internal:5432/gw"
+    assert "from-a-file" not in repr(s)
+
+
+def test_a_secret_set_twice_or_unreadable_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="GATEWAY_ADMIN_KEY_FILE: cannot read"):
+        load_settings()
+    (tmp_path / "key").write_text("k")
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY_FILE", str(tmp_path / "key"))
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "k")
+    with pytest.raises(ConfigError, match="both set"):
+        load_settings()
