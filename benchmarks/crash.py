@@ -2,10 +2,12 @@
 
 REST and SMPP load against a real gateway process, SIGKILL at random moments (`--kills` over
 `--seconds`), restart with the same node id and settings, then check that every acknowledged
-message is delivered and every requested SMPP receipt arrived (tests/e2e/crash_harness.py). Prints
-kills survived, messages acknowledged and checked, duplicates resent and receipts checked; on a
-failure, the evidence (GET bodies, gateway log around the kill). Exit status 0 when nothing
-acknowledged was lost or stuck and no receipt is missing, 1 otherwise, 2 for a usage error.
+message is delivered, every requested SMPP receipt arrived and a loopback webhook receiver got
+every status event of every acknowledged message (tests/e2e/crash_harness.py). Prints kills
+survived, messages acknowledged and checked, duplicates resent, receipts and webhook events
+checked; on a failure, the evidence (GET bodies, gateway log around the kill). Exit status 0 when
+nothing acknowledged was lost or stuck and no receipt or webhook event is missing, 1 otherwise, 2
+for a usage error.
 """
 
 from __future__ import annotations

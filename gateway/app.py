@@ -164,7 +164,9 @@ class Gateway:
         self.status = StatusWriter(store=store)
         self.optout = OptOutPolicies(store=store)
         self.status.subscribe(self._count_changes)
-        self.receipts = ReceiptCorrelator(store=store, status=self.status, metrics=self.metrics)
+        self.receipts = ReceiptCorrelator(
+            store=store, status=self.status, metrics=self.metrics, park_ttl=s.receipt_park_ttl
+        )
         for connector_name, connector in connectors.items():
             # A carrier that sends a receipt for the last part of a long message only.
             if getattr(connector, "receipts_for", "all") == "last":
@@ -197,6 +199,7 @@ class Gateway:
             heartbeat_interval=s.node_heartbeat_interval,
             heartbeat_ttl=s.node_heartbeat_ttl,
             expiry_interval=s.expiry_sweep_interval,
+            receipt_timeout=s.receipt_timeout,
             drain_timeout=s.connector_drain_timeout,
             clock=self.clock,
         )

@@ -172,6 +172,13 @@ class Settings(BaseSettings):
     circuit_failures: int = Field(default=5, ge=1)
     circuit_open_seconds: float = Field(default=30.0, gt=0)
     expiry_sweep_interval: float = Field(default=5.0, gt=0)
+    # A submitted part whose delivery receipt has not come after this long is marked `expired`
+    # (error_code `expired`): the carrier gave no verdict, and a late receipt cannot change a
+    # final status. Only parts that asked the carrier for a receipt.
+    receipt_timeout: float = Field(default=72 * 3600.0, gt=0, description="seconds")
+    # A receipt for an upstream id no node has recorded (yet) is parked this long, then dropped
+    # and counted: its submit response was lost, or the id belongs to nobody.
+    receipt_park_ttl: float = Field(default=900.0, gt=0, description="seconds")
     simulator_host: str = "127.0.0.1"
     simulator_port: int = Field(default=2776, ge=0, le=65535)
     simulator_receipt_delay: float = Field(default=0.05, ge=0)

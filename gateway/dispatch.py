@@ -15,7 +15,9 @@ back to its lane without counting an attempt and the connector's rate is halved,
 gradually (AIMD). A connector with no bind up, or whose circuit breaker is open after repeated
 failures, hands its parts to the next connector of their route; a temporary error is retried
 with backoff, and from the `failover_after`-th attempt on the next connector of the route. A
-sweep marks queued parts past their validity `expired`.
+sweep marks queued parts past their validity `expired`, and submitted parts whose receipt has
+not come within `receipt_timeout` (the carrier lost it, or never sends one) `expired` too, so no
+message waits forever and no correlation state lives on for it.
 
 Connectors come and go at run time (`gateway/connector_set.py` calls `connector_changed`): a
 new one gets lanes and workers; a replaced one gets new workers on the same lanes while the old
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.connector import Connector, SubmitOutcome
-from gateway.domain import MessageType, PartRecord, PartUpdate, Status
+from gateway.domain import MessageType, PartKey, PartRecord, PartUpdate, Status
 from gateway.lanes import LANE_PATIENCE, LANES, Lanes
 from gateway.metrics import Metrics
 from gateway.pacing import AccountPacer
@@ -101,6 +103,7 @@ class Dispatcher:
         heartbeat_interval: float = 5.0,
         heartbeat_ttl: float = 30.0,
         expiry_interval: float = 5.0,
+        receipt_timeout: float | None = None,
         claim_batch: int = 1000,
         drain_timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -138,6 +141,7 @@ class Dispatcher:
         self._breakers.update(breakers or {})
         self._bound: dict[str, tuple[float, bool]] = {}  # connector -> (checked at, any bind up)
         self._expiry_interval = expiry_interval
+        self._receipt_timeout = receipt_timeout
         self._heartbeat_interval = heartbeat_interval
         self._heartbeat_ttl = heartbeat_ttl
         self._claim_batch = claim_batch
@@ -703,8 +707,47 @@ class Dispatcher:
                     )
                     if len(keys) < self._claim_batch:
                         break
+                await self._expire_unanswered()
             except Exception:
                 log.exception("the validity sweep failed")
+
+    async def _expire_unanswered(self) -> None:
+        """Mark `expired` the submitted parts whose receipt has not come within the receipt
+        timeout. Several nodes may do this at once: the status writer's lifecycle guard makes
+        the second a no-op, and a receipt that lands meanwhile wins."""
+        if self._receipt_timeout is None:
+            return
+        now = self._clock()
+        after: PartKey | None = None
+        while True:
+            keys = await self._store.stuck_parts(
+                status=Status.SUBMITTED,
+                before=now - self._receipt_timeout,
+                now=now,
+                connector=None,
+                after=after,
+                limit=self._claim_batch,
+            )
+            if not keys:
+                return
+            self._metrics.parts_expired.inc(len(keys))
+            detail = f"no delivery receipt within {self._receipt_timeout:g} s of the submit"
+            await self._apply(
+                [
+                    PartUpdate(
+                        k.message_id,
+                        k.seq,
+                        Status.EXPIRED,
+                        now,
+                        error_code="expired",
+                        error_detail=detail,
+                    )
+                    for k in keys
+                ]
+            )
+            if len(keys) < self._claim_batch:
+                return
+            after = keys[-1]
 
     async def _keep_alive(self) -> None:
         while True:

@@ -60,6 +60,13 @@ class KeyAuthenticator:
         self._cache[digest] = (account, now + self._ttl)
         return account
 
+    def cached(self, key: str) -> Account | None:
+        """The account of `key` if it was verified recently (no store read), else None."""
+        entry = self._cache.get(hash_key(key))
+        if entry is None or entry[1] <= self._clock():
+            return None
+        return entry[0]
+
     def forget(self) -> None:
         """Drop every cached answer: an admin change (a revoked key, a suspended account) was
         made, and the store says what holds now."""

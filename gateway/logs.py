@@ -46,3 +46,7 @@ def configure(level: str) -> None:
     logging.Formatter.converter = time.gmtime
     # uvicorn's access log would print every request at INFO: too much for a gateway.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO: one line per webhook event or carrier
+    # submit, and a URL may carry a secret (a webhook token, a carrier's `secret_query` key).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

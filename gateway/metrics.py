@@ -142,6 +142,12 @@ class Metrics:
             "Requests answered ESME_RTHROTTLED (window or rate exceeded)",
             registry=r,
         )
+        self.auth_failures = Counter(
+            "gateway_auth_failures",
+            "Requests refused for a wrong API or admin key (throttled ones not counted)",
+            ["surface"],
+            registry=r,
+        )
         self.receipts_parked = Gauge(
             "gateway_receipts_parked", "Receipts waiting for their submit response", registry=r
         )

@@ -213,6 +213,9 @@ class ReceiptCorrelator:
                 break
         expired = await self._store.expire_parked(older_than=self._clock() - self._park_ttl)
         if expired:
+            # Off the count too, like matched ones: else the gauge only ever grows, and every
+            # commit of submit results wakes a re-check for receipts long gone.
+            self.parked = max(self.parked - expired, 0)
             self._metrics.receipts.labels(connector="*", outcome="expired").inc(expired)
             log.warning("%d receipts for unknown upstream ids expired unmatched", expired)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hmac
 import itertools
 import logging
 import random
@@ -268,7 +269,10 @@ class _SmscConnection(SessionProtocol):
 
     def _on_bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> None:
         cfg = self.sim.config
-        ok = pdu.system_id == cfg.system_id and pdu.password == cfg.password
+        # Constant-time, like every secret comparison (the simulator is reachable on a port).
+        ok = hmac.compare_digest(pdu.system_id.encode(), cfg.system_id.encode()) & (
+            hmac.compare_digest(pdu.password.encode(), cfg.password.encode())
+        )
         status = CommandStatus.ESME_ROK if ok else CommandStatus.ESME_RINVPASWD
         response = _BIND_RESPONSES[type(pdu)]
         self.send(

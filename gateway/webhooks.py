@@ -34,7 +34,7 @@ from gateway.domain.webhooks import (
 )
 from gateway.metrics import Metrics
 from gateway.store import Store
-from gateway.webhook_targets import check_target
+from gateway.webhook_targets import CheckedTransport, Resolver, check_target, resolve
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class WebhookDelivery:
         retry_cap: float = 600.0,
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        resolver: Resolver = resolve,
     ) -> None:
         self._store = store
         self._node_id = node_id
@@ -74,6 +75,7 @@ class WebhookDelivery:
         self._retry_cap = retry_cap
         self._poll = poll_interval
         self._clock = clock
+        self._resolver = resolver
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -86,10 +88,16 @@ class WebhookDelivery:
     def start(self) -> None:
         # No redirects: a 3xx is not an acknowledgement, and following one could lead past
         # the address check.
+        # The transport checks the address at every connect (DNS rebinding), not only here.
         self._client = httpx.AsyncClient(
+            transport=CheckedTransport(
+                allow_private=self._allow_private,
+                limits=httpx.Limits(max_connections=self._concurrency),
+                resolver=self._resolver,
+            ),
             timeout=self._timeout,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=self._concurrency),
+            trust_env=False,
             headers={"User-Agent": "smsgw-webhooks"},
         )
         self._task = asyncio.create_task(self.run(), name="webhook-delivery")
@@ -219,7 +227,7 @@ class WebhookDelivery:
         """Why `url` may not be posted to now (its name may resolve elsewhere than when the
         webhook was set), or None."""
         try:
-            await check_target(url, allow_private=self._allow_private)
+            await check_target(url, allow_private=self._allow_private, resolver=self._resolver)
         except WebhookUrlNotAllowed as exc:
             return exc.detail
         return None

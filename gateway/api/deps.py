@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -11,11 +12,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.accounts import AccountAdmin
+from gateway.auth_throttle import FailedAuthThrottle
 from gateway.batches import Batches
 from gateway.cancellation import Cancellation
 from gateway.connector_admin import ConnectorAdmin
 from gateway.domain import Account
-from gateway.domain.errors import AdminUnauthorized, Unauthorized
+from gateway.domain.errors import AdminUnauthorized, AuthThrottled, Unauthorized
 from gateway.idempotency import Idempotency
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, hash_key
@@ -47,6 +49,8 @@ class ApiServices:
     admin: AccountAdmin | None = None
     # Connector administration behind /v1/admin/connectors (None: not offered).
     connector_admin: ConnectorAdmin | None = None
+    # Addresses presenting wrong API keys are paused (per node, bounded).
+    auth_throttle: FailedAuthThrottle = field(default_factory=FailedAuthThrottle)
 
 
 async def services(request: Request) -> ApiServices:
@@ -60,14 +64,30 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 async def authenticate(
+    request: Request,
     svc: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
-    account = await svc.keys.authenticate(credentials.credentials)
+    key = credentials.credentials
+    peer = request.client.host if request.client is not None else "?"
+    wait = svc.auth_throttle.retry_after(peer)
+    if wait > 0:
+        # Refused without a store read, unless the key is one verified moments ago.
+        account = svc.keys.cached(key)
+        if account is None:
+            raise AuthThrottled(
+                "too many invalid API keys from this address; retry later",
+                retry_after=math.ceil(wait),
+            )
+        return account
+    account = await svc.keys.authenticate(key)
     if account is None:
+        svc.auth_throttle.failed(peer)
+        svc.metrics.auth_failures.labels(surface="rest").inc()
         raise Unauthorized("the API key is not valid")
+    svc.auth_throttle.succeeded(peer)
     return account
 
 
@@ -75,11 +95,20 @@ AccountDep = Annotated[Account, Depends(authenticate)]
 
 
 async def authenticate_admin(
+    request: Request,
     svc: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Admin routes take `Authorization: Bearer <GATEWAY_ADMIN_KEY>`; the comparison is on
-    digests and constant-time, so neither timing nor length tells anything about the key."""
+    digests and constant-time, so neither timing nor length tells anything about the key. The
+    admin key is chosen by the operator and may be guessable: an address that keeps presenting
+    wrong ones is paused like one with wrong API keys (the same per-address throttle)."""
+    peer = request.client.host if request.client is not None else "?"
+    wait = svc.auth_throttle.retry_after(peer)
+    if wait > 0:
+        raise AuthThrottled(
+            "too many invalid keys from this address; retry later", retry_after=math.ceil(wait)
+        )
     expected = svc.admin_key_hash
     presented = hash_key(credentials.credentials) if credentials is not None else ""
     if (
@@ -88,7 +117,11 @@ async def authenticate_admin(
         or credentials.scheme.lower() != "bearer"
         or not hmac.compare_digest(presented, expected)
     ):
+        if credentials is not None and expected is not None:
+            svc.auth_throttle.failed(peer)
+            svc.metrics.auth_failures.labels(surface="admin").inc()
         raise AdminUnauthorized("send the admin key as `Authorization: Bearer <key>`")
+    svc.auth_throttle.succeeded(peer)
 
 
 # Put on an admin router: `APIRouter(prefix="/v1/admin/...", dependencies=[AdminDep])`.

@@ -40,6 +40,8 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route: problem+json with the codes each status can carry."""
     out: dict[int | str, dict[str, Any]] = {}
+    if 401 in codes and 429 not in codes:
+        codes = (*codes, 429)  # an address with many wrong keys is paused: auth.throttled
     for status in codes:
         names = sorted(e.code for e in CLIENT_ERRORS if e.http_status == status)
         if status == 422:

@@ -73,6 +73,9 @@ def _client_error(code: str, status: int, title: str) -> type[ClientError]:
 # The catalogue of client errors: code, HTTP status, title. The API lists these in OpenAPI.
 Unauthorized = _client_error("auth.unauthorized", 401, "Missing or invalid API key")
 AdminUnauthorized = _client_error("auth.admin_unauthorized", 401, "Missing or invalid admin key")
+AuthThrottled = _client_error(
+    "auth.throttled", 429, "Too many failed authentication attempts from this address"
+)
 NotFound = _client_error("message.not_found", 404, "No such message")
 InvalidNumber = _client_error("message.invalid_number", 422, "Invalid phone number")
 EmptyText = _client_error("message.empty_text", 422, "Empty message text")
@@ -170,6 +173,7 @@ TooManyConnections = _client_error(
 CLIENT_ERRORS: tuple[type[ClientError], ...] = (
     Unauthorized,
     AdminUnauthorized,
+    AuthThrottled,
     NotFound,
     InvalidNumber,
     EmptyText,

@@ -258,11 +258,14 @@ class SmppServer:
         self, conn: EsmeConnection, pdu: BindTransmitter | BindReceiver | BindTransceiver
     ) -> tuple[int, SmppCredential | None]:
         peer = str(conn.peer[0]) if conn.peer else "?"
-        failures = self._failures.get(peer, 0)
+        # Each failed bind from an address doubles the wait before the next answer. Every
+        # attempt is counted once, before the check, so attempts made at once wait their turn
+        # too; a right password clears the address.
+        failures = self._failures.pop(peer, 0)
+        self._failures[peer] = failures + 1  # most recent last
+        while len(self._failures) > 10_000:  # bounded: forget the oldest address
+            del self._failures[next(iter(self._failures))]
         if failures:
-            # Each failed bind from an address doubles the wait before the next answer;
-            # counted before the check, so attempts made at once wait their turn too.
-            self._failures[peer] = failures + 1
             await asyncio.sleep(min(0.25 * 2 ** (failures - 1), 10.0))
         if not self.accepting:
             return CommandStatus.ESME_RBINDFAIL, None
@@ -272,11 +275,9 @@ class SmppServer:
         )
         if not ok or credential is None:
             # Unknown system_id and wrong password look the same from outside.
-            self._failures[peer] = self._failures.get(peer, 0) + 1
-            while len(self._failures) > 10_000:  # bounded: forget the oldest address
-                del self._failures[next(iter(self._failures))]
             log.warning("SMPP bind refused: bad credentials", extra={"peer": peer})
             return CommandStatus.ESME_RINVPASWD, None
+        self._failures.pop(peer, None)
         if not _allowed(peer, credential.allowed_networks):
             log.warning("SMPP bind refused: address not allowed", extra={"peer": peer})
             return CommandStatus.ESME_RBINDFAIL, None
@@ -287,7 +288,6 @@ class SmppServer:
         if len(self._binds.get(credential.system_id, ())) >= credential.max_binds:
             log.warning("SMPP bind refused: too many binds", extra={"system_id": pdu.system_id})
             return CommandStatus.ESME_RBINDFAIL, None
-        self._failures.pop(peer, None)
         return CommandStatus.ESME_ROK, credential
 
     async def revalidate_binds(self) -> None:

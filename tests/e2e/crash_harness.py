@@ -18,7 +18,15 @@ The pieces, all on loopback:
   transceiver, which reconnects and rebinds after each kill and resends the submits that were
   never answered (as an ESME must);
 - the killer: SIGKILL at random moments spread over the load, then restart and wait for
-  `/readyz`.
+  `/readyz`;
+- the webhook receiver: a loopback HTTP server (`tests.integration.webhook_receiver`) set as
+  the account's webhook before the load (`GATEWAY_WEBHOOK_ALLOW_PRIVATE` lets the gateway post
+  to loopback). At the end every acknowledged message must have had each of its status events
+  received at least once: per message the distinct events, in sequence order, form one unbroken
+  forward chain (each event's `previous_status` is the status of the one before, ranks only
+  grow, the first starts from accepted/scheduled/queued) that ends at the message's final
+  status. A lost event breaks the chain or leaves it short of the final status. Duplicate
+  deliveries (at-least-once after a kill) are counted and reported, never failed on.
 
 Every text carries tags (`<R000042.1.0>`: channel, number, segment, attempt) in each segment so
 that a submit seen by the carrier maps back to one acknowledged part. Duplicates are measured
@@ -42,6 +50,7 @@ from typing import Any
 
 import httpx
 
+from gateway.domain.status import Status
 from gateway.simulator import Simulator, SimulatorConfig, _SmscConnection
 from gateway.smpp.pdu import DeliverSm, Pdu, SubmitSm, SubmitSmResp
 from gateway.smpp.session import Event, RequestReceived
@@ -49,6 +58,7 @@ from gateway.smpp.tlv import Tlv
 from gateway.text import ESM_CLASS_UDHI, decode_short_message
 from tests.e2e.harness import GatewayProcess
 from tests.esme_client import TestEsme, submit
+from tests.integration.webhook_receiver import WebhookReceiver
 
 DEST = "+4915112345678"
 SMPP_PASSWORD = "crash123"  # SMPP 3.4: at most 8 characters
@@ -129,6 +139,7 @@ class CrashConfig:
     settle_timeout: float = 60.0  # after the load, the longest wait for final states and receipts
     seed: int | None = None
     gateway_log_level: str = "INFO"  # DEBUG for more evidence around the kills
+    webhooks: bool = True  # subscribe a loopback receiver and check every status event
     log: Any = None  # a callable taking one line, for progress
 
 
@@ -171,6 +182,11 @@ class CrashReport:
     receipts_received: int = 0
     receipts_missing: list[str] = field(default_factory=list)
     upstream_submits: int = 0
+    webhook_deliveries: int = 0  # POSTs the receiver acknowledged (status events, all messages)
+    webhook_events: int = 0  # distinct status events of acknowledged messages (by event id)
+    webhook_duplicates: int = 0  # deliveries of an event id already received
+    webhook_messages_checked: int = 0  # acknowledged messages whose event chain was checked
+    webhook_problems: dict[str, str] = field(default_factory=dict)  # message id -> what is wrong
     last_final: tuple[str, float] = ("", 0.0)  # the message final last, seconds after the load
     last_receipt: tuple[str, float] = ("", 0.0)  # the receipt that came last, seconds after ack
     last_receipt_kill: tuple[int, float] = (0, 0.0)  # the kill after that ack, seconds after it
@@ -182,7 +198,9 @@ class CrashReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.not_final or self.missing or self.receipts_missing)
+        return not (
+            self.not_final or self.missing or self.receipts_missing or self.webhook_problems
+        )
 
     def summary(self) -> str:
         rest = sum(1 for a in self.acked if a.channel == "rest")
@@ -210,6 +228,10 @@ class CrashReport:
                 f" {self.last_receipt[0]} {self.last_receipt[1]:.1f}s after its ack"
                 f" (kill #{self.last_receipt_kill[0]} {self.last_receipt_kill[1]:.1f}s after"
                 " the ack)",
+                f"webhook events:        {self.webhook_events} distinct for"
+                f" {self.webhook_messages_checked} messages ({self.webhook_deliveries} POSTs,"
+                f" {self.webhook_duplicates} duplicates); messages with a lost or contradicting"
+                f" event {len(self.webhook_problems)}",
                 f"duplicates' answer-to-kill: max {max(answered, default=0):.3f}s,"
                 f" {sum(1 for a in answered if a > 1.0)} answered more than 1 s before the kill",
                 f"time:                  load {self.seconds_load:.1f}s, settle"
@@ -262,6 +284,7 @@ class _Run:
         self.t0 = time.monotonic()
         self.stop_load = asyncio.Event()
         self.gateway_up = asyncio.Event()
+        self.receipts_deadline = float("inf")  # until the load ends
         self.receipts: dict[str, float] = {}  # receipted id -> when it arrived (run seconds)
         self.rest_numbers = iter(range(1, 1_000_000))
         self.smpp_numbers = iter(range(1, 1_000_000))
@@ -274,6 +297,7 @@ class _Run:
             )
         )
         self.gw: GatewayProcess | None = None
+        self.hooks = WebhookReceiver()
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -297,10 +321,18 @@ class _Run:
             GATEWAY_UPSTREAM=upstream,
             GATEWAY_DEMO_SMPP_PASSWORD=SMPP_PASSWORD,
             GATEWAY_LOG_LEVEL=self.config.gateway_log_level,
+            GATEWAY_WEBHOOK_ALLOW_PRIVATE="true" if self.config.webhooks else "false",
             **env,
         )
         self.gw.start()
         await asyncio.to_thread(self.gw.wait_ready, 60)
+        if self.config.webhooks:
+            await self.hooks.start()
+            async with httpx.AsyncClient(
+                base_url=self.gw.url, headers={"Authorization": f"Bearer {self.gw.key}"}
+            ) as client:
+                response = await client.put("/v1/webhooks", json={"url": self.hooks.url})
+            assert response.status_code in (200, 201), response.text
         self.gateway_up.set()
 
     def log_size(self) -> int:
@@ -380,17 +412,18 @@ class _Run:
         ) as client:
             await asyncio.gather(*(worker(client) for _ in range(self.config.rest_workers)))
 
-    async def smpp_load(self, deadline: float) -> None:
+    async def smpp_load(self) -> None:
         """One ESME: bind, submit with a window, collect receipts; after a kill reconnect,
         rebind and resend what was never answered. Keeps reading receipts after the load
-        until every requested receipt is in or `deadline` (monotonic) passes."""
+        until every requested receipt is in or `receipts_deadline` (monotonic, set when the
+        load ends) passes."""
         assert self.gw is not None
         port = int(self.gw.env["GATEWAY_SMPP_PORT"])
         share = self.config.smpp_share
         count = 0
         # Submits to send first: the ones a kill left unanswered (same tags, next attempt).
         resend: list[tuple[SubmitSm, str, list[str], int]] = []
-        while time.monotonic() < deadline:
+        while time.monotonic() < self.receipts_deadline:
             if self.stop_load.is_set() and self._receipts_complete():
                 return
             await self.gateway_up.wait()
@@ -417,7 +450,7 @@ class _Run:
                 closed: asyncio.Event,
             ) -> None:
                 try:
-                    while time.monotonic() < deadline:
+                    while time.monotonic() < self.receipts_deadline:
                         try:
                             pdu = await esme.read(timeout=0.5)
                         except TimeoutError:
@@ -542,7 +575,22 @@ class _Run:
                 if not pending or time.monotonic() >= deadline:
                     break
                 await asyncio.sleep(0.5)
+        # The final status's event follows the commit of that status: wait for it too.
+        while self.config.webhooks and time.monotonic() < deadline:
+            received = self._final_events()
+            if all(received.get(m) == b["status"] for m, b in bodies.items()):
+                break
+            await asyncio.sleep(0.5)
         return bodies
+
+    def _final_events(self) -> dict[str, str]:
+        """message id -> a final status some received webhook event reported."""
+        final: dict[str, str] = {}
+        for event in self.hooks.events():
+            data = event.get("data", {})
+            if Status(data.get("status", "accepted")).terminal:
+                final[data["message_id"]] = data["status"]
+        return final
 
     def check(self, bodies: dict[str, dict[str, Any]]) -> None:
         report = self.report
@@ -598,7 +646,33 @@ class _Run:
             kill = next((k for k in report.kills if k.at >= acked_at), None)
             if kill is not None:
                 report.last_receipt_kill = (kill.index, kill.at - acked_at)
+        if self.config.webhooks:
+            self.check_webhooks(bodies)
         self.collect_evidence(bodies)
+
+    def check_webhooks(self, bodies: dict[str, dict[str, Any]]) -> None:
+        """Every status event of every acknowledged message arrived at least once, and the
+        distinct ones of each message form one forward chain ending at its final status."""
+        report = self.report
+        seen: set[str] = set()
+        # message id -> its distinct events in the order they first arrived
+        chains: dict[str, list[dict[str, Any]]] = {}
+        for event in self.hooks.events():
+            if not str(event.get("type", "")).startswith("message."):
+                continue
+            report.webhook_deliveries += 1
+            if event["id"] in seen:
+                report.webhook_duplicates += 1
+                continue
+            seen.add(event["id"])
+            chains.setdefault(event["data"]["message_id"], []).append(event)
+        for message_id, body in bodies.items():
+            report.webhook_messages_checked += 1
+            events = chains.get(message_id, [])
+            report.webhook_events += len(events)
+            problem = _chain_problem(events, body["status"])
+            if problem:
+                report.webhook_problems[message_id] = problem
 
     def collect_evidence(self, bodies: dict[str, dict[str, Any]]) -> None:
         report = self.report
@@ -609,6 +683,8 @@ class _Run:
             problems.append(("not delivered", by_id.get(message_id), _json(body)))
         for message_id, answer in list(report.missing.items())[:5]:
             problems.append(("missing", by_id.get(message_id), answer))
+        for message_id, problem in list(report.webhook_problems.items())[:5]:
+            problems.append((f"webhook events: {problem}", by_id.get(message_id), ""))
         for ack_id in report.receipts_missing[:5]:
             acked = by_ack.get(ack_id)
             fetched = bodies.get(acked.message_id) if acked else None
@@ -641,8 +717,7 @@ class _Run:
             assert self.gw is not None
             self.say(f"gateway up ({self.report.store}), seed {self.seed}")
             load_deadline = self.t0 + self.config.seconds
-            settle_deadline = load_deadline + self.config.settle_timeout + 60
-            smpp = asyncio.create_task(self.smpp_load(settle_deadline))
+            smpp = asyncio.create_task(self.smpp_load())
             rest = asyncio.create_task(self.rest_load())
             killer = asyncio.create_task(self.killer())
             await asyncio.sleep(max(0.0, load_deadline - time.monotonic()))
@@ -653,6 +728,10 @@ class _Run:
             self.say(f"load over: {len(self.report.acked)} acknowledged")
             settle_start = time.monotonic()
             deadline = settle_start + self.config.settle_timeout
+            # From the load's real end: with slow restarts the kills run past `seconds`, and
+            # an ESME that stopped reading then would report receipts the gateway still holds
+            # as lost (the "lost receipts under kill" of an earlier run on a loaded machine).
+            self.receipts_deadline = deadline
             bodies = await self.settle(deadline)
             self.say(f"final states read: {len(bodies)} messages")
             with contextlib.suppress(TimeoutError):
@@ -670,7 +749,44 @@ class _Run:
             if self.gw is not None:
                 self.gw.kill()
             await self.upstream.stop()
+            await self.hooks.stop()
             self.report.seconds_total = self.now()
+
+
+_STARTS = frozenset({Status.ACCEPTED, Status.SCHEDULED, Status.QUEUED})
+
+
+def _chain_problem(events: list[dict[str, Any]], final: str) -> str | None:
+    """What is wrong with one message's distinct webhook events (in arrival order), or None.
+
+    The gateway records an event for each transition of a message with the status it left, so
+    the events link up: sorted by sequence, each one's `previous_status` is the one before's
+    `status`. A missing link or a short chain is a lost event; a rank that does not grow, or
+    an arrival order that differs from the sequence order, contradicts the lifecycle or the
+    in-order promise."""
+    if not events:
+        return f"no event received (final status {final})"
+    sequences = [e["sequence"] for e in events]
+    if sequences != sorted(sequences):
+        return f"arrived out of sequence order: {sequences}"
+    previous: Status | None = None
+    for event in events:
+        data = event["data"]
+        status, left = Status(data["status"]), Status(data["previous_status"])
+        if event["type"] != f"message.{status.value}":
+            return f"event type {event['type']} reports status {status.value}"
+        if previous is None:
+            if left not in _STARTS:
+                return f"first event received leaves {left.value}: the one before is lost"
+        elif left is not previous:
+            return f"event {status.value} leaves {left.value}, last received {previous.value}"
+        if status.rank <= left.rank:
+            return f"{left.value} -> {status.value} goes backwards"
+        previous = status
+    if previous is None or previous.value != final:
+        last = previous.value if previous else None
+        return f"events end at {last}, the message is {final}"
+    return None
 
 
 def _retag(pdu: SubmitSm, old: list[str], new: list[str]) -> SubmitSm:

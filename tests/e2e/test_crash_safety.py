@@ -1,7 +1,8 @@
 """Invariant 1 under fire: nothing acknowledged is lost by `kill -9` and restart.
 
 Short form for `make test`: three SIGKILLs at random moments during ten seconds of REST and SMPP
-load (about a hundred messages), on each store. The longer run, at least twenty kills per store:
+load (about a hundred messages), on each store, with a loopback webhook receiver that must get
+every status event of every acknowledged message. The longer run, at least twenty kills per store:
 
     .venv/bin/python -m benchmarks.crash --kills 20 --store sqlite --seconds 120
     .venv/bin/python -m benchmarks.crash --kills 20 --store postgres --seconds 120
@@ -37,5 +38,9 @@ def test_acknowledged_messages_and_receipts_survive_kill_9(
     assert report.messages_checked == len({a.message_id for a in report.acked})
     assert not report.receipts_missing, "requested receipts missing\n" + report.failure_text()
     assert report.receipts_requested > 0 and report.receipts_received == report.receipts_requested
+    assert not report.webhook_problems, "webhook events lost\n" + report.failure_text()
+    assert report.webhook_messages_checked == report.messages_checked
+    assert report.webhook_events >= report.messages_checked  # at least the final event of each
+    # Duplicate webhook deliveries are allowed too (at-least-once); reported, not failed.
     # Duplicates towards the carrier are allowed (at-least-once); they are reported, not failed.
     print(report.summary())

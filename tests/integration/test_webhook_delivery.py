@@ -13,6 +13,7 @@ from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status,
 from gateway.domain.webhooks import EVENT_TYPES
 from gateway.metrics import Metrics
 from gateway.store import Store
+from gateway.webhook_targets import check_target, resolve
 from gateway.webhooks import WebhookDelivery
 from tests.integration.webhook_receiver import WebhookReceiver
 
@@ -121,3 +122,68 @@ async def test_a_target_that_is_not_allowed_is_never_posted(
     (head, *_) = await store.pending_webhook_events(account_id=account_id, limit=10)
     assert head.sequence == 1
     assert head.attempts >= 1
+
+
+class _RebindingDns:
+    """A name server that answers a public address the first `honest` times it is asked and the
+    real (loopback) address after: a DNS-rebinding attacker with a zero TTL."""
+
+    def __init__(self, honest: int) -> None:
+        self.honest = honest
+        self.asked = 0
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked += 1
+        if self.asked <= self.honest:
+            return ["93.184.216.34"]
+        return await resolve(host, port)
+
+
+async def test_dns_rebinding_between_check_and_connect_is_refused(
+    store: Store, receiver: WebhookReceiver
+) -> None:
+    # "localhost" resolves to the receiver for real; the check sees a public address.
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    dns = _RebindingDns(honest=1)
+    await check_target(url, allow_private=False, resolver=_RebindingDns(honest=1))
+    account_id = await _account_with_events(store, url, 1)
+    node = WebhookDelivery(
+        store=store,
+        node_id="node-a",
+        metrics=Metrics(),
+        allow_private=False,
+        retry_base=0.02,
+        retry_cap=0.1,
+        poll_interval=0.05,
+        resolver=dns,
+    )
+    node.start()
+    try:
+        deadline = time.monotonic() + 5
+        while dns.asked < 4:  # the pre-send check, then connects on several attempts
+            assert time.monotonic() < deadline, dns.asked
+            await asyncio.sleep(0.05)
+    finally:
+        await node.stop()
+    assert receiver.requests == 0
+    (head, *_) = await store.pending_webhook_events(account_id=account_id, limit=10)
+    assert head.sequence == 1 and head.attempts >= 1
+
+
+async def test_allowed_private_target_is_reached_by_name_with_its_host_header(
+    store: Store, receiver: WebhookReceiver
+) -> None:
+    """The checked transport leaves the request alone: the receiver sees the URL's host in
+    `Host` (the backend only chooses the address it connects to)."""
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    await _account_with_events(store, url, 1)
+    node = _deliverer(store, "node-a", allow_private=True)
+    node.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(receiver.acknowledged) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        await node.stop()
+    assert receiver.acknowledged[0].headers["host"].startswith("localhost:")
