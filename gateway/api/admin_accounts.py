@@ -56,7 +56,9 @@ async def create_account(body: AccountCreate, svc: ServicesDep) -> AccountPublic
     return _account(account)
 
 
-@router.get("", response_model=AccountsPublic, responses=problem_responses(401))
+@router.get(
+    "", response_model=AccountsPublic, responses=problem_responses(401), summary="List accounts"
+)
 async def list_accounts(svc: ServicesDep) -> AccountsPublic:
     return AccountsPublic(data=[_account(a) for a in await _admin(svc).list_accounts()])
 
@@ -101,7 +103,12 @@ async def create_key(account: str, svc: ServicesDep) -> KeyCreated:
     return KeyCreated(key=key, prefix=info.prefix, created_at=info.created_at)
 
 
-@router.get("/{account}/keys", response_model=KeysPublic, responses=problem_responses(401, 404))
+@router.get(
+    "/{account}/keys",
+    response_model=KeysPublic,
+    responses=problem_responses(401, 404),
+    summary="List an account's API keys (prefixes only)",
+)
 async def list_keys(account: str, svc: ServicesDep) -> KeysPublic:
     keys = await _admin(svc).list_keys(account)
     return KeysPublic(
@@ -153,7 +160,10 @@ async def put_smpp(
 
 
 @router.get(
-    "/{account}/smpp", response_model=SmppCredentialsPublic, responses=problem_responses(401, 404)
+    "/{account}/smpp",
+    response_model=SmppCredentialsPublic,
+    responses=problem_responses(401, 404),
+    summary="List an account's SMPP credentials",
 )
 async def list_smpp(account: str, svc: ServicesDep) -> SmppCredentialsPublic:
     credentials = await _admin(svc).list_smpp_credentials(account)
@@ -161,7 +171,10 @@ async def list_smpp(account: str, svc: ServicesDep) -> SmppCredentialsPublic:
 
 
 @router.delete(
-    "/{account}/smpp/{system_id}", status_code=204, responses=problem_responses(401, 404)
+    "/{account}/smpp/{system_id}",
+    status_code=204,
+    responses=problem_responses(401, 404),
+    summary="Delete SMPP credentials (open binds with them are unbound)",
 )
 async def delete_smpp(account: str, system_id: str, svc: ServicesDep) -> Response:
     await _admin(svc).delete_smpp_credential(account, system_id)
@@ -180,7 +193,10 @@ async def put_number(account: str, number: str, svc: ServicesDep) -> NumberPubli
 
 
 @router.get(
-    "/{account}/numbers", response_model=NumbersPublic, responses=problem_responses(401, 404)
+    "/{account}/numbers",
+    response_model=NumbersPublic,
+    responses=problem_responses(401, 404),
+    summary="List an account's inbound numbers",
 )
 async def list_numbers(account: str, svc: ServicesDep) -> NumbersPublic:
     numbers = await _admin(svc).list_numbers(account)
@@ -190,7 +206,10 @@ async def list_numbers(account: str, svc: ServicesDep) -> NumbersPublic:
 
 
 @router.delete(
-    "/{account}/numbers/{number}", status_code=204, responses=problem_responses(401, 404, 422)
+    "/{account}/numbers/{number}",
+    status_code=204,
+    responses=problem_responses(401, 404, 422),
+    summary="Unassign an inbound number",
 )
 async def delete_number(account: str, number: str, svc: ServicesDep) -> Response:
     await _admin(svc).remove_number(account, number)

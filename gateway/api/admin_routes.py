@@ -44,7 +44,12 @@ async def put_route(name: str, body: RoutePut, svc: ServicesDep) -> RoutePublic:
     return _route(ListedRoute("admin", body.position, rule))
 
 
-@router.delete("/routes/{name}", status_code=204, responses=problem_responses(401, 404))
+@router.delete(
+    "/routes/{name}",
+    status_code=204,
+    responses=problem_responses(401, 404),
+    summary="Delete a stored routing rule",
+)
 async def delete_route(name: str, svc: ServicesDep) -> Response:
     await _admin(svc).delete_route(name)
     return Response(status_code=204)
