@@ -7,6 +7,7 @@ refresher) applies it here at once, and the other nodes within their refresh int
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import math
@@ -120,9 +121,8 @@ class AccountAdmin:
         owner = await self.get_account(account)
         key, now = generate_key(), self._clock()
         prefix = display_prefix(key)
-        await self._store.add_api_key(
-            account_id=owner.id, key_hash=hash_key(key), prefix=prefix, now=now
-        )
+        stored = await asyncio.to_thread(hash_key, key)  # scrypt: not on the event loop
+        await self._store.add_api_key(account_id=owner.id, key_hash=stored, prefix=prefix, now=now)
         # A node may have cached "no such key" for it: new keys reset the caches too.
         await self._store.bump_config_version()
         await self._changed()

@@ -47,7 +47,7 @@ from gateway.domain.ids import id_timestamp
 from gateway.idempotency import Idempotency
 from gateway.inbound import InboundService
 from gateway.intake import Intake
-from gateway.keys import KeyAuthenticator, hash_key
+from gateway.keys import KeyAuthenticator, display_prefix, find_key, hash_key, key_digest
 from gateway.keyword_replies import KeywordResponder
 from gateway.metrics import Metrics
 from gateway.pacing import resolve_account_rates
@@ -268,7 +268,7 @@ class Gateway:
                 connectors=connectors,
                 optout=self.optout,
                 admin_key_hash=(
-                    hash_key(s.admin_key.get_secret_value()) if s.admin_key is not None else None
+                    key_digest(s.admin_key.get_secret_value()) if s.admin_key is not None else None
                 ),
                 batches=Batches(intake=self.intake, clock=time.time),
                 idempotency=self.idempotency,
@@ -566,10 +566,11 @@ async def ensure_demo_account(store: Store, configured: SecretStr | None) -> str
         )
     if configured is not None:
         key = configured.get_secret_value()
-        existing = await store.account_for_key(hash_key(key))
+        existing = await find_key(store, key)
         if existing is None:
+            stored = await asyncio.to_thread(hash_key, key)
             await store.add_api_key(
-                account_id=account.id, key_hash=hash_key(key), prefix=key[:9], now=time.time()
+                account_id=account.id, key_hash=stored, prefix=display_prefix(key), now=time.time()
             )
         elif existing.id != account.id:
             raise RuntimeError("GATEWAY_DEMO_KEY belongs to another account")

@@ -1,19 +1,27 @@
 """API keys: generation, hashing, and an account lookup cache.
 
-A key is 256 random bits, so a single SHA-256 is enough to store it safely (a slow hash protects
-guessable secrets such as passwords; nothing guesses 2^256). The plain key is shown once at
-creation. Verified keys are cached for a short time so a request costs no store read; a revoked
-key stops working within that time on every node.
+Keys are stored with the slow salted hash of SMPP passwords (scrypt, `gateway.passwords`). A
+generated key is 256 random bits and would be safe under a fast hash, but the operator may
+choose a key (`GATEWAY_DEMO_KEY`), and a guessable one must not fall to a leaked table. A salted
+hash cannot be searched for, so a key is found by its display prefix (its first characters,
+also shown in listings) and verified against the few keys with that prefix. Verification costs
+tens of milliseconds in a worker thread, so verified answers are cached in memory for a short
+time (keyed by a SHA-256 digest that never leaves the process): a request costs no store read
+and no hash, and a revoked key stops working within that time on every node. Keys stored
+before migration 0016 hold a SHA-256 digest and still verify.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Callable
 
 from gateway.domain import Account
+from gateway.passwords import hash_password, verify_password
 from gateway.store import Store
 
 KEY_PREFIX = "gw_"
@@ -23,12 +31,32 @@ def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def hash_key(key: str) -> str:
+def key_digest(key: str) -> str:
+    """A fast digest for comparisons in memory (the cache, the admin key); never stored."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def hash_key(key: str) -> str:
+    """What the store keeps of a key: slow and salted."""
+    return hash_password(key)
+
+
+def verify_key(key: str, stored: str) -> bool:
+    if stored.startswith("scrypt$"):
+        return verify_password(key, stored)
+    return hmac.compare_digest(key_digest(key), stored)  # stored before migration 0016
 
 
 def display_prefix(key: str) -> str:
     return key[: len(KEY_PREFIX) + 6]
+
+
+async def find_key(store: Store, key: str) -> Account | None:
+    """The account whose unrevoked key this is (active or not), or None."""
+    for stored, account in await store.api_keys_with_prefix(display_prefix(key)):
+        if await asyncio.to_thread(verify_key, key, stored):
+            return account
+    return None
 
 
 class KeyAuthenticator:
@@ -47,12 +75,12 @@ class KeyAuthenticator:
         self._cache: dict[str, tuple[Account | None, float]] = {}
 
     async def authenticate(self, key: str) -> Account | None:
-        digest = hash_key(key)
+        digest = key_digest(key)
         now = self._clock()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        account = await self._store.account_for_key(digest)
+        account = await find_key(self._store, key)
         if account is not None and not account.active:
             account = None
         if len(self._cache) >= self._max:
@@ -62,7 +90,7 @@ class KeyAuthenticator:
 
     def cached(self, key: str) -> Account | None:
         """The account of `key` if it was verified recently (no store read), else None."""
-        entry = self._cache.get(hash_key(key))
+        entry = self._cache.get(key_digest(key))
         if entry is None or entry[1] <= self._clock():
             return None
         return entry[0]
@@ -76,7 +104,7 @@ class KeyAuthenticator:
         key = generate_key()
         await self._store.add_api_key(
             account_id=account_id,
-            key_hash=hash_key(key),
+            key_hash=await asyncio.to_thread(hash_key, key),
             prefix=display_prefix(key),
             now=time.time(),
         )

@@ -20,7 +20,7 @@ from gateway.domain import Account
 from gateway.domain.errors import AdminUnauthorized, AuthThrottled, Unauthorized
 from gateway.idempotency import Idempotency
 from gateway.intake import Intake
-from gateway.keys import KeyAuthenticator, hash_key
+from gateway.keys import KeyAuthenticator, key_digest
 from gateway.metrics import Metrics
 from gateway.store import Store
 from gateway.suppression import OptOutPolicies
@@ -110,7 +110,7 @@ async def authenticate_admin(
             "too many invalid keys from this address; retry later", retry_after=math.ceil(wait)
         )
     expected = svc.admin_key_hash
-    presented = hash_key(credentials.credentials) if credentials is not None else ""
+    presented = key_digest(credentials.credentials) if credentials is not None else ""
     if (
         expected is None
         or credentials is None

@@ -78,7 +78,10 @@ class Store(Protocol):
     async def add_api_key(
         self, *, account_id: str, key_hash: str, prefix: str, now: float
     ) -> None: ...
-    async def account_for_key(self, key_hash: str) -> Account | None: ...
+    async def api_keys_with_prefix(self, prefix: str) -> list[tuple[str, Account]]:
+        """`(stored hash, account)` of every unrevoked key with this display prefix: the
+        candidates a presented key is verified against (hashes are salted, so not searchable)."""
+        ...
 
     # Intake
     async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:

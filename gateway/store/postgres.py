@@ -167,13 +167,13 @@ class PostgresStore(
             now,
         )
 
-    async def account_for_key(self, key_hash: str) -> Account | None:
-        row = await self.pool.fetchrow(
-            "SELECT a.id, a.name, a.active FROM api_keys k JOIN accounts a ON a.id = k.account_id"
-            " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-            key_hash,
+    async def api_keys_with_prefix(self, prefix: str) -> list[tuple[str, Account]]:
+        rows = await self.pool.fetch(
+            "SELECT k.key_hash, a.id, a.name, a.active FROM api_keys k JOIN accounts a"
+            " ON a.id = k.account_id WHERE k.prefix = $1 AND k.revoked_at IS NULL",
+            prefix,
         )
-        return None if row is None else Account(id=row[0], name=row[1], active=row[2])
+        return [(r[0], Account(id=r[1], name=r[2], active=r[3])) for r in rows]
 
     # -- intake -----------------------------------------------------------------------------
 

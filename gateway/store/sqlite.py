@@ -174,15 +174,15 @@ class SqliteStore(
             )
         )
 
-    async def account_for_key(self, key_hash: str) -> Account | None:
-        row = await self._read(
+    async def api_keys_with_prefix(self, prefix: str) -> list[tuple[str, Account]]:
+        rows = await self._read(
             lambda c: c.execute(
-                "SELECT a.id, a.name, a.active FROM api_keys k JOIN accounts a"
-                " ON a.id = k.account_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
-                (key_hash,),
-            ).fetchone()
+                "SELECT k.key_hash, a.id, a.name, a.active FROM api_keys k JOIN accounts a"
+                " ON a.id = k.account_id WHERE k.prefix = ? AND k.revoked_at IS NULL",
+                (prefix,),
+            ).fetchall()
         )
-        return None if row is None else Account(id=row[0], name=row[1], active=bool(row[2]))
+        return [(r[0], Account(id=r[1], name=r[2], active=bool(r[3]))) for r in rows]
 
     # -- intake -----------------------------------------------------------------------------
 

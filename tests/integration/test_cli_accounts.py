@@ -11,7 +11,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.domain.accounts import AccountSettings
-from gateway.keys import hash_key
+from gateway.keys import find_key
 from gateway.store import open_store
 
 
@@ -42,7 +42,7 @@ def _key_works(url: str, key: str) -> bool:
         store = open_store(url)
         await store.open()
         try:
-            return await store.account_for_key(hash_key(key)) is not None
+            return await find_key(store, key) is not None
         finally:
             await store.close()
 

@@ -47,9 +47,15 @@ async def test_migrate_is_idempotent(store: Store) -> None:
 async def test_api_key_resolves_to_its_account_only(store: Store) -> None:
     account_id = await _account(store)
     await store.add_api_key(account_id=account_id, key_hash="h1", prefix="sk_a", now=NOW)
-    account = await store.account_for_key("h1")
-    assert account is not None and account.id == account_id and account.name == "acme"
-    assert await store.account_for_key("unknown") is None
+    await store.add_api_key(account_id=account_id, key_hash="h2", prefix="sk_a", now=NOW)
+    await store.add_api_key(account_id=account_id, key_hash="h3", prefix="sk_b", now=NOW)
+    await store.revoke_api_keys(account_id=account_id, prefix="sk_b", now=NOW)
+    found = await store.api_keys_with_prefix("sk_a")
+    assert sorted(h for h, _ in found) == ["h1", "h2"]
+    account = found[0][1]
+    assert account.id == account_id and account.name == "acme"
+    assert await store.api_keys_with_prefix("sk_b") == []  # revoked
+    assert await store.api_keys_with_prefix("unknown") == []
     assert (await store.get_account_by_name("acme")) == account
 
 
