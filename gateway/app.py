@@ -566,7 +566,8 @@ async def ensure_demo_account(store: Store, configured: SecretStr | None) -> str
         )
     if configured is not None:
         key = configured.get_secret_value()
-        existing = await find_key(store, key)
+        found = await find_key(store, key)
+        existing = None if found is None else found[1]
         if existing is None:
             stored = await asyncio.to_thread(hash_key, key)
             await store.add_api_key(

@@ -51,11 +51,18 @@ def display_prefix(key: str) -> str:
     return key[: len(KEY_PREFIX) + 6]
 
 
-async def find_key(store: Store, key: str) -> Account | None:
-    """The account whose unrevoked key this is (active or not), or None."""
-    for stored, account in await store.api_keys_with_prefix(display_prefix(key)):
+async def find_key(
+    store: Store, key: str, *, known: str | None = None
+) -> tuple[str, Account] | None:
+    """The stored hash and account (active or not) of this unrevoked key, or None. `known`:
+    a stored hash this key was verified against before; still stored, it needs no new hash."""
+    candidates = await store.api_keys_with_prefix(display_prefix(key))
+    for stored, account in candidates:
+        if stored == known:
+            return stored, account
+    for stored, account in candidates:
         if await asyncio.to_thread(verify_key, key, stored):
-            return account
+            return stored, account
     return None
 
 
@@ -72,7 +79,8 @@ class KeyAuthenticator:
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
-        self._cache: dict[str, tuple[Account | None, float]] = {}
+        # digest of the key -> (account or None, valid until, the stored hash it matched)
+        self._cache: dict[str, tuple[Account | None, float, str | None]] = {}
 
     async def authenticate(self, key: str) -> Account | None:
         digest = key_digest(key)
@@ -80,12 +88,15 @@ class KeyAuthenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        account = await find_key(self._store, key)
+        # Expired or forgotten: the store says whether the key still stands, but a key already
+        # verified against a hash that is still stored costs no second scrypt.
+        found = await find_key(self._store, key, known=None if cached is None else cached[2])
+        account, stored = (None, None) if found is None else (found[1], found[0])
         if account is not None and not account.active:
             account = None
         if len(self._cache) >= self._max:
             self._cache.clear()  # crude but bounded; the store is the source of truth
-        self._cache[digest] = (account, now + self._ttl)
+        self._cache[digest] = (account, now + self._ttl, stored)
         return account
 
     def cached(self, key: str) -> Account | None:
@@ -96,9 +107,10 @@ class KeyAuthenticator:
         return entry[0]
 
     def forget(self) -> None:
-        """Drop every cached answer: an admin change (a revoked key, a suspended account) was
-        made, and the store says what holds now."""
-        self._cache.clear()
+        """Expire every cached answer: an admin change (a revoked key, a suspended account) was
+        made, and the store says what holds now. Which stored hash each key matched is kept,
+        so an admin change does not cost every active key a new scrypt."""
+        self._cache = {d: (account, 0.0, stored) for d, (account, _, stored) in self._cache.items()}
 
     async def create_key(self, *, account_id: str) -> str:
         key = generate_key()

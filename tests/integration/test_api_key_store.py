@@ -1,0 +1,52 @@
+"""API keys against a real store: slow-hashed keys verify once, then cached answers and
+admin-change refreshes cost a store read but no new scrypt; revocation still takes effect."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+import gateway.keys as keys_module
+from gateway.domain import new_id
+from gateway.keys import KeyAuthenticator, display_prefix
+from gateway.store import Store
+
+
+async def test_refresh_after_an_admin_change_needs_no_new_hash(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = new_id()
+    await store.create_account(account_id=account_id, name="acme", now=1.0)
+    auth = KeyAuthenticator(store=store)
+    key = await auth.create_key(account_id=account_id)
+    verified: list[str] = []
+    real_verify = keys_module.verify_key
+
+    def counting_verify(presented: str, stored: str) -> bool:
+        verified.append(stored)
+        return real_verify(presented, stored)
+
+    monkeypatch.setattr(keys_module, "verify_key", counting_verify)
+    account = await auth.authenticate(key)
+    assert account is not None and account.id == account_id and len(verified) == 1
+    assert await auth.authenticate(key) == account and len(verified) == 1  # cached
+    auth.forget()  # an admin change elsewhere
+    assert await auth.authenticate(key) == account and len(verified) == 1  # no second scrypt
+    assert await auth.authenticate(key + "x") is None
+
+    await store.revoke_api_keys(account_id=account_id, prefix=display_prefix(key), now=2.0)
+    auth.forget()
+    assert await auth.authenticate(key) is None
+
+
+async def test_a_key_stored_as_sha256_before_the_slow_hash_still_works(store: Store) -> None:
+    account_id = new_id()
+    await store.create_account(account_id=account_id, name="acme", now=1.0)
+    key = "gw_legacy-key-stored-before-migration-16"
+    legacy = hashlib.sha256(key.encode()).hexdigest()
+    await store.add_api_key(
+        account_id=account_id, key_hash=legacy, prefix=display_prefix(key), now=1.0
+    )
+    account = await KeyAuthenticator(store=store).authenticate(key)
+    assert account is not None and account.id == account_id
