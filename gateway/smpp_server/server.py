@@ -367,6 +367,10 @@ class SmppServer:
         # and what it settles (the part's commit future, or forgetting the part) follows the
         # write, not the request: a callback on the group commit's future, no task per PDU.
         try:
+            if built.after is not None:
+                # A later part joins the row its first part writes: it follows that commit,
+                # and fails with it (the ESME then sends the parts again).
+                await asyncio.shield(built.after)
             message = await self._intake.admit(built.message)
             write = self._intake.hand_in(message)
         except BaseException as exc:  # nothing handed in: the part is forgotten

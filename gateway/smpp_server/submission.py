@@ -66,6 +66,9 @@ class _Assembly:
     refused: str | None = None  # why an earlier part was refused: later parts are too
     # seq -> the commit of that part: a retransmit is answered from its outcome, never before.
     commits: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    # The commit of the part that created the message row; the other parts join that row, so
+    # their writes must not overtake it (each part is committed as soon as it is admitted).
+    creation: asyncio.Future[None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class Built:
     seq: int = 0
     # For a part: resolved when its commit ends. For a retransmit: the original's, to wait on.
     commit: asyncio.Future[None] | None = None
+    # For a later part: the commit of the part that creates the message, to follow.
+    after: asyncio.Future[None] | None = None
 
 
 class SubmissionBuilder:
@@ -206,6 +211,8 @@ class SubmissionBuilder:
             self._assemblies[key] = assembly
         assembly.bodies[seq] = part.body
         commit = assembly.commits[seq] = asyncio.get_running_loop().create_future()
+        if first:
+            assembly.creation = commit
         assembly.locking = assembly.locking or part.national_locking
         assembly.single = assembly.single or part.national_single
         body = ""
@@ -237,6 +244,7 @@ class SubmissionBuilder:
             assembly,
             seq,
             commit,
+            after=None if first else assembly.creation,
         )
 
     def abandon(self, built: Built) -> None:

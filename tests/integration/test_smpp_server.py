@@ -291,3 +291,31 @@ async def test_concatenated_part_too_long_for_a_segment_is_refused_whole(gateway
     second = await esme.request(submit(b"b" * 10, tlvs={**sar, Tlv.SAR_SEGMENT_SEQNUM: 2}))
     assert first.command_status == second.command_status == CommandStatus.ESME_RINVMSGLEN
     await esme.close()
+
+
+async def test_a_later_part_never_overtakes_the_part_that_creates_the_message(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part is committed once admitted; if the first part's checks take longer (a store
+    read for its opt-out list, say), the second must still wait for the message row it joins."""
+    assert gateway.intake is not None
+    admit = gateway.intake.admit
+
+    async def first_part_slower(message, **kwargs):  # type: ignore[no-untyped-def]
+        if not message.continuation:
+            await asyncio.sleep(0.3)
+        return await admit(message, **kwargs)
+
+    monkeypatch.setattr(gateway.intake, "admit", first_part_slower)
+    esme = await _esme(gateway)
+    sar = {Tlv.SAR_MSG_REF_NUM: 11, Tlv.SAR_TOTAL_SEGMENTS: 2}
+    first = esme.send(submit(b"first half ", tlvs={**sar, Tlv.SAR_SEGMENT_SEQNUM: 1}))
+    second = esme.send(submit(b"second half", tlvs={**sar, Tlv.SAR_SEGMENT_SEQNUM: 2}))
+    answers = {}
+    while len(answers) < 2:
+        pdu = await esme.read(timeout=5)
+        if isinstance(pdu, SubmitSmResp):
+            answers[pdu.sequence_number] = pdu
+    assert answers[first.sequence_number].command_status == CommandStatus.ESME_ROK
+    assert answers[second.sequence_number].command_status == CommandStatus.ESME_ROK
+    await esme.close()
