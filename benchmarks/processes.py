@@ -250,3 +250,19 @@ class UvicornBaseline(ManagedProcess):
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         self.wait_port("127.0.0.1", self.port, timeout)
+
+
+class BareSmscProcess(ManagedProcess):
+    """`python -m benchmarks.bare_smsc`: SMPP answered from the header alone, the TCP floor."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        super().__init__(
+            f"bare-smsc-{self.port}",
+            ["-m", "benchmarks.bare_smsc", "--port", str(self.port)],
+            {},
+            log_dir,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self.wait_port("127.0.0.1", self.port, timeout)
