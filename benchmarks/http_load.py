@@ -132,10 +132,12 @@ async def closed_loop(
     max_requests: int,
     grace: float = 10.0,
     on_answer: Callable[[int, int], None] | None = None,
+    on_body: Callable[[int, int, bytes], None] | None = None,
 ) -> LoadResult:
     """`concurrency` keep-alive connections sending back to back for `duration` seconds or
     `max_requests` requests in all; the whole load is abandoned `grace` seconds after that.
-    `on_answer(index, status)` is called for each answered request."""
+    `on_answer(index, status)` is called for each answered request, `on_body(index, status,
+    body)` too when the response's content matters (the generator's CPU counts it)."""
     result = LoadResult()
     sent = 0
     connections = await _open_all(host, port, concurrency)
@@ -148,11 +150,13 @@ async def closed_loop(
                 sent += 1
                 data = request if isinstance(request, bytes) else request(index)
                 t0 = time.perf_counter()
-                status, _ = await conn.request(data)
+                status, body = await conn.request(data)
                 result.latencies.append(time.perf_counter() - t0)
                 result.statuses[status] += 1
                 if on_answer is not None:
                     on_answer(index, status)
+                if on_body is not None:
+                    on_body(index, status, body)
         except (OSError, asyncio.IncompleteReadError, HttpProtocolError, ValueError):
             result.transport_errors += 1
 

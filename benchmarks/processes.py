@@ -47,6 +47,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def reset_peak_rss(pid: int) -> bool:
+    """Restart VmHWM at the current RSS (writing 5 to /proc/PID/clear_refs, Linux 4.0+), so a
+    later `peak_rss_mib` covers what happens from now on; False when the kernel refuses."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -90,6 +100,9 @@ class ManagedProcess:
 
     def peak_rss_mib(self) -> float:
         return peak_rss_mib(self.pid)
+
+    def reset_peak_rss(self) -> bool:
+        return reset_peak_rss(self.pid)
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM, wait up to `timeout`, then SIGKILL; returns the exit code."""
@@ -244,6 +257,22 @@ class UvicornBaseline(ManagedProcess):
                 "--log-level",
                 "warning",
             ],
+            {},
+            log_dir,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self.wait_port("127.0.0.1", self.port, timeout)
+
+
+class BareSmscProcess(ManagedProcess):
+    """`python -m benchmarks.bare_smsc`: SMPP answered from the header alone, the TCP floor."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        super().__init__(
+            f"bare-smsc-{self.port}",
+            ["-m", "benchmarks.bare_smsc", "--port", str(self.port)],
             {},
             log_dir,
         )

@@ -112,11 +112,24 @@ def wait_for_delivered(
     base_url: str, before: GatewayCounts, expected: float, timeout: float
 ) -> tuple[GatewayCounts, float]:
     """Poll /metrics until `expected` more messages are delivered than in `before`, or
-    `timeout` seconds pass; return the counts since `before` and the seconds waited."""
+    `timeout` seconds pass; return the counts since `before` and the seconds waited.
+
+    A scrape that times out is retried until the deadline: a gateway busy draining a backlog
+    may answer late, and only the counts it finally gives are compared."""
     started = time.monotonic()
     deadline = started + timeout
-    delta = GatewayCounts.read(base_url) - before
-    while delta.delivered < expected and time.monotonic() < deadline:
+    delta: GatewayCounts | None = None
+    while True:
+        try:
+            delta = GatewayCounts.read(base_url) - before
+        except httpx.TimeoutException:
+            if time.monotonic() >= deadline:
+                raise
+        else:
+            if delta.delivered >= expected:
+                break
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.1)
-        delta = GatewayCounts.read(base_url) - before
+    assert delta is not None  # the first read either succeeded or raised
     return delta, time.monotonic() - started

@@ -6,6 +6,12 @@ default is the built-in simulator run alone (`python -m gateway simulate`, syste
 which stands in for it and marks what the generator and the protocol code cost; `gateway` starts
 the gateway and binds as the demo account (system_id "demo", GATEWAY_DEMO_SMPP_PASSWORD);
 `external` sends to an SMSC already running at `--smpp-address`.
+
+Baseline, in the same run whatever the target: `benchmarks.bare_smsc`, a uvloop server that
+answers every PDU from its 16-octet header (no parsing, no receipts, no store), loaded by the
+same generator with the same binds and window right after each target load. The target's
+submit_sm_resp OK/s is reported as a ratio of it (the issue's target: at least half of it at
+window 100).
 """
 
 from __future__ import annotations
@@ -20,12 +26,20 @@ from typing import Literal
 import uvloop
 
 from benchmarks.modes import Context, SmppTarget
-from benchmarks.processes import GatewayProcess, ManagedProcess, SimulatorProcess
+from benchmarks.processes import (
+    BareSmscProcess,
+    GatewayProcess,
+    ManagedProcess,
+    SimulatorProcess,
+)
 from benchmarks.prometheus import GatewayCounts
 from benchmarks.report import ScenarioResult
-from benchmarks.smpp_load import run_load
+from benchmarks.smpp_load import SmppLoadResult, run_load
 
 Config = tuple[Literal["transceiver", "transmitter"], int, int]  # bind mode, binds, window
+
+BARE = "(bare uvloop TCP)"
+BARE_SHARE_TARGET = 50.0  # % of the bare baseline's rate at window 100 (issue #10)
 
 
 @dataclass
@@ -103,7 +117,34 @@ def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
     )
 
 
-async def _main(ctx: Context, result: ScenarioResult, endpoint: _Endpoint) -> None:
+async def _bare_load(
+    bare: BareSmscProcess,
+    mode: Literal["transceiver", "transmitter"],
+    binds: int,
+    window: int,
+    count: int,
+    duration: float,
+) -> tuple[SmppLoadResult, float]:
+    """The same load against the bare SMSC; it sends no receipts, so none is waited for."""
+    cpu0 = bare.cpu_seconds()
+    load = await run_load(
+        "127.0.0.1",
+        bare.port,
+        system_id="bench",
+        password="bench",
+        binds=binds,
+        window=window,
+        mode=mode,
+        count=count,
+        duration=duration,
+        receipt_timeout=0.0,
+    )
+    return load, bare.cpu_seconds() - cpu0
+
+
+async def _main(
+    ctx: Context, result: ScenarioResult, endpoint: _Endpoint, bare: BareSmscProcess
+) -> None:
     configs: list[Config] = ctx.mode.pick(
         full=[
             ("transceiver", 1, 10),
@@ -138,11 +179,21 @@ async def _main(ctx: Context, result: ScenarioResult, endpoint: _Endpoint) -> No
                 receipt_timeout=receipt_timeout,
             )
             cpu = (process.cpu_seconds() - cpu0) if process else None
+            base, base_cpu = await _bare_load(bare, mode, binds, window, count, duration)
             figures.record(f"{name}: submit_sm_resp OK/s", load.submit_rate, "msg/s")
+            figures.record_baseline(f"{name}: submit_sm_resp OK/s", base.submit_rate, "msg/s", BARE)
+            figures.record(
+                f"{name}: share of the bare uvloop TCP rate",
+                load.submit_rate / max(base.submit_rate, 1e-9) * 100,
+                "%",
+                target=BARE_SHARE_TARGET if window >= 100 else None,
+            )
             figures.record(
                 f"{name}: receipts/s (first submit to last receipt)", load.receipt_rate, "msg/s"
             )
-            figures.record_latencies(f"{name}: submit_sm", load.latencies)
+            figures.record_latencies(
+                f"{name}: submit_sm", load.latencies, baseline=base.latencies, baseline_label=BARE
+            )
             if cpu is not None:
                 figures.record(
                     f"{name}: target CPU per 1k messages",
@@ -150,11 +201,21 @@ async def _main(ctx: Context, result: ScenarioResult, endpoint: _Endpoint) -> No
                     "s",
                     higher_is_better=False,
                 )
+                figures.record_baseline(
+                    f"{name}: target CPU per 1k messages",
+                    base_cpu / max(base.ok, 1) * 1000,
+                    "s",
+                    BARE,
+                )
             figures.record(
                 f"{name}: load generator CPU",
                 load.generator_cpu / load.wall * 100,
                 "% core",
                 higher_is_better=False,
+            )
+            # Near 100% the generator, not the bare server, sets the baseline's rate.
+            figures.record_baseline(
+                f"{name}: load generator CPU", base.generator_cpu / base.wall * 100, "% core", BARE
             )
             counts = {
                 "submitted": load.submitted,
@@ -172,6 +233,12 @@ async def _main(ctx: Context, result: ScenarioResult, endpoint: _Endpoint) -> No
                 str(counts),
             )
             result.check(
+                f"{label}: bare baseline answered every submit_sm OK",
+                base.submitted == base.answered == base.ok > 0 and not base.timeouts,
+                f"submitted {base.submitted}, responses {dict(base.responses)}, "
+                f"timeouts {base.timeouts}",
+            )
+            result.check(
                 f"{label}: a receipt per accepted submit",
                 load.matched_receipts == load.ok == load.receipts,
                 str(counts),
@@ -184,10 +251,21 @@ async def _main(ctx: Context, result: ScenarioResult, endpoint: _Endpoint) -> No
                     delta.accepted == load.ok,
                     str(counts),
                 )
-            result.details.setdefault("runs", []).append({"config": name, **counts})
+            result.details.setdefault("runs", []).append(
+                {
+                    "config": name,
+                    **counts,
+                    "bare_baseline": {
+                        "submitted": base.submitted,
+                        "ok": base.ok,
+                        "submit_rate": base.submit_rate,
+                    },
+                }
+            )
         result.runs += 1
     if process is not None:
         figures.record("target peak RSS", process.peak_rss_mib(), "MiB", higher_is_better=False)
+        figures.record_baseline("target peak RSS", bare.peak_rss_mib(), "MiB", BARE)
 
 
 def run(ctx: Context) -> ScenarioResult:
@@ -199,9 +277,13 @@ def run(ctx: Context) -> ScenarioResult:
             "address": f"{endpoint.host}:{endpoint.port}",
             "system_id": endpoint.system_id,
         }
+        bare = BareSmscProcess(Path(tmp))
         try:
-            uvloop.run(_main(ctx, result, endpoint))
+            bare.start()
+            bare.wait_ready()
+            uvloop.run(_main(ctx, result, endpoint, bare))
         finally:
+            bare.stop()
             if endpoint.process is not None:
                 endpoint.process.stop()
             if endpoint.upstream is not None:
