@@ -186,12 +186,23 @@ class Simulator:
         self._receipts.append((system_id, pdu, preferred))
         self.flush()
 
+    def _receiver_free(self) -> bool:
+        return any(
+            c.can_receive and c.is_open and c.session.bound and c.session.window_available > 0
+            for c in self._connections
+        )
+
     def flush(self) -> None:
-        """Send queued receipts to bound receivers as far as their windows allow."""
+        """Send queued receipts to bound receivers as far as their windows allow. Called for
+        every receipt queued and every one answered, so it must not walk a long queue when no
+        receiver can take more (that made a backlog of receipts cost O(n^2))."""
+        if not self._receipts or not self._receiver_free():
+            self._retry_later()
+            return
         kept: deque[tuple[str, DeliverSm, _SmscConnection | None]] = deque(
             maxlen=self._receipts.maxlen
         )
-        while self._receipts:
+        while self._receipts and self._receiver_free():
             system_id, pdu, preferred = self._receipts.popleft()
             target = self.receiver_for(system_id, preferred) if preferred else None
             if target is None or target.session.window_available <= 0:
@@ -214,7 +225,11 @@ class Simulator:
             assert isinstance(sent, DeliverSm)
             target.unanswered[sent.sequence_number] = sent
             self.stats.receipts_sent += 1
+        kept.extend(self._receipts)  # what no receiver could take stays queued, in order
         self._receipts = kept
+        self._retry_later()
+
+    def _retry_later(self) -> None:
         if self._receipts and self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(0.05, self._flush_later)
 
