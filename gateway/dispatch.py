@@ -157,6 +157,7 @@ class Dispatcher:
         self._recorded = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
         self._in_flight = 0
+        self._busy: dict[str, int] = {}  # connector -> its workers holding a part
         self._sending: dict[str, int] = {}  # message id -> parts being sent
         self._idle = asyncio.Event()  # set while no submit is in flight
         self._idle.set()
@@ -242,7 +243,7 @@ class Dispatcher:
         # lands as its timeout fires, and this task would then never end.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                await self._idle.wait()
+                await self._wait_idle()
         await self._pacer.stop()
         tasks = self._tasks + [t for workers in self._workers.values() for t in workers]
         for task in tasks:
@@ -263,6 +264,19 @@ class Dispatcher:
                 await self._recorder
         await self._status.drain()
         await self._store.release_owned(node_id=self.node_id)
+
+    async def _wait_idle(self) -> None:
+        """Until no worker holds a part, or those that do all wait for a bind of a connector
+        that is down: nothing of theirs is on the wire, and their parts go back to the store
+        with the leases (a SIGTERM while a carrier is down need not wait the whole timeout)."""
+        while not self._idle.is_set():
+            busy = [name for name, count in self._busy.items() if count]
+            if busy and not any(self._is_up(name) for name in busy):
+                log.info("dispatch: %s down; parts waiting for a bind are handed back", busy)
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await self._idle.wait()
 
     # -- connectors changing at run time ----------------------------------------------------
 
@@ -352,6 +366,7 @@ class Dispatcher:
             finally:
                 self._waiting.discard(task)
             self._in_flight += 1
+            self._busy[name] = self._busy.get(name, 0) + 1
             self._idle.clear()
             self._sending[part.message_id] = self._sending.get(part.message_id, 0) + 1
             try:
@@ -397,6 +412,7 @@ class Dispatcher:
             finally:
                 self._held -= 1
                 self._in_flight -= 1
+                self._busy[name] -= 1
                 left = self._sending.pop(part.message_id) - 1
                 if left:
                     self._sending[part.message_id] = left
