@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,8 +15,8 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
-from gateway.config import load_settings
-from tests.conftest import DEMO_KEY, DEMO_SMPP_PASSWORD
+from tests.conftest import DEMO_KEY
+from tests.integration.admin_nodes import running
 
 HEAD_TIMEOUT = 0.5
 BODY_TIMEOUT = 0.5
@@ -29,28 +28,16 @@ ATTACKER = "127.0.0.2"  # loopback has the whole 127/8: a second source address
 
 @pytest.fixture
 async def guarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Gateway]:
-    for name in list(os.environ):
-        if name.startswith("GATEWAY_"):
-            monkeypatch.delenv(name)
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path}/gw.db",
-        http_port=0,
-        simulator_port=0,
-        smpp_port=0,
-        demo_key=DEMO_KEY,
-        demo_smpp_password=DEMO_SMPP_PASSWORD,
+    async with running(
+        monkeypatch,
         node_id="http-slowloris",
+        database_url=f"sqlite:///{tmp_path}/gw.db",
         http_head_timeout=HEAD_TIMEOUT,
         http_body_timeout=BODY_TIMEOUT,
         http_max_body=MAX_BODY,
         http_max_connections_per_address=PER_ADDRESS,
-    )
-    gw = Gateway(settings)
-    await gw.start()
-    try:
+    ) as gw:
         yield gw
-    finally:
-        await gw.stop()
 
 
 async def _connect(

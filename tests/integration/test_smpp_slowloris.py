@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -15,11 +14,11 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
-from gateway.config import load_settings
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import BindTransceiver, EnquireLink, encode
-from tests.conftest import DEMO_KEY, DEMO_SMPP_PASSWORD
+from tests.conftest import DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme
+from tests.integration.admin_nodes import running
 
 # The bind deadline is the longer one, so a dribbled bind is always cut by the PDU deadline
 # first, however late its first octet arrives on a loaded machine.
@@ -33,29 +32,17 @@ BOUND = 5.0
 
 @pytest.fixture
 async def guarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Gateway]:
-    for name in list(os.environ):
-        if name.startswith("GATEWAY_"):
-            monkeypatch.delenv(name)
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path}/gw.db",
-        http_port=0,
-        simulator_port=0,
-        smpp_port=0,
-        demo_key=DEMO_KEY,
-        demo_smpp_password=DEMO_SMPP_PASSWORD,
+    async with running(
+        monkeypatch,
         node_id="slowloris",
+        database_url=f"sqlite:///{tmp_path}/gw.db",
         smpp_bind_timeout=BIND_TIMEOUT,
         smpp_pdu_timeout=PDU_TIMEOUT,
         smpp_write_stall_timeout=WRITE_STALL_TIMEOUT,
         smpp_write_buffer_limit=4096,
         smpp_max_connections_per_address=PER_ADDRESS,
-    )
-    gw = Gateway(settings)
-    await gw.start()
-    try:
+    ) as gw:
         yield gw
-    finally:
-        await gw.stop()
 
 
 async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
