@@ -24,7 +24,7 @@ import pytest
 
 from tests.e2e.harness import GatewayProcess
 
-SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "15"))
+SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "10"))
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20261207")
 ST = Path(sys.executable).with_name("st")
 
