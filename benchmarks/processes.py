@@ -39,12 +39,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
 
 
-def peak_rss_mib(pid: int) -> float:
-    """Peak resident set size (VmHWM) of process `pid`, in MiB."""
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident set size (VmHWM) of process `pid`, in MiB."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float:
+    """Current resident set size (VmRSS) of process `pid`, in MiB."""
+    return _status_mib(pid, "VmRSS:")
 
 
 def reset_peak_rss(pid: int) -> bool:

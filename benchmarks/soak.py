@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.http_load import build_request, open_loop
-from benchmarks.processes import GatewayProcess, SimulatorProcess
+from benchmarks.processes import GatewayProcess, SimulatorProcess, rss_mib
 from benchmarks.smpp_load import run_load
 
 SMPP_PASSWORD = "soak1234"
@@ -109,13 +109,6 @@ def _quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -184,7 +177,7 @@ async def _window(
         receipts=smpp.matched_receipts,
         smpp_p50=_quantile(smpp.latencies, 0.5),
         smpp_p99=_quantile(smpp.latencies, 0.99),
-        rss_mib=_rss_mib(gateway.pid),
+        rss_mib=rss_mib(gateway.pid),
         fds=_fds(gateway.pid),
         tasks=await asyncio.to_thread(_tasks, gateway.url),
     )

@@ -35,10 +35,11 @@ import asyncpg
 import uvloop
 
 from benchmarks.http_load import build_request, closed_loop
+from benchmarks.messages import single_part_messages
 from benchmarks.modes import Context
-from benchmarks.processes import GatewayProcess, free_port
+from benchmarks.processes import GatewayProcess, free_port, rss_mib
 from benchmarks.report import ScenarioResult, percentile
-from gateway.domain import MessageType, NewMessage, NewPart, new_id
+from gateway.domain import new_id
 from gateway.store import Store, open_store
 
 BODY = json.dumps(
@@ -71,34 +72,6 @@ class Phase:
     queued: int
 
 
-def rss_mib(pid: int) -> float:
-    """Current resident set size (VmRSS) of process `pid`, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _backlog_batch(account_id: str, count: int) -> list[NewMessage]:
-    now = time.time()
-    payload = BACKLOG_TEXT.encode("ascii")
-    return [
-        NewMessage(
-            id=new_id(now),
-            account_id=account_id,
-            source="Acme",
-            destination="+4915112345678",
-            body=BACKLOG_TEXT,
-            encoding="gsm7",
-            message_type=MessageType.TRANSACTIONAL,
-            connector="upstream",
-            parts=(NewPart(seq=0, encoding="gsm7", data_coding=0, udh=b"", payload=payload),),
-            created_at=now,
-        )
-        for _ in range(count)
-    ]
-
-
 async def _fill(store: Store, count: int) -> float:
     """Commit `count` messages, owned by no node, INSERT_BATCH per transaction; messages/s."""
     account = await store.create_account(
@@ -107,7 +80,9 @@ async def _fill(store: Store, count: int) -> float:
     started = time.perf_counter()
     done = 0
     while done < count:
-        batch = _backlog_batch(account.id, min(INSERT_BATCH, count - done))
+        batch = single_part_messages(
+            account.id, min(INSERT_BATCH, count - done), body=BACKLOG_TEXT, connector="upstream"
+        )
         await store.insert_messages(batch, owner=None)
         done += len(batch)
     return count / (time.perf_counter() - started)

@@ -23,34 +23,15 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
+from benchmarks.messages import single_part_messages
 from benchmarks.modes import Context
 from benchmarks.report import ScenarioResult
-from gateway.domain import MessageType, NewMessage, NewPart, new_id
+from gateway.domain import NewMessage, new_id
 from gateway.store import Store, open_store
 
 BATCH_SIZES = (1, 100, 1000)
 BODY = "Your verification code is 482913. " * 4 + "Thanks."  # 143 GSM characters
 BASELINE_TABLE = "bench_baseline"
-
-
-def _messages(account_id: str, count: int) -> list[NewMessage]:
-    now = time.time()
-    payload = BODY.encode("ascii")
-    return [
-        NewMessage(
-            id=new_id(now),
-            account_id=account_id,
-            source="Acme",
-            destination="+4915112345678",
-            body=BODY,
-            encoding="gsm7",
-            message_type=MessageType.TRANSACTIONAL,
-            connector="simulator",
-            parts=(NewPart(seq=0, encoding="gsm7", data_coding=0, udh=b"", payload=payload),),
-            created_at=now,
-        )
-        for _ in range(count)
-    ]
 
 
 class _BareSqlite:
@@ -114,6 +95,10 @@ class _BarePostgres:
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
+
+
+def _messages(account_id: str, count: int) -> list[NewMessage]:
+    return single_part_messages(account_id, count, body=BODY, connector="simulator")
 
 
 async def _timed_commits(
