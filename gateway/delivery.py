@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -105,6 +106,11 @@ def mo_pdu(item: OutboxItem) -> DeliverSm:
 
 
 class SmppOutboxDelivery:
+    """Claims owed items in batches and keeps them in memory, per system_id, until a receiver
+    has room: each acknowledged deliver_sm makes room for the next one at once, without a
+    store round trip between them, so receipts keep pace with a busy store. Claimed items
+    stay leased; one not sent within half its lease goes back to the outbox."""
+
     def __init__(
         self,
         *,
@@ -126,12 +132,20 @@ class SmppOutboxDelivery:
         self._wake = asyncio.Event()
         self._done: list[int] = []
         self._retry: list[int] = []
+        # Claimed and leased, not yet sent: (item, claimed at), oldest first, per system_id.
+        self._ready: dict[str, deque[tuple[OutboxItem, float]]] = {}
+        self._held = 0  # items in _ready
+        self._send_scheduled = False
+        # Whether the outbox may hold something claimable: after a claim came back short,
+        # only a new status, a bind, an item handed back or the poll make it worth a look.
+        self._maybe_more = True
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
         self.acknowledged = 0
 
     def wake(self) -> None:
-        """A receiver bound or room opened: look at the outbox now."""
+        """Something may be owed, or a receiver bound: look now."""
+        self._maybe_more = True
         self._wake.set()
 
     def answered(self, item: OutboxItem, status: int) -> None:
@@ -140,11 +154,15 @@ class SmppOutboxDelivery:
             self.acknowledged += 1
         else:
             self._retry.append(item.id)
+            self._maybe_more = True
+        self._schedule_send()
         self._wake.set()
 
     def lost(self, items: Sequence[OutboxItem]) -> None:
         """A bind closed with deliver_sm unanswered: hand them back at once."""
         self._retry.extend(item.id for item in items)
+        self._maybe_more = True
+        self._schedule_send()  # what waits for that system_id may go to another receiver
         self._wake.set()
 
     async def run(self) -> None:
@@ -153,9 +171,12 @@ class SmppOutboxDelivery:
             await self._store.release_outbox_owned(node_id=self._node_id)
         last_expiry = 0.0
         while True:
+            self._wake.clear()
             try:
                 await self._flush_answers()
-                sent = await self._send_some()
+                self._send_ready()
+                full = await self._claim()
+                self._send_ready()
                 now = self._clock()
                 if now - last_expiry > 60:
                     last_expiry = now
@@ -168,14 +189,15 @@ class SmppOutboxDelivery:
                 raise
             except Exception:
                 log.exception("SMPP outbox delivery failed; retrying")
-                sent = 0
-            if sent < self._batch:
-                self._wake.clear()
+                full = False
+            if not full:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
                 # lands as its timeout fires, and this task would then never end.
-                with contextlib.suppress(TimeoutError):
+                try:
                     async with asyncio.timeout(self._poll):
                         await self._wake.wait()
+                except TimeoutError:
+                    self._maybe_more = True  # other nodes' rows, expired leases
 
     async def _flush_answers(self) -> None:
         done, self._done = self._done, []
@@ -191,41 +213,75 @@ class SmppOutboxDelivery:
             self._done[:0] = done
             self._retry[:0] = retry
 
-    async def _send_some(self) -> int:
-        room = {
-            system_id: sum(r.delivery_room for r in self._registry.receivers(system_id))
-            for system_id in self._registry.receiving_system_ids()
-        }
-        wanted = [s for s, n in room.items() if n > 0]
+    async def _claim(self) -> bool:
+        """Top up what is held in memory for the system_ids with a receiver bound here; True
+        when the claim came back full (more may be waiting)."""
+        if not self._maybe_more or self._held > self._batch // 2:
+            return False
+        wanted = [
+            s
+            for s in self._registry.receiving_system_ids()
+            if any(r.delivery_room > 0 for r in self._registry.receivers(s)) or s in self._ready
+        ]
         if not wanted:
-            return 0
+            return False
+        limit = self._batch - self._held
         items = await self._store.claim_outbox(
             node_id=self._node_id,
             system_ids=wanted,
-            limit=min(self._batch, sum(room.values())),
+            limit=limit,
             now=self._clock(),
             lease=self._lease,
         )
-        unsent = []
+        claimed_at = self._clock()
         for item in items:
-            receiver = max(
-                self._registry.receivers(item.system_id),
-                key=lambda r: r.delivery_room,
-                default=None,
-            )
-            if receiver is None or receiver.delivery_room <= 0:
-                unsent.append(item.id)
-                continue
-            try:
-                receiver.deliver(item, mo_pdu(item) if item.kind == "mo" else receipt_pdu(item))
-            except Exception:
-                log.exception("sending a deliver_sm failed; the item goes back to the outbox")
-                unsent.append(item.id)
-                continue
-            self.sent += 1
+            self._ready.setdefault(item.system_id, deque()).append((item, claimed_at))
+        self._held += len(items)
+        self._maybe_more = len(items) >= limit
+        return self._maybe_more
+
+    def _schedule_send(self) -> None:
+        # Answers arrive inside a connection's event handling: send after it, once per turn.
+        if not self._send_scheduled and self._held:
+            self._send_scheduled = True
+            asyncio.get_running_loop().call_soon(self._send_ready)
+
+    def _send_ready(self) -> None:
+        """Send what is held while receivers have room; give back what cannot go."""
+        self._send_scheduled = False
+        if not self._held:
+            return
+        stale_before = self._clock() - self._lease / 2
+        unsent: list[int] = []
+        for system_id in list(self._ready):
+            queue = self._ready[system_id]
+            receivers = self._registry.receivers(system_id)
+            while queue:
+                item, claimed_at = queue[0]
+                receiver = max(receivers, key=lambda r: r.delivery_room, default=None)
+                if receiver is not None and claimed_at >= stale_before:
+                    if receiver.delivery_room <= 0:
+                        break
+                    try:
+                        receiver.deliver(
+                            item, mo_pdu(item) if item.kind == "mo" else receipt_pdu(item)
+                        )
+                        self.sent += 1
+                    except Exception:
+                        log.exception(
+                            "sending a deliver_sm failed; the item goes back to the outbox"
+                        )
+                        unsent.append(item.id)
+                else:  # no receiver here any more, or held too long: back to the outbox
+                    unsent.append(item.id)
+                queue.popleft()
+                self._held -= 1
+            if not queue:
+                del self._ready[system_id]
         if unsent:
-            await self._store.release_outbox(unsent)
-        return len(items) - len(unsent)
+            self._retry.extend(unsent)
+            self._maybe_more = True
+            self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="smpp-outbox")
@@ -235,6 +291,10 @@ class SmppOutboxDelivery:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        for queue in self._ready.values():
+            self._retry.extend(item.id for item, _ in queue)
+        self._ready.clear()
+        self._held = 0
         with contextlib.suppress(Exception):
             await self._flush_answers()
 

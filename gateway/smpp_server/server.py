@@ -27,6 +27,7 @@ from gateway.domain import (
     OutboxItem,
     SmppCredential,
     Status,
+    StatusChange,
     parse_public_part_id,
 )
 from gateway.domain.errors import NotCancellable, NotFound
@@ -139,6 +140,9 @@ class SmppServer:
         self._rates: dict[str, Gcra] = {}
         self._unbinding: set[asyncio.Task[None]] = set()
         self.delivery = SmppOutboxDelivery(store=store, registry=self, node_id=node_id)
+        # A status commit may have owed an ESME a receipt (of a message or of one of its
+        # parts): send it now rather than at the next poll.
+        status.subscribe(self._status_changed)
         self.port = settings.port
         self.accepting = True
 
@@ -219,6 +223,10 @@ class SmppServer:
             len(self._binds[conn.system_id])
         )
         if conn.can_receive:
+            self.delivery.wake()
+
+    def _status_changed(self, changes: Sequence[StatusChange]) -> None:
+        if changes and self._binds:
             self.delivery.wake()
 
     def receivers(self, system_id: str) -> Sequence[EsmeConnection]:

@@ -1,0 +1,181 @@
+"""SmppOutboxDelivery against a real store: what it claims it holds in memory and sends as
+receivers make room, without a store round trip per deliver_sm; what cannot go (no receiver
+left, held too long, stopping) goes back to the outbox, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from gateway.delivery import SmppOutboxDelivery
+from gateway.domain import MessageType, NewMessage, NewPart, OutboxItem, PartUpdate, Status, new_id
+from gateway.smpp.codes import CommandStatus
+from gateway.smpp.pdu import DeliverSm
+from gateway.store import Store
+
+NOW = 1_700_000_000.0
+
+
+class Receiver:
+    """A receiver bind with a window: what it was sent, answered by the test."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.in_flight: list[OutboxItem] = []
+        self.sent: list[OutboxItem] = []
+
+    @property
+    def delivery_room(self) -> int:
+        return self.window - len(self.in_flight)
+
+    def deliver(self, item: OutboxItem, pdu: DeliverSm) -> None:
+        assert item.receipted_id and item.receipted_id.encode() in pdu.short_message
+        self.in_flight.append(item)
+        self.sent.append(item)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.bound: dict[str, list[Receiver]] = {}
+
+    def receivers(self, system_id: str) -> Sequence[Receiver]:
+        return self.bound.get(system_id, [])
+
+    def receiving_system_ids(self) -> Sequence[str]:
+        return [s for s, receivers in self.bound.items() if receivers]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _owe_receipts(store: Store, count: int, system_id: str = "esme1") -> None:
+    account_id = new_id()
+    await store.create_account(account_id=account_id, name="acme", now=NOW)
+    messages = [
+        NewMessage(
+            id=new_id(),
+            account_id=account_id,
+            source="Acme",
+            destination="+4915112345678",
+            body="hello",
+            encoding="gsm7",
+            message_type=MessageType.TRANSACTIONAL,
+            connector="simulator",
+            parts=(NewPart(seq=0, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello"),),
+            created_at=NOW,
+            origin_system_id=system_id,
+            esme_receipt=1,
+        )
+        for _ in range(count)
+    ]
+    await store.insert_messages(messages, owner=None)
+    await store.apply_updates([PartUpdate(m.id, 0, Status.DELIVERED, NOW) for m in messages])
+
+
+async def _until(condition: object, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.005)
+
+
+async def _claimable(store: Store, clock: Clock) -> int:
+    items = await store.claim_outbox(
+        node_id="other", system_ids=["esme1"], limit=100, now=clock.now, lease=30
+    )
+    await store.release_outbox([i.id for i in items])
+    return len(items)
+
+
+async def test_answers_make_room_for_held_items_without_a_claim_each(store: Store) -> None:
+    await _owe_receipts(store, 30)
+    registry, receiver, clock = Registry(), Receiver(window=5), Clock()
+    registry.bound["esme1"] = [receiver]
+    claims = 0
+    claim_outbox = store.claim_outbox
+
+    async def counting_claim(**kwargs: object) -> list[OutboxItem]:
+        nonlocal claims
+        claims += 1
+        return await claim_outbox(**kwargs)  # type: ignore[arg-type]
+
+    store.claim_outbox = counting_claim  # type: ignore[method-assign]
+    delivery = SmppOutboxDelivery(
+        store=store, registry=registry, node_id="n", batch=100, poll_interval=60, clock=clock
+    )
+    delivery.start()
+    try:
+        await _until(lambda: len(receiver.sent) == 5)
+        while len(receiver.sent) < 30:
+            # The ESME answers everything in flight; the next ones follow from memory.
+            answered, receiver.in_flight = receiver.in_flight, []
+            for item in answered:
+                delivery.answered(item, CommandStatus.ESME_ROK)
+            await _until(lambda: receiver.in_flight or len(receiver.sent) == 30)
+        assert claims == 1  # all 30 held after one claim
+        assert len({i.id for i in receiver.sent}) == 30
+        for item in receiver.in_flight:
+            delivery.answered(item, CommandStatus.ESME_ROK)
+        receiver.in_flight = []
+        await _until(lambda: delivery.acknowledged == 30)
+    finally:
+        await delivery.stop()
+    assert await _claimable(store, clock) == 0  # every acknowledged row removed
+
+
+async def test_held_items_go_back_when_the_receiver_leaves_or_on_stop(store: Store) -> None:
+    await _owe_receipts(store, 10)
+    registry, receiver, clock = Registry(), Receiver(window=2), Clock()
+    registry.bound["esme1"] = [receiver]
+    delivery = SmppOutboxDelivery(
+        store=store, registry=registry, node_id="n", batch=100, poll_interval=0.01, clock=clock
+    )
+    delivery.start()
+    await _until(lambda: len(receiver.sent) == 2)
+    # The bind closes: its two unanswered deliver_sm and the eight held come back.
+    registry.bound["esme1"] = []
+    delivery.lost(receiver.in_flight)
+    await _until(lambda: delivery._held == 0)
+    await delivery.stop()
+    assert await _claimable(store, clock) == 10
+
+    # Stopping with items held gives them back at once, not after their lease.
+    receiver = Receiver(window=1)
+    registry.bound["esme1"] = [receiver]
+    delivery = SmppOutboxDelivery(
+        store=store, registry=registry, node_id="n", batch=100, poll_interval=0.01, clock=clock
+    )
+    delivery.start()
+    await _until(lambda: len(receiver.sent) == 1)
+    await delivery.stop()
+    # The nine held are released; the one unanswered stays leased until its lease ends.
+    assert await _claimable(store, clock) == 9
+
+
+async def test_an_item_held_past_half_its_lease_goes_back_to_the_outbox(store: Store) -> None:
+    await _owe_receipts(store, 3)
+    registry, receiver, clock = Registry(), Receiver(window=1), Clock()
+    registry.bound["esme1"] = [receiver]
+    delivery = SmppOutboxDelivery(
+        store=store,
+        registry=registry,
+        node_id="n",
+        lease=30,
+        batch=100,
+        poll_interval=0.01,
+        clock=clock,
+    )
+    delivery.start()
+    try:
+        await _until(lambda: len(receiver.sent) == 1)
+        clock.now += 16  # the ESME sat on its window past half the lease
+        delivery.answered(receiver.in_flight.pop(), CommandStatus.ESME_ROK)
+        # The two held are stale: released and claimed afresh, then sent.
+        await _until(lambda: len(receiver.sent) == 2)
+        assert receiver.sent[1].attempts == 2
+    finally:
+        await delivery.stop()
