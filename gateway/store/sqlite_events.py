@@ -109,6 +109,11 @@ class SqliteEvents:
     async def claim_webhook_streams(
         self, *, node_id: str, limit: int, now: float, lease: float
     ) -> list[WebhookStream]:
+        # Delivery looks after every status commit, most often to find nothing (no account
+        # subscribed): ask the reader first rather than queue an empty write behind intake.
+        if not await self._read(lambda c: c.execute(wsql.DUE_STREAMS, (now, now, 1)).fetchone()):
+            return []
+
         def run(conn: sqlite3.Connection) -> list[WebhookStream]:
             due = conn.execute(wsql.DUE_STREAMS, (now, now, limit)).fetchall()
             return [
