@@ -44,16 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _drop_schema(dsn: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.kills < 0 or args.seconds <= 1 or args.rate <= 0:
@@ -83,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         if schema:
-            asyncio.run(_drop_schema(args.postgres_dsn, schema))
+            from benchmarks.pgschema import drop_schema
+
+            asyncio.run(drop_schema(args.postgres_dsn, schema))
     print()
     print(report.summary())
     if report.duplicate_details:

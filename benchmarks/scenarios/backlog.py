@@ -37,6 +37,7 @@ import uvloop
 from benchmarks.http_load import build_request, closed_loop
 from benchmarks.messages import single_part_messages
 from benchmarks.modes import Context
+from benchmarks.pgschema import create_schema, drop_schema
 from benchmarks.processes import GatewayProcess, free_port, rss_mib
 from benchmarks.report import ScenarioResult, percentile
 from gateway.domain import new_id
@@ -186,17 +187,6 @@ async def _analyze(dsn: str, schema: str) -> None:
         await conn.close()
 
 
-async def _schema(dsn: str, name: str, *, drop: bool) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        if drop:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        else:
-            await conn.execute(f'CREATE SCHEMA "{name}"')
-    finally:
-        await conn.close()
-
-
 def _record(
     result: ScenarioResult, label: str, backlog: int, run: int, empty: Phase, full: Phase
 ) -> None:
@@ -264,7 +254,7 @@ async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
         try:
             full_target = new_target("backlog")
             if full_target.schema:
-                await _schema(ctx.postgres_dsn, full_target.schema, drop=False)
+                await create_schema(ctx.postgres_dsn, full_target.schema)
             store = open_store(full_target.url, schema=full_target.schema)
             await store.open()
             try:
@@ -284,7 +274,7 @@ async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
             for run in range(ctx.runs):
                 empty_target = new_target(f"empty-{run}")
                 if empty_target.schema:
-                    await _schema(ctx.postgres_dsn, empty_target.schema, drop=False)
+                    await create_schema(ctx.postgres_dsn, empty_target.schema)
                 empty = await _phase(log_dir, empty_target, backlog=0, load=load)
                 full = await _phase(log_dir, full_target, backlog=backlog, load=load)
                 accepted_into_backlog += full.accepted
@@ -308,7 +298,7 @@ async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
                 )
         finally:
             for schema in schemas:
-                await _schema(ctx.postgres_dsn, schema, drop=True)
+                await drop_schema(ctx.postgres_dsn, schema)
     result.runs = ctx.runs
 
 

@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import uvloop
 
 from benchmarks.http_load import LoadResult, build_request, open_loop
 from benchmarks.modes import Context
+from benchmarks.pgschema import create_schema, drop_schema
 from benchmarks.processes import GatewayProcess, SimulatorProcess
 from benchmarks.prometheus import GatewayCounts
 from benchmarks.report import ScenarioResult
@@ -73,17 +73,6 @@ def _counts(nodes: list[GatewayProcess]) -> GatewayCounts:
             counts.delivered + c.delivered,
         )
     return counts
-
-
-async def _schema(dsn: str, name: str, *, drop: bool) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        if drop:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        else:
-            await conn.execute(f'CREATE SCHEMA "{name}"')
-    finally:
-        await conn.close()
 
 
 async def _measure(
@@ -207,12 +196,12 @@ async def _measure(
 
 async def _main(ctx: Context, result: ScenarioResult, log_dir: Path) -> None:
     schema = f"bench_cluster_{os.getpid()}"
-    await _schema(ctx.postgres_dsn, schema, drop=False)
+    await create_schema(ctx.postgres_dsn, schema)
     try:
         for node_count in (1, 2):
             await _measure(ctx, result, log_dir, node_count, schema)
     finally:
-        await _schema(ctx.postgres_dsn, schema, drop=True)
+        await drop_schema(ctx.postgres_dsn, schema)
 
 
 def run(ctx: Context) -> ScenarioResult:

@@ -7,6 +7,10 @@ which stands in for it and marks what the generator and the protocol code cost; 
 the gateway and binds as the demo account (system_id "demo", GATEWAY_DEMO_SMPP_PASSWORD);
 `external` sends to an SMSC already running at `--smpp-address`.
 
+With the gateway as target the scenario runs twice: on SQLite (every configuration), then on
+PostgreSQL (`--postgres-dsn`, a schema of its own; its figures are prefixed "PostgreSQL"), since
+the throughput target holds for both stores.
+
 Baseline, in the same run whatever the target: `benchmarks.bare_smsc`, a uvloop server that
 answers every PDU from its 16-octet header (no parsing, no receipts, no store), loaded by the
 same generator with the same binds and window right after each target load. The target's
@@ -16,6 +20,7 @@ window 100).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import tempfile
@@ -26,6 +31,7 @@ from typing import Literal
 import uvloop
 
 from benchmarks.modes import Context, SmppTarget
+from benchmarks.pgschema import create_schema, drop_schema
 from benchmarks.processes import (
     BareSmscProcess,
     GatewayProcess,
@@ -42,6 +48,16 @@ BARE = "(bare uvloop TCP)"
 BARE_SHARE_TARGET = 50.0  # % of the bare baseline's rate at window 100 (issue #10)
 
 
+@dataclass(frozen=True)
+class Store:
+    """The gateway's store for a pass of the scenario (the issue's target holds for both)."""
+
+    kind: Literal["sqlite", "postgresql"]
+    label: str  # in the report: "SQLite", "PostgreSQL"
+    prefix: str  # before each figure's name: "" for SQLite, the first pass
+    schema: str = ""  # PostgreSQL: a schema of its own, dropped after the pass
+
+
 @dataclass
 class _Endpoint:
     label: str
@@ -54,7 +70,7 @@ class _Endpoint:
     upstream: ManagedProcess | None = None  # the gateway's SMSC, in a process of its own
 
 
-def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
+def _start(target: SmppTarget, log_dir: Path, store: Store, postgres_dsn: str) -> _Endpoint:
     if target.kind == "simulator":
         sim = SimulatorProcess(log_dir)
         sim.start()
@@ -78,9 +94,14 @@ def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
         upstream = SimulatorProcess(log_dir)
         upstream.start()
         upstream.wait_ready()
+        database: dict[str, str] = (
+            {"database_url": f"sqlite:///{log_dir}/gateway.db"}
+            if store.kind == "sqlite"
+            else {"database_url": postgres_dsn, "GATEWAY_DATABASE_SCHEMA": store.schema}
+        )
         gateway = GatewayProcess(
             log_dir,
-            database_url=f"sqlite:///{log_dir}/gateway.db",
+            **database,
             GATEWAY_DEMO_SMPP_PASSWORD=password,
             GATEWAY_UPSTREAM=upstream.upstream_url(binds=2, window=100),
         )
@@ -96,7 +117,7 @@ def _start(target: SmppTarget, log_dir: Path) -> _Endpoint:
                 f"{gateway.smpp_port} (is gateway/smpp_server built yet?)"
             ) from None
         return _Endpoint(
-            "gateway process SMPP server (SQLite, simulator process upstream)",
+            f"gateway process SMPP server ({store.label}, simulator process upstream)",
             "127.0.0.1",
             gateway.smpp_port,
             target.system_id or "demo",
@@ -142,10 +163,14 @@ async def _bare_load(
     return load, bare.cpu_seconds() - cpu0
 
 
-async def _main(
-    ctx: Context, result: ScenarioResult, endpoint: _Endpoint, bare: BareSmscProcess
-) -> None:
-    configs: list[Config] = ctx.mode.pick(
+def _configs(ctx: Context, store: Store) -> list[Config]:
+    if store.kind == "postgresql":  # the target's load and the single-bind latency
+        return ctx.mode.pick(
+            full=[("transceiver", 1, 10), ("transmitter", 4, 100)],
+            quick=[("transmitter", 4, 100)],
+            smoke=[("transceiver", 1, 10)],
+        )
+    return ctx.mode.pick(
         full=[
             ("transceiver", 1, 10),
             ("transceiver", 1, 100),
@@ -156,6 +181,16 @@ async def _main(
         quick=[("transceiver", 1, 10), ("transmitter", 4, 100)],
         smoke=[("transceiver", 1, 10), ("transmitter", 2, 10)],
     )
+
+
+async def _main(
+    ctx: Context,
+    result: ScenarioResult,
+    endpoint: _Endpoint,
+    bare: BareSmscProcess,
+    store: Store,
+) -> None:
+    configs = _configs(ctx, store)
     count = ctx.mode.pick(full=30_000, quick=4_000, smoke=20)
     duration = ctx.mode.pick(full=5.0, quick=1.0, smoke=10.0)
     receipt_timeout = ctx.mode.pick(full=30.0, quick=15.0, smoke=10.0)
@@ -163,7 +198,7 @@ async def _main(
     figures = result.figures
     for run in range(ctx.runs):
         for mode, binds, window in configs:
-            name = f"{'trx' if mode == 'transceiver' else 'tx+rx'} {binds}x w{window}"
+            name = f"{store.prefix}{'trx' if mode == 'transceiver' else 'tx+rx'} {binds}x w{window}"
             before = GatewayCounts.read(endpoint.gateway_url) if endpoint.gateway_url else None
             cpu0 = process.cpu_seconds() if process else 0.0
             load = await run_load(
@@ -262,30 +297,57 @@ async def _main(
                     },
                 }
             )
-        result.runs += 1
+        result.runs = max(result.runs, run + 1)
     if process is not None:
-        figures.record("target peak RSS", process.peak_rss_mib(), "MiB", higher_is_better=False)
-        figures.record_baseline("target peak RSS", bare.peak_rss_mib(), "MiB", BARE)
+        figures.record(
+            f"{store.prefix}target peak RSS", process.peak_rss_mib(), "MiB", higher_is_better=False
+        )
+        figures.record_baseline(f"{store.prefix}target peak RSS", bare.peak_rss_mib(), "MiB", BARE)
 
 
-def run(ctx: Context) -> ScenarioResult:
-    with tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="bench-smpp-") as tmp:
-        endpoint = _start(ctx.smpp_target, Path(tmp))
+def _stores(ctx: Context) -> list[Store]:
+    stores = [Store("sqlite", "SQLite", "")]
+    if ctx.smpp_target.kind == "gateway":  # only a gateway we start has a store to choose
+        schema = f"bench_smpp_{os.getpid()}"
+        stores.append(Store("postgresql", "PostgreSQL", "PostgreSQL ", schema))
+    return stores
+
+
+def _pass(ctx: Context, result: ScenarioResult | None, store: Store, tmp: Path) -> ScenarioResult:
+    endpoint = _start(ctx.smpp_target, tmp, store, ctx.postgres_dsn)
+    if result is None:
         result = ScenarioResult("smpp-ingest", ctx.mode.name, endpoint.label)
         result.details["target"] = {
             "kind": ctx.smpp_target.kind,
             "address": f"{endpoint.host}:{endpoint.port}",
             "system_id": endpoint.system_id,
         }
-        bare = BareSmscProcess(Path(tmp))
-        try:
-            bare.start()
-            bare.wait_ready()
-            uvloop.run(_main(ctx, result, endpoint, bare))
-        finally:
-            bare.stop()
-            if endpoint.process is not None:
-                endpoint.process.stop()
-            if endpoint.upstream is not None:
-                endpoint.upstream.stop()
+    else:
+        result.target += f"; then {endpoint.label}"
+    bare = BareSmscProcess(tmp)
+    try:
+        bare.start()
+        bare.wait_ready()
+        uvloop.run(_main(ctx, result, endpoint, bare, store))
+    finally:
+        bare.stop()
+        if endpoint.process is not None:
+            endpoint.process.stop()
+        if endpoint.upstream is not None:
+            endpoint.upstream.stop()
+    return result
+
+
+def run(ctx: Context) -> ScenarioResult:
+    result: ScenarioResult | None = None
+    for store in _stores(ctx):
+        with tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="bench-smpp-") as tmp:
+            if store.kind == "postgresql":
+                asyncio.run(create_schema(ctx.postgres_dsn, store.schema))
+            try:
+                result = _pass(ctx, result, store, Path(tmp))
+            finally:
+                if store.kind == "postgresql":
+                    asyncio.run(drop_schema(ctx.postgres_dsn, store.schema))
+    assert result is not None
     return result
