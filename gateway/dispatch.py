@@ -2,22 +2,19 @@
 
 The store is the queue; memory holds a bounded window of it. Intake hands freshly committed parts
 straight to this node's lanes when there is room (they were committed as owned by this node, so
-nobody else takes them); a feeder claims more from the store as room frees: parts that did not fit,
-scheduled parts that came due, retries, and parts left by a node that died (its heartbeat went
-stale). Each connector has three priority lanes (OTP, transactional, promotional) drained in
-that order, except that a lower lane passed over long enough gets a turn (`LANE_PATIENCE`), so
-no class of traffic starves; and as many workers as it has room in flight (binds x window).
+nobody else takes them); the feeder (gateway/feeder.py) claims the rest as room frees. Each
+connector has three priority lanes (OTP, transactional, promotional) drained in that order,
+except that a lower lane passed over long enough gets a turn (`LANE_PATIENCE`), so no class of
+traffic starves; and as many workers as it has room in flight (binds x window).
 
-Each connector is held to its rate (segments/s, shared across nodes when the limiter is Redis);
-an account with a sending rate has its parts over it set aside until its tokens come
+Each connector is held to its rate (gateway/connector_rates.py: configured, and AIMD after a
+throttle); an account with a sending rate has its parts over it set aside until its tokens come
 (gateway/pacing.py), without holding a worker. A throttled part (ESME_RTHROTTLED, HTTP 429) goes
-back to its lane without counting an attempt and the connector's rate is halved, then regained
-gradually (AIMD). A connector with no bind up, or whose circuit breaker is open after repeated
-failures, hands its parts to the next connector of their route; a temporary error is retried
-with backoff, and from the `failover_after`-th attempt on the next connector of the route. A
-sweep marks queued parts past their validity `expired`, and submitted parts whose receipt has
-not come within `receipt_timeout` (the carrier lost it, or never sends one) `expired` too, so no
-message waits forever and no correlation state lives on for it.
+back to its lane without counting an attempt. A connector with no bind up, or whose circuit
+breaker is open after repeated failures, hands its parts to the next connector of their route;
+a temporary error is retried with backoff, and from the `failover_after`-th attempt on the next
+connector of the route. The expiry sweep (gateway/expiry_sweep.py) ends parts past their
+validity or waiting too long for a receipt.
 
 Connectors come and go at run time (`gateway/connector_set.py` calls `connector_changed`): a
 new one gets lanes and workers; a replaced one gets new workers on the same lanes while the old
@@ -42,11 +39,14 @@ from typing import TYPE_CHECKING
 
 from gateway.circuit import BreakerState, CircuitBreaker
 from gateway.connector import Connector, SubmitOutcome
-from gateway.domain import MessageType, PartKey, PartRecord, PartUpdate, Status
-from gateway.lanes import LANE_PATIENCE, LANES, Lanes
+from gateway.connector_rates import ConnectorRates
+from gateway.domain import MessageType, PartRecord, PartUpdate, Status
+from gateway.expiry_sweep import ExpirySweep
+from gateway.feeder import Feeder
+from gateway.lanes import Lanes
 from gateway.metrics import Metrics
 from gateway.pacing import AccountPacer
-from gateway.ratelimit import Aimd, MemoryRateLimiter, RateLimiter
+from gateway.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Route, Router
 from gateway.status import StatusWriter
@@ -125,32 +125,38 @@ class Dispatcher:
         self.capacity = capacity
         self._retry = retry
         self._router = router or Router(default=default_connector)
-        self._limiter = limiter or MemoryRateLimiter()
-        # Connectors with a configured rate start at it; the others are unlimited until they
-        # are throttled, and then held to what they carried when it happened.
-        self._rates = dict(rates or {})
-        self._aimd = {name: Aimd(rate) for name, rate in self._rates.items() if rate > 0}
-        self._configured_rate = {name: a.rate for name, a in self._aimd.items()}
-        for name, rate in self._configured_rate.items():
-            self._limiter.configure(_limit_key(name), rate)
+        limiter = limiter or MemoryRateLimiter()
+        self._rates = ConnectorRates(limiter=limiter, metrics=metrics, rates=dict(rates or {}))
         # Accounts with a sending rate (segments/s by account id), on the same limiter.
-        self._pacer = AccountPacer(limiter=self._limiter, rates=account_rates or {})
-        self._meters = {name: _RateMeter() for name in self._connectors}
+        self._pacer = AccountPacer(limiter=limiter, rates=account_rates or {})
         self._breaker_factory = breaker_factory
         self._breakers = {name: breaker_factory() for name in self._connectors}
         self._breakers.update(breakers or {})
         self._bound: dict[str, tuple[float, bool]] = {}  # connector -> (checked at, any bind up)
-        self._expiry_interval = expiry_interval
-        self._receipt_timeout = receipt_timeout
-        self._heartbeat_interval = heartbeat_interval
-        self._heartbeat_ttl = heartbeat_ttl
-        self._claim_batch = claim_batch
+        self._expiry = ExpirySweep(
+            store=store,
+            apply=self._apply,
+            metrics=metrics,
+            node_id=node_id,
+            interval=expiry_interval,
+            receipt_timeout=receipt_timeout,
+            batch=claim_batch,
+            clock=clock,
+        )
         self._clock = clock
         self._lanes = {name: Lanes() for name in self._connectors}
         self._held = 0  # parts in lanes or in flight
         self._reserved = 0  # promised to intake, not yet handed over
-        self._room = asyncio.Event()
-        self._owed = [0.0] * LANES  # parts of each lane owed from the store (`_claim`)
+        self._feeder = Feeder(
+            store=store,
+            node_id=node_id,
+            room=lambda: 0 if self._stopping else self.capacity - self._held - self._reserved,
+            push=self._push,
+            batch=claim_batch,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_ttl=heartbeat_ttl,
+            clock=clock,
+        )
         self._submitted: list[PartUpdate] = []  # submit results waiting for the recorder
         self._max_unrecorded = max(capacity, 1000)
         self._unrecorded = asyncio.Event()
@@ -175,7 +181,7 @@ class Dispatcher:
 
     def cancel_reservation(self, parts: int) -> None:
         self._reserved -= parts
-        self._room.set()
+        self._feeder.wake()
 
     def hand_over(self, parts: Sequence[PartRecord], *, reserved: int) -> None:
         """Take committed parts reserved for earlier."""
@@ -231,10 +237,12 @@ class Dispatcher:
         self._started = True
         for name in self._connectors:
             self._spawn(name)
-        self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feeder"))
+        self._tasks.append(asyncio.create_task(self._feeder.feed(), name="dispatch-feeder"))
         self._recorder = asyncio.create_task(self._record(), name="dispatch-recorder")
-        self._tasks.append(asyncio.create_task(self._keep_alive(), name="dispatch-heartbeat"))
-        self._tasks.append(asyncio.create_task(self._sweep_expired(), name="dispatch-expiry"))
+        self._tasks.append(
+            asyncio.create_task(self._feeder.keep_alive(), name="dispatch-heartbeat")
+        )
+        self._tasks.append(asyncio.create_task(self._expiry.run(), name="dispatch-expiry"))
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking work, let in-flight submits finish (bounded), hand back the rest."""
@@ -295,29 +303,16 @@ class Dispatcher:
             replaced = name in self._connectors
             self._connectors[name] = connector
             self._lanes.setdefault(name, Lanes())
-            self._meters.setdefault(name, _RateMeter())
             if not replaced or connector is not None:
                 # A new carrier, or new options: its failure record starts afresh.
                 self._breakers[name] = self._breaker_factory()
-            self._set_rate(name, spec.rate)
+            self._rates.set(name, spec.rate)
         self._bound.pop(name, None)
         old = self._workers.pop(name, [])
         if self._started and not self._stopping:
             self._spawn(name)
         await self._retire(old)
-        self._room.set()
-
-    def _set_rate(self, name: str, rate: float) -> None:
-        if self._rates.get(name, 0.0) == rate:
-            return
-        self._rates[name] = rate
-        if rate > 0:
-            self._aimd[name] = Aimd(rate)
-            self._configured_rate[name] = rate
-        else:
-            self._aimd.pop(name, None)
-            self._configured_rate.pop(name, None)
-        self._limiter.configure(_limit_key(name), rate)
+        self._feeder.wake()
 
     def _spawn(self, name: str) -> None:
         connector = self._connectors[name]
@@ -386,8 +381,8 @@ class Dispatcher:
                 if not self._pacer.admit(part, lanes.put):
                     self._held += 1  # waits for its account's rate, then back to this lane
                     continue
-                if name in self._aimd:
-                    await self._take_rate(name)
+                if self._rates.limited(name):
+                    await self._rates.take(name)
                 await self._send(name, connector, part)
             except asyncio.CancelledError:
                 if self._generation.get(name) is not generation and not self._stopping:
@@ -418,7 +413,7 @@ class Dispatcher:
                     self._sending[part.message_id] = left
                 if not self._in_flight:
                     self._idle.set()
-                self._room.set()
+                self._feeder.wake()
 
     # -- routing between connectors ---------------------------------------------------------
 
@@ -476,32 +471,6 @@ class Dispatcher:
         alternatives = self._alternatives(name, part)
         return alternatives[0] if alternatives else name
 
-    async def _take_rate(self, name: str) -> None:
-        rate = self._aimd[name].rate
-        if abs(rate - self._configured_rate[name]) > 0.01 * rate:  # recovering after a throttle
-            self._configured_rate[name] = rate
-            self._limiter.configure(_limit_key(name), rate)
-            self._metrics.upstream_rate.labels(connector=name).set(rate)
-        started = time.perf_counter()
-        await self._limiter.acquire(_limit_key(name))
-        wait = time.perf_counter() - started
-        self._metrics.child(self._metrics.ratelimit_wait, name).observe(wait)
-
-    def _throttled(self, name: str) -> None:
-        aimd = self._aimd.get(name)
-        if aimd is None:
-            # No configured rate and the carrier's limit is unknown: AIMD between what it
-            # carried until now (often measured while traffic was still ramping up, hence
-            # the floor of the ceiling) and four times that.
-            aimd = self._aimd[name] = Aimd(max(4 * self._meters[name].current(), 100.0))
-            self._configured_rate[name] = 0.0
-        rate = aimd.throttled()
-        if rate != self._configured_rate[name]:
-            self._configured_rate[name] = rate
-            self._limiter.configure(_limit_key(name), rate)
-            self._metrics.upstream_rate.labels(connector=name).set(rate)
-            log.info("upstream %s throttled us: rate now %.1f segments/s", name, rate)
-
     async def _send(self, name: str, connector: Connector, part: PartRecord) -> None:
         now = self._clock()
         if part.expires_at is not None and now >= part.expires_at:
@@ -516,7 +485,7 @@ class Dispatcher:
         self._metrics.child(self._metrics.submit_latency, name).observe(latency)
         if outcome.upstream_id is not None:
             self._breakers[name].succeeded()
-            self._meters[name].count()
+            self._rates.carried(name)
             self._metrics.child(self._metrics.parts_submitted, name, "accepted").inc()
             update = PartUpdate(
                 part.message_id,
@@ -539,7 +508,7 @@ class Dispatcher:
         if error is not None and error.throttled:
             # Not the part's fault: back to its lane, and the connector slows down.
             self._metrics.parts_submitted.labels(connector=name, outcome="throttled").inc()
-            self._throttled(name)
+            self._rates.throttled(name)
             self._lanes[name].put(part)
             self._held += 1
             return
@@ -648,136 +617,6 @@ class Dispatcher:
     def breaker_states(self) -> dict[str, BreakerState]:
         return {n: b.state for n, b in self._breakers.items() if n not in self._removed}
 
-    # -- feeding from the store -------------------------------------------------------------
-
-    async def _feed(self) -> None:
-        while True:
-            room = self.capacity - self._held - self._reserved
-            more = False
-            if room > 0 and not self._stopping:
-                try:
-                    more = await self._claim(min(room, self._claim_batch))
-                except Exception:
-                    log.exception("claiming parts from the store failed")
-            if more:
-                continue  # more may be waiting
-            self._room.clear()
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-            # lands as its timeout fires, and this task would then never end.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.5):
-                    await self._room.wait()
-            # Let a burst of completions accumulate into one claim rather than many small ones.
-            await asyncio.sleep(0.01)
-
-    async def _claim(self, limit: int) -> bool:
-        """Claim up to `limit` due parts, highest priority first; returns whether more may be
-        waiting. Claimed strictly by priority, a backlog of OTP larger than `capacity` would
-        keep every promotional part in the store, where no lane can serve it; so while a
-        backlog lasts, each lower lane is owed the share of the claims that `LANE_PATIENCE`
-        gives it in turns, and takes it first at the next claim (fractions carry over, so
-        claims of one or two parts at a time add up too)."""
-        for priority in range(1, LANES):
-            owed = min(int(self._owed[priority]), limit)
-            if not owed:
-                continue
-            lane = await self._store.claim_parts(
-                node_id=self.node_id, limit=owed, now=self._clock(), priority=priority
-            )
-            self._push(lane)
-            limit -= len(lane)
-            # What the lane did not have is not owed any more: it has nothing waiting.
-            self._owed[priority] = self._owed[priority] - owed if len(lane) == owed else 0.0
-        if limit <= 0:
-            return True
-        parts = await self._store.claim_parts(node_id=self.node_id, limit=limit, now=self._clock())
-        self._push(parts)
-        if len(parts) < limit:
-            self._owed = [0.0] * LANES  # every due part is claimed: no lane is left behind
-            return False
-        for priority in range(1, LANES):
-            self._owed[priority] += len(parts) / (LANE_PATIENCE[priority] + 1)
-        return True
-
-    async def _sweep_expired(self) -> None:
-        """Mark queued parts whose validity ended `expired`, including parts no node would
-        claim soon (waiting for a retry, or for a connector that is down)."""
-        while True:
-            await asyncio.sleep(self._expiry_interval)
-            try:
-                while True:
-                    now = self._clock()
-                    keys = await self._store.claim_expired(
-                        node_id=self.node_id, limit=self._claim_batch, now=now
-                    )
-                    if not keys:
-                        break
-                    self._metrics.parts_expired.inc(len(keys))
-                    await self._apply(
-                        [
-                            PartUpdate(
-                                k.message_id, k.seq, Status.EXPIRED, now, error_code="expired"
-                            )
-                            for k in keys
-                        ]
-                    )
-                    if len(keys) < self._claim_batch:
-                        break
-                await self._expire_unanswered()
-            except Exception:
-                log.exception("the validity sweep failed")
-
-    async def _expire_unanswered(self) -> None:
-        """Mark `expired` the submitted parts whose receipt has not come within the receipt
-        timeout. Several nodes may do this at once: the status writer's lifecycle guard makes
-        the second a no-op, and a receipt that lands meanwhile wins."""
-        if self._receipt_timeout is None:
-            return
-        now = self._clock()
-        after: PartKey | None = None
-        while True:
-            keys = await self._store.stuck_parts(
-                status=Status.SUBMITTED,
-                before=now - self._receipt_timeout,
-                now=now,
-                connector=None,
-                after=after,
-                limit=self._claim_batch,
-            )
-            if not keys:
-                return
-            self._metrics.parts_expired.inc(len(keys))
-            detail = f"no delivery receipt within {self._receipt_timeout:g} s of the submit"
-            await self._apply(
-                [
-                    PartUpdate(
-                        k.message_id,
-                        k.seq,
-                        Status.EXPIRED,
-                        now,
-                        error_code="expired",
-                        error_detail=detail,
-                    )
-                    for k in keys
-                ]
-            )
-            if len(keys) < self._claim_batch:
-                return
-            after = keys[-1]
-
-    async def _keep_alive(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
-            try:
-                now = self._clock()
-                await self._store.heartbeat(node_id=self.node_id, now=now)
-                released = await self._store.release_stale(now=now, ttl=self._heartbeat_ttl)
-                if released:
-                    log.warning("took back %d parts from nodes that stopped heartbeating", released)
-                    self._room.set()
-            except Exception:
-                log.exception("node heartbeat failed")
-
 
 def _is_whole_long_text(part: PartRecord) -> bool:
     """A part that is a whole text longer than one segment (cut for a `payload` connector)."""
@@ -785,33 +624,3 @@ def _is_whole_long_text(part: PartRecord) -> bool:
         return False
     encoding = Encoding(part.encoding)
     return body_units(encoding, part.payload) > capacity(encoding, 0)
-
-
-def _limit_key(connector: str) -> str:
-    return f"connector:{connector}"
-
-
-class _RateMeter:
-    """What a connector carried lately, in segments/s: the starting point of its limit when it
-    throttles us without one being configured."""
-
-    __slots__ = ("_count", "_since", "rate")
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._since = time.monotonic()
-        self.rate = 0.0
-
-    def count(self) -> None:
-        self._count += 1
-        now = time.monotonic()
-        if now - self._since >= 1.0:
-            self.rate = self._count / (now - self._since)
-            self._count = 0
-            self._since = now
-
-    def current(self) -> float:
-        """The last full second's rate, or the running one when it is higher."""
-        elapsed = time.monotonic() - self._since
-        running = self._count / elapsed if elapsed > 0.1 else 0.0
-        return max(self.rate, running)
