@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-import signal
 import socket
 import ssl
 import time
@@ -23,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from pydantic import SecretStr
 
 from gateway.account_policy import AccountPolicy
 from gateway.accounts import AccountAdmin
@@ -41,17 +39,17 @@ from gateway.connector import (
 )
 from gateway.connector_admin import ConnectorAdmin
 from gateway.connector_set import ConnectorSet, ConnectorSpec
+from gateway.demo_account import ensure_demo_account, ensure_demo_smpp
 from gateway.dispatch import Dispatcher, RetryPolicy
-from gateway.domain import Account, InboundPart, SmppCredential, new_id
+from gateway.domain import Account, InboundPart
 from gateway.domain.ids import id_timestamp
 from gateway.idempotency import Idempotency
 from gateway.inbound import InboundService
 from gateway.intake import Intake
-from gateway.keys import KeyAuthenticator, display_prefix, find_key, hash_key, key_digest
+from gateway.keys import KeyAuthenticator, key_digest
 from gateway.keyword_replies import KeywordResponder
 from gateway.metrics import Metrics
 from gateway.pacing import resolve_account_rates
-from gateway.passwords import hash_password
 from gateway.ratelimit import RateLimiter, open_rate_limiter
 from gateway.ratelimit.admission import Admission, open_admission
 from gateway.receipts import ReceiptCorrelator
@@ -64,8 +62,6 @@ from gateway.suppression import OptOutPolicies
 from gateway.webhooks import WebhookDelivery
 
 log = logging.getLogger(__name__)
-
-DEMO_ACCOUNT = "demo"
 
 
 class UpstreamEvents:
@@ -557,41 +553,6 @@ class Gateway:
         done("stopped")
 
 
-async def ensure_demo_account(store: Store, configured: SecretStr | None) -> str:
-    """The demo account and its API key: the configured one, or a new one printed at start."""
-    account = await store.get_account_by_name(DEMO_ACCOUNT)
-    if account is None:
-        account = await store.create_account(
-            account_id=new_id(), name=DEMO_ACCOUNT, now=time.time()
-        )
-    if configured is not None:
-        key = configured.get_secret_value()
-        found = await find_key(store, key)
-        existing = None if found is None else found[1]
-        if existing is None:
-            stored = await asyncio.to_thread(hash_key, key)
-            await store.add_api_key(
-                account_id=account.id, key_hash=stored, prefix=display_prefix(key), now=time.time()
-            )
-        elif existing.id != account.id:
-            raise RuntimeError("GATEWAY_DEMO_KEY belongs to another account")
-        return key
-    return await KeyAuthenticator(store=store).create_key(account_id=account.id)
-
-
-async def ensure_demo_smpp(store: Store, configured: SecretStr | None) -> str:
-    """The demo account binds as system_id `demo`; the password is set at every start."""
-    account = await store.get_account_by_name(DEMO_ACCOUNT)
-    assert account is not None
-    # SMPP 3.4 passwords are at most 8 octets (§4.1.1).
-    password = configured.get_secret_value() if configured else secrets.token_hex(4)
-    credential = SmppCredential(
-        system_id=DEMO_ACCOUNT, account_id=account.id, password_hash=hash_password(password)
-    )
-    await store.add_smpp_credential(credential, now=time.time())
-    return password
-
-
 async def _account_names(store: Store, rules: Sequence[RouteRule]) -> dict[str, str]:
     """Account ids of the names route rules give, so a rule may say `accounts = ["acme"]`."""
     names: dict[str, str] = {}
@@ -624,52 +585,4 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM; a second signal forces exit."""
-    gateway = Gateway(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = 0
-
-    def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        if signals > 1:
-            log.warning("second signal: exiting now")
-            raise SystemExit(1)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        await gateway.start()
-    except BaseException:
-        await gateway.stop()
-        raise
-    if not settings.worker:  # the supervisor announces its workers once
-        _announce(gateway)
-    await stop.wait()
-    log.info("shutting down")
-    await gateway.stop()
-
-
-def _announce(gateway: Gateway) -> None:
-    s = gateway.settings
-    lines = [
-        f"gateway ready: REST on http://{s.http_host}:{s.http_port} (docs at /docs)",
-        f"store: {s.database_url.split('@')[-1]}",
-    ]
-    if gateway.simulator is not None:
-        lines.append(
-            f"upstream: built-in SMSC simulator on {s.simulator_host}:{gateway.simulator.port}"
-        )
-    if gateway.smpp_server is not None:
-        lines.append(f"SMPP server on {s.smpp_host}:{gateway.smpp_port}")
-    if gateway.demo_key is not None:
-        lines.append(f"demo account API key: {gateway.demo_key}")
-    if gateway.demo_smpp_password is not None:
-        lines.append(f"demo SMPP bind: system_id=demo password={gateway.demo_smpp_password}")
-    print("\n".join(lines), flush=True)
-
-
-__all__ = ["Account", "Gateway", "serve"]
+__all__ = ["Account", "Gateway"]

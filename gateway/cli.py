@@ -37,7 +37,7 @@ async def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[Any]])
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway import logs
-    from gateway.app import serve
+    from gateway.serve import serve
 
     settings = load_settings()
     logs.configure(settings.log_level)

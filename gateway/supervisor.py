@@ -39,7 +39,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 async def _prepare(settings: Settings) -> tuple[str | None, str | None]:
-    from gateway.app import ensure_demo_account, ensure_demo_smpp
+    from gateway.demo_account import ensure_demo_account, ensure_demo_smpp
 
     store = open_store(
         settings.database_url,
