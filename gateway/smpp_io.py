@@ -12,12 +12,11 @@ SMPP server alike, so all three behave the same on the wire.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from typing import Any, cast
 
 from gateway.smpp.errors import LocalProtocolError
-from gateway.smpp.pdu import Pdu
+from gateway.smpp.pdu import Pdu, with_sequence
 from gateway.smpp.session import (
     ConnectionClosed,
     Event,
@@ -107,7 +106,7 @@ class SessionProtocol(asyncio.Protocol):
         """Encode through the session (which assigns the sequence number of a new request and
         checks the PDU is allowed now) and write. Returns the PDU as sent."""
         if pdu.sequence_number == 0 and not _is_response(pdu):
-            pdu = _with_sequence(pdu, self.session.next_sequence_number())
+            pdu = with_sequence(pdu, self.session.next_sequence_number())
         data = self.session.send(pdu)
         if self.transport is not None and not self.transport.is_closing():
             if not self._outgoing:
@@ -209,7 +208,3 @@ class SessionProtocol(asyncio.Protocol):
 
 def _is_response(pdu: Pdu) -> bool:
     return bool(int(pdu.command_id) & 0x80000000)
-
-
-def _with_sequence(pdu: Pdu, sequence_number: int) -> Pdu:
-    return dataclasses.replace(pdu, sequence_number=sequence_number)

@@ -11,15 +11,15 @@ never answers by itself: the transport answers each ``RequestReceived`` (an enqu
 
 from __future__ import annotations
 
-import dataclasses
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.smpp.codes import CommandId, CommandStatus, is_response, response_id
 from gateway.smpp.errors import LocalProtocolError, RemoteProtocolError
 from gateway.smpp.framing import Framer
-from gateway.smpp.pdu import Pdu, decode, encode, error_reply, response_class
+from gateway.smpp.pdu import Pdu, decode, encode, error_reply, response_class, with_sequence
 from gateway.smpp.state import BIND_REQUESTS, BOUND_STATES, BindState, Role, next_state
 
 __all__ = [
@@ -165,7 +165,10 @@ class Session:
         self._state = BindState.OPEN
         self._framer = Framer(self.config.max_command_length)
         self._next_sequence = first_sequence_number
-        self._outstanding: dict[int, _Outstanding] = {}
+        # In send order; answered ones leave from anywhere, mostly the front. An OrderedDict,
+        # not a dict: finding the first entry of a dict used as a FIFO walks over the slots
+        # its removals left, which at a window of 1,000 is most of `next_deadline`.
+        self._outstanding: OrderedDict[int, _Outstanding] = OrderedDict()
         self._windowed = 0
         self._enquire_link_sequence: int | None = None
         # Requests of the peer awaiting our response: sequence_number -> command_id.
@@ -237,7 +240,7 @@ class Session:
         ):
             raise LocalProtocolError("a bind is already awaiting its response")
         if pdu.sequence_number == 0:
-            pdu = dataclasses.replace(pdu, sequence_number=self.next_sequence_number())
+            pdu = with_sequence(pdu, self.next_sequence_number())
         sequence = pdu.sequence_number
         if not 1 <= sequence <= MAX_SEQUENCE_NUMBER:
             raise LocalProtocolError(f"sequence_number {sequence} outside 1..0x7FFFFFFF")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.smpp import fields as wire
+from gateway.smpp import pdu as pdu_module
 from gateway.smpp.codes import CommandId, CommandStatus
 from gateway.smpp.errors import LocalProtocolError, RemoteProtocolError
 from gateway.smpp.pdu import (
@@ -508,3 +509,14 @@ def test_pdus_are_frozen() -> None:
     pdu = SubmitSm()
     with pytest.raises(dataclasses.FrozenInstanceError):
         pdu.short_message = b"x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("cls", pdu_module._ALL_CLASSES, ids=lambda c: c.__name__)
+def test_with_sequence_is_replace_without_its_cost(cls: type[pdu_module.Pdu]) -> None:
+    original = cls(command_status=0)
+    numbered = pdu_module.with_sequence(original, 4242)
+    assert numbered == dataclasses.replace(original, sequence_number=4242)
+    assert type(numbered) is cls and original.sequence_number == 0  # a copy, not a change
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        numbered.sequence_number = 1  # type: ignore[misc]
+    assert pdu_module.decode(pdu_module.encode(numbered)) == numbered
