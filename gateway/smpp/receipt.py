@@ -134,6 +134,8 @@ def format_receipt_text(r: Receipt) -> bytes:
 def _printable(text: str) -> str:
     """The receipt travels as plain ASCII whatever the message's data_coding was (receivers
     parse it as text), so characters outside printable ASCII become '.'."""
+    if text.isascii() and text.isprintable():  # the usual case, without a loop per character
+        return text
     return "".join(c if " " <= c <= "~" else "." for c in text)
 
 
