@@ -54,6 +54,7 @@ from gateway.ratelimit import RateLimiter, open_rate_limiter
 from gateway.ratelimit.admission import Admission, open_admission
 from gateway.receipts import ReceiptCorrelator
 from gateway.routing import Router, RouteRule
+from gateway.scrape_gauges import ScrapeGauges
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.smpp_server.server import SmppServer, SmppServerSettings
 from gateway.status import StatusWriter
@@ -105,6 +106,7 @@ class Gateway:
     smpp_server: SmppServer | None = None
     idempotency: Idempotency | None = None
     webhooks: WebhookDelivery | None = None
+    scrape_gauges: ScrapeGauges | None = None
     http: _Server | None = None
     refresher: AdminRefresher | None = None
     admission: Admission | None = None
@@ -254,6 +256,9 @@ class Gateway:
         self.webhooks = self._build_webhooks(store, node_id)
         refresher.start()
 
+        self.scrape_gauges = ScrapeGauges(
+            metrics=self.metrics, store=store, readiness=self.readiness
+        )
         api = create_api(
             ApiServices(
                 store=store,
@@ -287,6 +292,7 @@ class Gateway:
                     queue_depths=self.dispatcher.queue_depths,
                     breaker_states=self.dispatcher.breaker_states,
                 ),
+                scrape_gauges=self.scrape_gauges,
             )
         )
         guard = ConnectionGuard(
@@ -540,6 +546,8 @@ class Gateway:
             await self.inbound.stop()
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.scrape_gauges is not None:
+            await self.scrape_gauges.close()
         if self.simulator is not None:
             await self.simulator.stop()
         if self.limiter is not None:

@@ -207,6 +207,12 @@ class Metrics:
             ["connector", "lane"],
             registry=r,
         )
+        self.store_queue_figures_age = Gauge(
+            "gateway_store_queue_figures_age_seconds",
+            "How old the store queue figures are (a slow queue query is reused for a while; "
+            "NaN while the store cannot be measured)",
+            registry=r,
+        )
         self.webhook_deliveries = Counter(
             "gateway_webhook_deliveries",
             "Webhook POSTs by outcome: delivered (2xx), retry (to be retried), failed (given up)",

@@ -22,6 +22,7 @@ from gateway.idempotency import Idempotency
 from gateway.intake import Intake
 from gateway.keys import KeyAuthenticator, key_digest
 from gateway.metrics import Metrics
+from gateway.scrape_gauges import ScrapeGauges
 from gateway.store import Store
 from gateway.suppression import OptOutPolicies
 
@@ -51,6 +52,8 @@ class ApiServices:
     connector_admin: ConnectorAdmin | None = None
     # Addresses presenting wrong API keys are paused (per node, bounded).
     auth_throttle: FailedAuthThrottle = field(default_factory=FailedAuthThrottle)
+    # What /metrics reads from the store (readiness, the shared queue).
+    scrape_gauges: ScrapeGauges = field(kw_only=True)
 
 
 async def services(request: Request) -> ApiServices:

@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.api.deps import ServicesDep
-from gateway.scrape_gauges import refresh_scrape_gauges
 
 router = APIRouter(tags=["operations"])
 
@@ -27,5 +26,5 @@ async def readyz(svc: ServicesDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(svc: ServicesDep) -> Response:
-    await refresh_scrape_gauges(metrics=svc.metrics, store=svc.store, readiness=svc.readiness)
+    await svc.scrape_gauges.refresh()
     return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 
 from gateway.app import Gateway
 from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.metrics import Metrics
+from gateway.scrape_gauges import ScrapeGauges
+from gateway.store.operations_sql import QueueLane
 
 
 def _sample(text: str, name: str, **labels: str) -> float | None:
@@ -72,3 +76,75 @@ async def test_scrape_reports_not_ready_while_draining(
     finally:
         gateway.draining = False
     assert _sample(text, "gateway_ready") == 0.0
+
+
+async def test_a_slow_queue_query_is_published_late_and_reused_not_dropped(
+    gateway: Gateway,
+) -> None:
+    """A million queued parts make the query slower than a scrape may wait: its figures must
+    come out at the next scrape rather than vanish (which would resolve QueueDepthHigh when the
+    backlog is largest), and the query must not run back to back."""
+    store = gateway.store
+    assert store is not None
+    now = time.time()
+    account_id = new_id()
+    await store.create_account(account_id=account_id, name="slow", now=now)
+    await store.heartbeat(node_id="elsewhere", now=now)
+    message = NewMessage(
+        id=new_id(),
+        account_id=account_id,
+        source="Acme",
+        destination="+4915112345678",
+        body="hello",
+        encoding="gsm7",
+        message_type=MessageType.PROMOTIONAL,
+        connector="carrier-y",
+        parts=(NewPart(seq=0, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello"),),
+        created_at=now - 60,
+    )
+    await store.insert_messages([message], owner="elsewhere")
+    queries = 0
+    failing = False
+    real_queue_lanes = store.queue_lanes
+
+    async def slow_queue_lanes(*, now: float) -> list[QueueLane]:
+        nonlocal queries
+        queries += 1
+        await asyncio.sleep(0.3)
+        if failing:
+            raise ConnectionError("store down")
+        return await real_queue_lanes(now=now)
+
+    store.queue_lanes = slow_queue_lanes  # type: ignore[method-assign]
+    metrics = Metrics()
+    gauges = ScrapeGauges(
+        metrics=metrics, store=store, readiness=gateway.readiness, wait=0.05, max_share=0.1
+    )
+    labels = {"connector": "carrier-y", "lane": "promotional"}
+    try:
+        await gauges.refresh()  # the query outlives the scrape's wait: nothing yet
+        text = metrics.render().decode()
+        assert _sample(text, "gateway_store_queued_parts", **labels) is None
+        await asyncio.sleep(0.4)
+        await gauges.refresh()  # published now; 0.3 s of query is reused for 3 s
+        text = metrics.render().decode()
+        assert _sample(text, "gateway_store_queued_parts", **labels) == 1.0
+        age = _sample(text, "gateway_store_queue_oldest_due_seconds", **labels)
+        assert age is not None and 60 <= age <= 90
+        figures_age = _sample(text, "gateway_store_queue_figures_age_seconds")
+        assert figures_age is not None and 0.3 <= figures_age <= 3
+        await gauges.refresh()
+        assert queries == 1
+
+        # A failing query clears the figures: absent series, as alerts expect of an outage.
+        failing = True
+        gauges._measured_at -= 10  # past the reuse time
+        await gauges.refresh()
+        await asyncio.sleep(0.4)
+        await gauges.refresh()
+        text = metrics.render().decode()
+        assert queries >= 2
+        assert _sample(text, "gateway_store_queued_parts", **labels) is None
+    finally:
+        await gauges.close()
+        store.queue_lanes = real_queue_lanes  # type: ignore[method-assign]
