@@ -83,6 +83,22 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority = $4\n", 1)
 
 
+# Rows by a batch of keys: joined to unnest() rather than `= ANY($1)`. Without statistics (a
+# new table, or autovacuum off) PostgreSQL plans `id = ANY(<2,000 ids>)` as a sequential scan
+# that filters every row, dead versions included: the status writer's read-back grew from
+# milliseconds to seconds as the tables did, and ESME receipts fell minutes behind. unnest()
+# is estimated at 100 rows, so the join probes the primary key whatever the table's size.
+_MESSAGES_BY_IDS = """
+SELECT m.id, m.account_id, m.status, COALESCE(m.parts, m.segments), m.origin_system_id, m.source,
+    m.destination, m.body, m.esme_receipt, m.created_at
+FROM unnest($1::text[]) AS k(id) JOIN messages m ON m.id = k.id
+"""
+_PARTS_BY_MESSAGE_IDS = """
+SELECT p.message_id, p.seq, p.status, p.esme_receipt, p.error_code, p.submitted_at, p.done_at
+FROM unnest($1::text[]) AS k(id) JOIN parts p ON p.message_id = k.id
+"""
+
+
 class PostgresStore(
     PostgresConnectors,
     PostgresBatches,
@@ -236,17 +252,11 @@ class PostgresStore(
             await conn.executemany(
                 _N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions]
             )
-            any_id = "ANY($1::text[])"
             messages: dict[str, MessageRow] = {
-                r[0]: message_row(r)
-                for r in await conn.fetch(
-                    sql.SELECT_MESSAGES_FOR_UPDATE.replace("IN ({})", "= " + any_id), message_ids
-                )
+                r[0]: message_row(r) for r in await conn.fetch(_MESSAGES_BY_IDS, message_ids)
             }
             parts: dict[str, list[PartRow]] = {}
-            for r in await conn.fetch(
-                sql.SELECT_PARTS_FOR_UPDATE.replace("IN ({})", "= " + any_id), message_ids
-            ):
+            for r in await conn.fetch(_PARTS_BY_MESSAGE_IDS, message_ids):
                 parts.setdefault(r[0], []).append(part_row(r))
             planned = plan_message_changes(transitions, messages, parts)
             if planned:
@@ -261,8 +271,8 @@ class PostgresStore(
         self, connector: str, upstream_ids: Sequence[str]
     ) -> dict[str, PartKey]:
         rows = await self.pool.fetch(
-            "SELECT upstream_id, message_id, seq FROM parts"
-            " WHERE connector = $1 AND upstream_id = ANY($2::text[])",
+            "SELECT p.upstream_id, p.message_id, p.seq FROM unnest($2::text[]) AS k(upstream_id)"
+            " JOIN parts p ON p.connector = $1 AND p.upstream_id = k.upstream_id",
             connector,
             list(upstream_ids),
         )
@@ -434,14 +444,15 @@ class PostgresStore(
     async def complete_outbox(self, ids: Sequence[int]) -> None:
         if ids:
             await self.pool.execute(
-                "DELETE FROM smpp_outbox WHERE id = ANY($1::bigint[])", list(ids)
+                "DELETE FROM smpp_outbox o USING unnest($1::bigint[]) AS k(id) WHERE o.id = k.id",
+                list(ids),
             )
 
     async def release_outbox(self, ids: Sequence[int]) -> None:
         if ids:
             await self.pool.execute(
-                "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL"
-                " WHERE id = ANY($1::bigint[])",
+                "UPDATE smpp_outbox o SET owner = NULL, lease_until = NULL"
+                " FROM unnest($1::bigint[]) AS k(id) WHERE o.id = k.id",
                 list(ids),
             )
 
