@@ -129,6 +129,8 @@ class Gateway:
         applied = await store.migrate()
         if applied:
             log.info("applied migrations %s", applied)
+        for warning in await store.maintenance_warnings():
+            log.warning("%s", warning)
         if s.environment == "development" or s.demo_key is not None:
             self.demo_key = await ensure_demo_account(store, s.demo_key)
             self.demo_smpp_password = await ensure_demo_smpp(store, s.demo_smpp_password)

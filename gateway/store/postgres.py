@@ -141,6 +141,15 @@ class PostgresStore(
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
 
+    async def maintenance_warnings(self) -> list[str]:
+        if await self.pool.fetchval("SELECT current_setting('autovacuum')") == "on":
+            return []
+        return [
+            "PostgreSQL runs with autovacuum off: nothing vacuums or analyzes the gateway's "
+            "tables, so status updates, claims and receipts slow down as they grow; set "
+            "autovacuum = on, or run VACUUM ANALYZE regularly"
+        ]
+
     async def migrate(self) -> list[int]:
         applied: list[int] = []
         async with self.pool.acquire() as conn, conn.transaction():

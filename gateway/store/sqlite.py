@@ -125,6 +125,9 @@ class SqliteStore(
     async def ping(self) -> None:
         await self._read(lambda c: c.execute("SELECT 1").fetchone())
 
+    async def maintenance_warnings(self) -> list[str]:
+        return []  # SQLite reuses freed pages itself and plans with the INDEXED BY hints
+
     async def migrate(self) -> list[int]:
         def run(conn: sqlite3.Connection) -> list[int]:
             conn.execute(

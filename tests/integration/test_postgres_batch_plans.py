@@ -89,3 +89,14 @@ async def test_receipt_lookup_by_upstream_ids(store: PostgresStore) -> None:
     wanted = [f"u{i}" for i in range(1, 3000, 3)]
     found = await store.find_parts_by_upstream_ids("c", [*wanted, "unknown"])
     assert len(found) == len(wanted) and found["u1"].message_id == "m1"
+
+
+async def test_a_server_without_autovacuum_is_reported_at_start(store: PostgresStore) -> None:
+    """The plans above assume a table may never be analyzed; the operator should still hear of
+    it. This machine's PostgreSQL may run either way: the warning follows its setting."""
+    autovacuum = await store.pool.fetchval("SHOW autovacuum")
+    warnings = await store.maintenance_warnings()
+    if autovacuum == "on":
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and "autovacuum off" in warnings[0]
