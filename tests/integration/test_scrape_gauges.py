@@ -11,6 +11,7 @@ from gateway.app import Gateway
 from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
 from gateway.metrics import Metrics
 from gateway.scrape_gauges import ScrapeGauges
+from gateway.store import Store
 from gateway.store.operations_sql import QueueLane
 
 
@@ -23,15 +24,13 @@ def _sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def test_scrape_reports_queued_parts_and_oldest_wait_from_the_store(
-    gateway: Gateway, api: httpx.AsyncClient
-) -> None:
-    store = gateway.store
-    assert store is not None
+async def _held_elsewhere(
+    store: Store, kind: MessageType, connector: str, *, parts: int, age: float
+) -> NewMessage:
+    """A message of `parts` parts due for `age` seconds, held by another live node."""
     now = time.time()
     account_id = new_id()
-    await store.create_account(account_id=account_id, name="gauges", now=now)
-    # Parts another live node holds: due for 10 minutes, and this node will not claim them.
+    await store.create_account(account_id=account_id, name=f"gauges-{account_id}", now=now)
     await store.heartbeat(node_id="elsewhere", now=now)
     message = NewMessage(
         id=new_id(),
@@ -40,15 +39,25 @@ async def test_scrape_reports_queued_parts_and_oldest_wait_from_the_store(
         destination="+4915112345678",
         body="hello",
         encoding="gsm7",
-        message_type=MessageType.OTP,
-        connector="carrier-x",
+        message_type=kind,
+        connector=connector,
         parts=tuple(
             NewPart(seq=i, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello")
-            for i in range(2)
+            for i in range(parts)
         ),
-        created_at=now - 600,
+        created_at=now - age,
     )
     await store.insert_messages([message], owner="elsewhere")
+    return message
+
+
+async def test_scrape_reports_queued_parts_and_oldest_wait_from_the_store(
+    gateway: Gateway, api: httpx.AsyncClient
+) -> None:
+    store = gateway.store
+    assert store is not None
+    # Parts another live node holds: due for 10 minutes, and this node will not claim them.
+    message = await _held_elsewhere(store, MessageType.OTP, "carrier-x", parts=2, age=600)
 
     text = (await api.get("/metrics")).text
     assert _sample(text, "gateway_ready") == 1.0
@@ -86,23 +95,7 @@ async def test_a_slow_queue_query_is_published_late_and_reused_not_dropped(
     backlog is largest), and the query must not run back to back."""
     store = gateway.store
     assert store is not None
-    now = time.time()
-    account_id = new_id()
-    await store.create_account(account_id=account_id, name="slow", now=now)
-    await store.heartbeat(node_id="elsewhere", now=now)
-    message = NewMessage(
-        id=new_id(),
-        account_id=account_id,
-        source="Acme",
-        destination="+4915112345678",
-        body="hello",
-        encoding="gsm7",
-        message_type=MessageType.PROMOTIONAL,
-        connector="carrier-y",
-        parts=(NewPart(seq=0, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello"),),
-        created_at=now - 60,
-    )
-    await store.insert_messages([message], owner="elsewhere")
+    await _held_elsewhere(store, MessageType.PROMOTIONAL, "carrier-y", parts=1, age=60)
     queries = 0
     failing = False
     real_queue_lanes = store.queue_lanes
