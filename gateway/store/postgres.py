@@ -83,20 +83,20 @@ ORDER BY c.priority, c.due_at, c.message_id, c.seq
 _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority = $4\n", 1)
 
 
-# Rows by a batch of keys: joined to unnest() rather than `= ANY($1)`. Without statistics (a
-# new table, or autovacuum off) PostgreSQL plans `id = ANY(<2,000 ids>)` as a sequential scan
-# that filters every row, dead versions included: the status writer's read-back grew from
-# milliseconds to seconds as the tables did, and ESME receipts fell minutes behind. unnest()
-# is estimated at 100 rows, so the join probes the primary key whatever the table's size.
-_MESSAGES_BY_IDS = """
-SELECT m.id, m.account_id, m.status, COALESCE(m.parts, m.segments), m.origin_system_id, m.source,
-    m.destination, m.body, m.esme_receipt, m.created_at
-FROM unnest($1::text[]) AS k(id) JOIN messages m ON m.id = k.id
-"""
-_PARTS_BY_MESSAGE_IDS = """
-SELECT p.message_id, p.seq, p.status, p.esme_receipt, p.error_code, p.submitted_at, p.done_at
-FROM unnest($1::text[]) AS k(id) JOIN parts p ON p.message_id = k.id
-"""
+# Rows by a batch of keys: joined to unnest() rather than filtered by `= ANY($1)`. A prepared
+# statement keeps the plan made while its table was small, and with no ANALYZE (a new table, or
+# autovacuum off) nothing replaces it: `id = ANY($1)` then stays a sequential scan comparing
+# every row, dead versions included, with every key, O(rows x keys): the status writer's
+# read-back grew to seconds and ESME receipts fell minutes behind. Joined, the worst such a
+# plan does is one pass over the table (a hash join); with statistics, a probe per key.
+_MESSAGES_BY_IDS = sql.SELECT_MESSAGES_FOR_UPDATE.replace(
+    "FROM messages WHERE id IN ({})",
+    "FROM unnest($1::text[]) AS k(key) JOIN messages ON id = k.key",
+)
+_PARTS_BY_MESSAGE_IDS = sql.SELECT_PARTS_FOR_UPDATE.replace(
+    "FROM parts WHERE message_id IN ({})",
+    "FROM unnest($1::text[]) AS k(key) JOIN parts ON message_id = k.key",
+)
 
 
 class PostgresStore(

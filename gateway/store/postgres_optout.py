@@ -23,8 +23,8 @@ _SELECT_NUMBERS = numbered(q.SELECT_NUMBERS)
 _SELECT_SUPPRESSION = numbered(q.SELECT_SUPPRESSION)
 _LIST_SUPPRESSIONS = numbered(q.LIST_SUPPRESSIONS)
 _ACCOUNT_EXISTS = numbered(q.ACCOUNT_EXISTS)
-# Joined to unnest() rather than `number = ANY($2)`, which a store without statistics plans as
-# a scan of the account's whole list (see _MESSAGES_BY_IDS in postgres.py).
+# Joined to unnest() rather than filtered by `number = ANY($2)`: see _MESSAGES_BY_IDS in
+# postgres.py for what a plan kept from a small table does to that filter.
 _SUPPRESSED_AMONG = (
     "SELECT s.number FROM unnest($2::text[]) AS k(number)"
     " JOIN suppressions s ON s.account_id = $1 AND s.number = k.number"
