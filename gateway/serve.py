@@ -8,6 +8,7 @@ import signal
 
 from gateway.app import Gateway
 from gateway.config import Settings
+from gateway.gc_tuning import tune_for_service
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ async def serve(settings: Settings) -> None:
     except BaseException:
         await gateway.stop()
         raise
+    tune_for_service()
     if not settings.worker:  # the supervisor announces its workers once
         _announce(gateway)
     await stop.wait()

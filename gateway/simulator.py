@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.gc_tuning import tune_for_service
 from gateway.ratelimit import Gcra
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import (
@@ -381,6 +382,7 @@ async def run_simulator(config: SimulatorConfig) -> None:
     """Run until cancelled (`python -m gateway simulate`)."""
     simulator = Simulator(config)
     await simulator.start()
+    tune_for_service()
     print(
         f"SMSC simulator on {config.host}:{simulator.port}"
         f" (system_id={config.system_id!r}, password={config.password!r})",
