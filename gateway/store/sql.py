@@ -96,6 +96,25 @@ UPDATE parts SET status = ?, status_rank = ?,
 WHERE message_id = ? AND seq = ? AND status_rank < ?
 """
 
+# UPDATE_PART for many rows in one statement (SQLite: see sqlite_rows.update_rows). The columns
+# of `u` are UPDATE_PART's parameters, in order, so both take `update_part_row`.
+UPDATE_PARTS_FROM_VALUES = """
+WITH u(status, status_rank, upstream_id, connector, error_code, error_detail, attempts,
+    submitted_at, done_at, updated_at, raw_state, message_id, seq, rank_below)
+    AS (VALUES {values})
+UPDATE parts SET status = u.status, status_rank = u.status_rank,
+    upstream_id = COALESCE(u.upstream_id, parts.upstream_id),
+    connector = COALESCE(u.connector, parts.connector),
+    error_code = COALESCE(u.error_code, parts.error_code),
+    error_detail = COALESCE(u.error_detail, parts.error_detail),
+    attempts = parts.attempts + u.attempts,
+    submitted_at = COALESCE(parts.submitted_at, u.submitted_at),
+    done_at = COALESCE(parts.done_at, u.done_at), updated_at = u.updated_at,
+    raw_state = COALESCE(u.raw_state, parts.raw_state)
+FROM u WHERE parts.message_id = u.message_id AND parts.seq = u.seq
+    AND parts.status_rank < u.rank_below
+"""
+
 # A temporary failure: back to the shared queue, due again later, unowned so any node may send.
 # A throttled part or one held while every connector of its route is out of rotation goes back
 # without counting an attempt; a failover moves it to the route's next connector.
@@ -111,6 +130,19 @@ UPDATE messages SET status = ?, status_rank = ?,
     error_code = COALESCE(?, error_code), error_detail = COALESCE(?, error_detail),
     updated_at = ?
 WHERE id = ? AND status_rank < ?
+"""
+
+# UPDATE_MESSAGE for many rows in one statement, as UPDATE_PARTS_FROM_VALUES is for parts.
+UPDATE_MESSAGES_FROM_VALUES = """
+WITH u(status, status_rank, submitted_at, done_at, error_code, error_detail, updated_at, id,
+    rank_below) AS (VALUES {values})
+UPDATE messages SET status = u.status, status_rank = u.status_rank,
+    submitted_at = COALESCE(messages.submitted_at, u.submitted_at),
+    done_at = COALESCE(messages.done_at, u.done_at),
+    error_code = COALESCE(u.error_code, messages.error_code),
+    error_detail = COALESCE(u.error_detail, messages.error_detail),
+    updated_at = u.updated_at
+FROM u WHERE messages.id = u.id AND messages.status_rank < u.rank_below
 """
 
 SET_BODY = "UPDATE messages SET body = ? WHERE id = ?"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ from gateway.store.sqlite_connectors import SqliteConnectors
 from gateway.store.sqlite_events import SqliteEvents, queue_inbound_event, queue_status_events
 from gateway.store.sqlite_operations import SqliteOperations
 from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
+from gateway.store.sqlite_rows import insert_rows, update_rows
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
@@ -196,8 +198,8 @@ class SqliteStore(
         usage = accounts_sql.usage_rows(messages)
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.executemany(sql.INSERT_MESSAGE, message_rows)
-            conn.executemany(sql.INSERT_PART, part_rows)
+            insert_rows(conn, sql.INSERT_MESSAGE, message_rows)
+            insert_rows(conn, sql.INSERT_PART, part_rows)
             if bodies:
                 conn.executemany(sql.SET_BODY, bodies)
             conn.executemany(accounts_sql.UPSERT_USAGE, usage)
@@ -261,7 +263,7 @@ class SqliteStore(
                 conn.executemany(sql.RETRY_PART, retries)
             if not rows:
                 return []
-            conn.executemany(sql.UPDATE_PART, rows)
+            update_rows(conn, sql.UPDATE_PARTS_FROM_VALUES, rows, key=_part_key)
             messages: dict[str, MessageRow] = {}
             parts: dict[str, list[PartRow]] = {}
             for chunk in _chunks(message_ids):
@@ -271,11 +273,16 @@ class SqliteStore(
                 for r in conn.execute(sql.SELECT_PARTS_FOR_UPDATE.format(marks), chunk):
                     parts.setdefault(r[0], []).append(part_row(r))
             planned = plan_message_changes(transitions, messages, parts)
-            conn.executemany(sql.UPDATE_MESSAGE, [p.update_row() for p in planned])
+            update_rows(
+                conn,
+                sql.UPDATE_MESSAGES_FROM_VALUES,
+                [p.update_row() for p in planned],
+                key=_message_key,
+            )
             queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
-                conn.executemany(sql.INSERT_OUTBOX_RECEIPT, receipts)
+                insert_rows(conn, sql.INSERT_OUTBOX_RECEIPT, receipts)
             return [p.change for p in planned]
 
         return await self._write(run)
@@ -442,10 +449,10 @@ class SqliteStore(
                 " AND (owner IS NULL OR lease_until < ?) AND expires_at > ? ORDER BY id LIMIT ?",
                 (*system_ids, now, now, limit),
             ).fetchall()
-            conn.executemany(
+            conn.execute(
                 "UPDATE smpp_outbox SET owner = ?, lease_until = ?, attempts = attempts + 1"
-                " WHERE id = ?",
-                [(node_id, now + lease, r[0]) for r in rows],
+                f" WHERE id IN {_IDS_IN_JSON}",
+                (node_id, now + lease, json.dumps([r[0] for r in rows])),
             )
             # Report attempts including this one, as PostgreSQL's RETURNING does.
             return [dataclasses.replace(sql.outbox_item(r), attempts=r[11] + 1) for r in rows]
@@ -454,15 +461,19 @@ class SqliteStore(
 
     async def complete_outbox(self, ids: Sequence[int]) -> None:
         if ids:
-            rows = [(i,) for i in ids]
-            await self._write(lambda c: c.executemany("DELETE FROM smpp_outbox WHERE id = ?", rows))
+            listed = (json.dumps(list(ids)),)
+            await self._write(
+                lambda c: c.execute(f"DELETE FROM smpp_outbox WHERE id IN {_IDS_IN_JSON}", listed)
+            )
 
     async def release_outbox(self, ids: Sequence[int]) -> None:
         if ids:
-            rows = [(i,) for i in ids]
+            listed = (json.dumps(list(ids)),)
             await self._write(
-                lambda c: c.executemany(
-                    "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL WHERE id = ?", rows
+                lambda c: c.execute(
+                    "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL"
+                    f" WHERE id IN {_IDS_IN_JSON}",
+                    listed,
                 )
             )
 
@@ -485,6 +496,20 @@ def _store_inbound(conn: sqlite3.Connection, record: InboundRecord, mo_ttl: floa
         if system is not None:
             conn.execute(sql.INSERT_OUTBOX_MO, sql.outbox_mo_row(system[0], record, mo_ttl))
     return record
+
+
+# Outbox ids as one JSON array parameter: one statement (one sqlite3_step, one wait for the GIL
+# on the writer thread) for a whole batch, instead of one per id; ids are integers, which JSON
+# carries exactly.
+_IDS_IN_JSON = "(SELECT value FROM json_each(?))"
+
+
+def _part_key(row: Sequence[object]) -> tuple[object, object]:
+    return row[11], row[12]  # update_part_row: message_id, seq
+
+
+def _message_key(row: Sequence[object]) -> object:
+    return row[7]  # MessageChange.update_row: id
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
