@@ -13,8 +13,10 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from gateway.ratelimit import Gcra
 from gateway.smpp.codes import CommandStatus
@@ -51,7 +53,11 @@ from gateway.smpp_io import SessionProtocol
 
 log = logging.getLogger(__name__)
 
-DeliverHandler = Callable[[DeliverSm], Awaitable[int]]
+# What a deliver_sm handler gives back: the status to answer with now; or the commit to wait
+# for, answered ESME_ROK once it succeeds (a receipt: no task per PDU, the commonest request
+# under load); or a coroutine returning the status, which runs as a task of the bind.
+DeliverOutcome = int | asyncio.Future[Any] | Coroutine[Any, Any, int]
+DeliverHandler = Callable[[DeliverSm], DeliverOutcome]
 
 
 class SubmitNotAnsweredError(Exception):
@@ -134,7 +140,7 @@ class _EsmeConnection(SessionProtocol):
                     future.set_exception(SubmitNotAnsweredError("no response within the timeout"))
                 self.bind.window_freed()
             case RequestReceived(pdu=DeliverSm() as pdu):
-                self.bind.spawn(self._answer_deliver(pdu))
+                self._deliver(pdu)
             case RequestReceived(pdu=EnquireLink() as pdu):
                 self.send(EnquireLinkResp(sequence_number=pdu.sequence_number))
             case RequestReceived(pdu=Unbind() as pdu):
@@ -150,14 +156,43 @@ class _EsmeConnection(SessionProtocol):
             case _:
                 pass
 
-    async def _answer_deliver(self, pdu: DeliverSm) -> None:
+    def _deliver(self, pdu: DeliverSm) -> None:
         try:
-            status = await self.bind.on_deliver(pdu)
+            outcome = self.bind.on_deliver(pdu)
+        except Exception:
+            log.exception("handling a deliver_sm failed; asking the SMSC to retry it")
+            outcome = CommandStatus.ESME_RX_T_APPN
+        if isinstance(outcome, int):
+            self._answer_deliver(pdu.sequence_number, outcome)
+        elif isinstance(outcome, asyncio.Future):
+            outcome.add_done_callback(partial(self._deliver_committed, pdu.sequence_number))
+        else:
+            self.bind.spawn(self._await_deliver(pdu.sequence_number, outcome))
+
+    def _deliver_committed(self, sequence_number: int, commit: asyncio.Future[Any]) -> None:
+        status = CommandStatus.ESME_ROK
+        if commit.cancelled() or commit.exception() is not None:
+            if not commit.cancelled():
+                log.error(
+                    "committing a deliver_sm failed; asking the SMSC to retry it",
+                    exc_info=commit.exception(),
+                )
+            status = CommandStatus.ESME_RX_T_APPN
+        self._answer_deliver(sequence_number, status)
+
+    async def _await_deliver(
+        self, sequence_number: int, handling: Coroutine[Any, Any, int]
+    ) -> None:
+        try:
+            status = await handling
         except Exception:
             log.exception("handling a deliver_sm failed; asking the SMSC to retry it")
             status = CommandStatus.ESME_RX_T_APPN
+        self._answer_deliver(sequence_number, status)
+
+    def _answer_deliver(self, sequence_number: int, status: int) -> None:
         if self.is_open:
-            self.send(DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status))
+            self.send(DeliverSmResp(sequence_number=sequence_number, command_status=status))
         elif log.isEnabledFor(logging.DEBUG):
             # The SMSC keeps what it did not hear us acknowledge, and sends it again.
             log.debug("deliver_sm handled but the bind closed before its answer")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.smpp.bind import Bind, BindSettings, SubmitNotAnsweredError
+from connectors.smpp.bind import Bind, BindSettings, DeliverOutcome, SubmitNotAnsweredError
 from connectors.smpp.options import (
     AddressPlan,
     bind_mode,
@@ -280,29 +280,30 @@ class SmppConnector:
             return self._recent_ids.resolve(raw)
         return receipt_id(self.receipt_id, raw)
 
-    async def _on_deliver(self, pdu: DeliverSm) -> int:
+    def _on_deliver(self, pdu: DeliverSm) -> DeliverOutcome:
+        """A receipt is answered once its commit ends (the future of its group commit); an MO
+        goes to `_on_mo`, which the bind runs as a task."""
         # An intermediate notification (§5.2.12 type 1000: ENROUTE, ACCEPTD) is a receipt too,
         # never an MO: read as one, it would reach an account as a message from the handset.
         if not (is_delivery_receipt(pdu.esm_class) or is_intermediate_notification(pdu.esm_class)):
-            return await self._on_mo(pdu)
+            return self._on_mo(pdu)
         tlv_id = pdu.tlvs.get(Tlv.RECEIPTED_MESSAGE_ID)
         if isinstance(tlv_id, str) and tlv_id.strip() and pdu.tlvs.get(Tlv.MESSAGE_STATE) == 2:
             # DELIVERED by the TLVs: all a delivered part needs, without reading the text,
             # which is most of the cost of a receipt.
-            await self._receipts.submit(
+            return self._receipts.enqueue(
                 UpstreamReceipt(
                     upstream_id=self._receipted_id(tlv_id),
                     status=Status.DELIVERED,
                     raw_state="DELIVERED",
                 )
             )
-            return CommandStatus.ESME_ROK
         try:
             receipt = parse_receipt(pdu)
         except ReceiptParseError:
             log.warning("unparseable delivery receipt from %s; acknowledged and counted", self.name)
             return CommandStatus.ESME_ROK
-        await self._receipts.submit(
+        return self._receipts.enqueue(
             UpstreamReceipt(
                 upstream_id=self._receipted_id(receipt.message_id),
                 status=_RECEIPT_STATUS.get(receipt.state, Status.SUBMITTED),
@@ -310,7 +311,6 @@ class SmppConnector:
                 error_code=receipt.error_code,
             )
         )
-        return CommandStatus.ESME_ROK
 
     async def _on_mo(self, pdu: DeliverSm) -> int:
         """An MO part: committed by the gateway before we acknowledge it."""
