@@ -32,7 +32,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import accounts_sql, sql
+from gateway.store import accounts_sql, multirow, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -49,7 +49,6 @@ from gateway.store.sqlite_connectors import SqliteConnectors
 from gateway.store.sqlite_events import SqliteEvents, queue_inbound_event, queue_status_events
 from gateway.store.sqlite_operations import SqliteOperations
 from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
-from gateway.store.sqlite_rows import insert_rows, update_rows
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
@@ -198,8 +197,8 @@ class SqliteStore(
         usage = accounts_sql.usage_rows(messages)
 
         def run(conn: sqlite3.Connection) -> None:
-            insert_rows(conn, sql.INSERT_MESSAGE, message_rows)
-            insert_rows(conn, sql.INSERT_PART, part_rows)
+            _run(conn, multirow.inserts(sql.INSERT_MESSAGE, message_rows))
+            _run(conn, multirow.inserts(sql.INSERT_PART, part_rows))
             if bodies:
                 conn.executemany(sql.SET_BODY, bodies)
             conn.executemany(accounts_sql.UPSERT_USAGE, usage)
@@ -263,7 +262,12 @@ class SqliteStore(
                 conn.executemany(sql.RETRY_PART, retries)
             if not rows:
                 return []
-            update_rows(conn, sql.UPDATE_PARTS_FROM_VALUES, rows, key=_part_key)
+            _run(
+                conn,
+                multirow.updates(
+                    sql.UPDATE_PARTS_FROM_VALUES, _PART_GROUP, rows, sql.part_update_key
+                ),
+            )
             messages: dict[str, MessageRow] = {}
             parts: dict[str, list[PartRow]] = {}
             for chunk in _chunks(message_ids):
@@ -273,16 +277,20 @@ class SqliteStore(
                 for r in conn.execute(sql.SELECT_PARTS_FOR_UPDATE.format(marks), chunk):
                     parts.setdefault(r[0], []).append(part_row(r))
             planned = plan_message_changes(transitions, messages, parts)
-            update_rows(
+            message_rows = [p.update_row() for p in planned]
+            _run(
                 conn,
-                sql.UPDATE_MESSAGES_FROM_VALUES,
-                [p.update_row() for p in planned],
-                key=_message_key,
+                multirow.updates(
+                    sql.UPDATE_MESSAGES_FROM_VALUES,
+                    _MESSAGE_GROUP,
+                    message_rows,
+                    sql.message_update_key,
+                ),
             )
             queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
-                insert_rows(conn, sql.INSERT_OUTBOX_RECEIPT, receipts)
+                _run(conn, multirow.inserts(sql.INSERT_OUTBOX_RECEIPT, receipts))
             return [p.change for p in planned]
 
         return await self._write(run)
@@ -504,12 +512,13 @@ def _store_inbound(conn: sqlite3.Connection, record: InboundRecord, mo_ttl: floa
 _IDS_IN_JSON = "(SELECT value FROM json_each(?))"
 
 
-def _part_key(row: Sequence[object]) -> tuple[object, object]:
-    return row[11], row[12]  # update_part_row: message_id, seq
+_PART_GROUP = multirow.group(sql.UPDATE_PART.count("?"))
+_MESSAGE_GROUP = multirow.group(sql.UPDATE_MESSAGE.count("?"))
 
 
-def _message_key(row: Sequence[object]) -> object:
-    return row[7]  # MessageChange.update_row: id
+def _run(conn: sqlite3.Connection, statements: multirow.Statements) -> None:
+    for statement, params in statements:
+        conn.execute(statement, params)
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
