@@ -9,7 +9,6 @@ nodes starting together apply each one exactly once.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import accounts_sql, multirow, sql
+from gateway.store import accounts_sql, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -53,13 +52,6 @@ from gateway.store.postgres_optout import PostgresOptOut, apply_inbound_keyword
 
 _N = sql.numbered
 _MIGRATION_LOCK = 0x5D5_6A7E  # any constant shared by every node
-_numbered = functools.lru_cache(maxsize=512)(sql.numbered)
-
-
-async def _run(conn: PoolConnectionProxy[asyncpg.Record], statements: multirow.Statements) -> None:
-    for statement, params in statements:
-        await conn.execute(_numbered(statement), *params)
-
 
 _CLAIM_EXPIRED = f"""
 WITH due AS ({_N(sql.SELECT_EXPIRED_PARTS).rstrip()} FOR UPDATE OF p SKIP LOCKED)
@@ -215,8 +207,9 @@ class PostgresStore(
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
         bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
         async with self.pool.acquire() as conn, conn.transaction():
-            await _run(conn, multirow.inserts(sql.INSERT_MESSAGE, message_rows))
-            await _run(conn, multirow.inserts(sql.INSERT_PART, part_rows))
+            if message_rows:
+                await conn.executemany(_N(sql.INSERT_MESSAGE), message_rows)
+            await conn.executemany(_N(sql.INSERT_PART), part_rows)
             if bodies:
                 await conn.executemany(_N(sql.SET_BODY), bodies)
             await conn.executemany(_N(accounts_sql.UPSERT_USAGE), accounts_sql.usage_rows(messages))
@@ -265,8 +258,6 @@ class PostgresStore(
                 await conn.executemany(_N(sql.RETRY_PART), retries)
             if not transitions:
                 return []
-            # Row by row: joined to a VALUES list, PostgreSQL without statistics (autovacuum
-            # off, nothing analyzed) may hash the whole table for each statement.
             await conn.executemany(
                 _N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions]
             )
@@ -282,7 +273,7 @@ class PostgresStore(
                 await queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
             if receipts:
-                await _run(conn, multirow.inserts(sql.INSERT_OUTBOX_RECEIPT, receipts))
+                await conn.executemany(_N(sql.INSERT_OUTBOX_RECEIPT), receipts)
         return [p.change for p in planned]
 
     async def find_parts_by_upstream_ids(

@@ -97,9 +97,9 @@ WHERE message_id = ? AND seq = ? AND status_rank < ?
 """
 
 # UPDATE_PART for many rows in one statement (SQLite, multirow.updates). The columns of `u`
-# are UPDATE_PART's parameters, in order, so both take `update_part_row`. PostgreSQL keeps
-# UPDATE_PART row by row: without statistics it may plan the join to a VALUES list as a hash of
-# the whole table, for each statement (measured: its CPU per message rose by a third).
+# are UPDATE_PART's parameters, in order, so both take `update_part_row`. Not for PostgreSQL:
+# without statistics it may plan the join to a VALUES list as a hash of the whole table, for
+# each statement (measured: its CPU per message rose by a third).
 UPDATE_PARTS_FROM_VALUES = """
 WITH u(status, status_rank, upstream_id, connector, error_code, error_detail, attempts,
     submitted_at, done_at, updated_at, raw_state, message_id, seq, rank_below)

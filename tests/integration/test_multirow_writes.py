@@ -1,8 +1,8 @@
-"""The stores' multi-row statements (gateway.store.multirow) leave the tables exactly as the
+"""SQLite's multi-row statements (gateway.store.multirow) leave the tables exactly as the
 one-row statements run row by row in order would, on the gateway's own schema: inserts of every
-chunk size that conflict with rows inserted earlier in the same statement (SQLite and
-PostgreSQL), and SQLite's updates with the same part updated twice in one batch (a submit
-response and its receipt) and updates the rank guard refuses.
+chunk size that conflict with rows inserted earlier in the same statement, and updates with the
+same part updated twice in one batch (a submit response and its receipt), some of which the rank
+guard refuses.
 
 Each case runs both ways inside a transaction that is rolled back, and the tables are compared.
 """
@@ -13,30 +13,18 @@ import random
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Protocol
 
-import asyncpg
 import pytest
 
 from gateway.domain import Status
-from gateway.store import Store, multirow, sql
-from gateway.store.postgres import PostgresStore
+from gateway.store import multirow, sql
 from gateway.store.sqlite import SqliteStore
 
 Rows = list[tuple[object, ...]]
 STATUSES = [Status.SUBMITTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED]
 
 
-class _Db(Protocol):
-    dialect: str
-
-    async def run(self, statement: str, params: Sequence[object]) -> None: ...
-    async def dump(self) -> tuple[Rows, Rows]: ...
-
-
 class _Sqlite:
-    dialect = "sqlite"
-
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
@@ -50,42 +38,24 @@ class _Sqlite:
         )
 
 
-class _Postgres:
-    dialect = "postgres"
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    async def run(self, statement: str, params: Sequence[object]) -> None:
-        await self.conn.execute(sql.numbered(statement), *params)
-
-    async def dump(self) -> tuple[Rows, Rows]:
-        messages = await self.conn.fetch("SELECT * FROM messages ORDER BY id")
-        parts = await self.conn.fetch("SELECT * FROM parts ORDER BY message_id, seq")
-        return [tuple(r) for r in messages], [tuple(r) for r in parts]
-
-
 @pytest.fixture
-async def db(store: Store) -> AsyncIterator[_Db]:
-    if isinstance(store, SqliteStore):
-        conn = sqlite3.connect(store.path, isolation_level=None)
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("INSERT INTO accounts (id, name, created_at) VALUES ('acct', 'acct', 0)")
-        try:
-            yield _Sqlite(conn)
-        finally:
-            conn.close()
-    else:
-        assert isinstance(store, PostgresStore)
-        async with store.pool.acquire() as pg:
-            await pg.execute(
-                "INSERT INTO accounts (id, name, created_at) VALUES ('acct', 'acct', 0)"
-            )
-            yield _Postgres(pg)  # type: ignore[arg-type]
+async def db(tmp_path: Path) -> AsyncIterator[_Sqlite]:
+    """A migrated SQLite store with the account the rows belong to."""
+    store = SqliteStore(str(tmp_path / "store.db"))
+    await store.open()
+    await store.migrate()
+    await store.close()
+    conn = sqlite3.connect(store.path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("INSERT INTO accounts (id, name, created_at) VALUES ('acct', 'acct', 0)")
+    try:
+        yield _Sqlite(conn)
+    finally:
+        conn.close()
 
 
 async def _both_ways(
-    db: _Db, row_wise: list[tuple[str, Rows]], set_wise: multirow.Statements
+    db: _Sqlite, row_wise: list[tuple[str, Rows]], set_wise: multirow.Statements
 ) -> list[tuple[Rows, Rows]]:
     """The tables after `row_wise` (each statement run once per row) and after `set_wise`."""
     results = []
@@ -133,17 +103,7 @@ def _message_update(i: int, status: Status, at: float) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("size", [1, 7, 40, 80, 300])
-async def test_sqlite_updates_in_few_statements_equal_one_per_row_in_order(
-    tmp_path: Path, size: int
-) -> None:
-    store = SqliteStore(str(tmp_path / "store.db"))
-    await store.open()
-    await store.migrate()
-    await store.close()
-    conn = sqlite3.connect(store.path, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("INSERT INTO accounts (id, name, created_at) VALUES ('acct', 'acct', 0)")
-    db = _Sqlite(conn)
+async def test_updates_in_few_statements_equal_one_per_row_in_order(db: _Sqlite, size: int) -> None:
     messages = [_message(i) for i in range(6)]
     parts = [_part(i, seq) for i in range(6) for seq in (1, 2)]
     part_group = multirow.group(sql.UPDATE_PART.count("?"))
@@ -178,11 +138,10 @@ async def test_sqlite_updates_in_few_statements_equal_one_per_row_in_order(
             ),
         )
         assert set_wise == row_wise
-    conn.close()
 
 
 @pytest.mark.parametrize("count", [1, 5, 50, 257, 700])
-async def test_inserts_of_every_size_keep_order_and_skip_conflicts(db: _Db, count: int) -> None:
+async def test_inserts_of_every_size_keep_order_and_skip_conflicts(db: _Sqlite, count: int) -> None:
     messages = [_message(i) for i in range(count)]
     # Every part twice: the second copy conflicts with the first, inserted by the same statement
     # or an earlier one, and ON CONFLICT DO NOTHING drops it either way.
