@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,22 +24,15 @@ Rows = list[tuple[object, ...]]
 STATUSES = [Status.SUBMITTED, Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED]
 
 
-class _Sqlite:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    async def run(self, statement: str, params: Sequence[object]) -> None:
-        self.conn.execute(statement, params)
-
-    async def dump(self) -> tuple[Rows, Rows]:
-        return (
-            self.conn.execute("SELECT * FROM messages ORDER BY id").fetchall(),
-            self.conn.execute("SELECT * FROM parts ORDER BY message_id, seq").fetchall(),
-        )
+def _dump(conn: sqlite3.Connection) -> tuple[Rows, Rows]:
+    return (
+        conn.execute("SELECT * FROM messages ORDER BY id").fetchall(),
+        conn.execute("SELECT * FROM parts ORDER BY message_id, seq").fetchall(),
+    )
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[_Sqlite]:
+async def db(tmp_path: Path) -> AsyncIterator[sqlite3.Connection]:
     """A migrated SQLite store with the account the rows belong to."""
     store = SqliteStore(str(tmp_path / "store.db"))
     await store.open()
@@ -49,13 +42,13 @@ async def db(tmp_path: Path) -> AsyncIterator[_Sqlite]:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("INSERT INTO accounts (id, name, created_at) VALUES ('acct', 'acct', 0)")
     try:
-        yield _Sqlite(conn)
+        yield conn
     finally:
         conn.close()
 
 
-async def _both_ways(
-    db: _Sqlite, row_wise: list[tuple[str, Rows]], set_wise: multirow.Statements
+def _both_ways(
+    db: sqlite3.Connection, row_wise: list[tuple[str, Rows]], set_wise: multirow.Statements
 ) -> list[tuple[Rows, Rows]]:
     """The tables after `row_wise` (each statement run once per row) and after `set_wise`."""
     results = []
@@ -63,11 +56,11 @@ async def _both_ways(
         [(statement, row) for statement, rows in row_wise for row in rows],
         set_wise,
     ):
-        await db.run("BEGIN", ())
+        db.execute("BEGIN")
         for statement, params in steps:
-            await db.run(statement, params)
-        results.append(await db.dump())
-        await db.run("ROLLBACK", ())
+            db.execute(statement, params)
+        results.append(_dump(db))
+        db.execute("ROLLBACK")
     return results
 
 
@@ -103,7 +96,9 @@ def _message_update(i: int, status: Status, at: float) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("size", [1, 7, 40, 80, 300])
-async def test_updates_in_few_statements_equal_one_per_row_in_order(db: _Sqlite, size: int) -> None:
+async def test_updates_in_few_statements_equal_one_per_row_in_order(
+    db: sqlite3.Connection, size: int
+) -> None:
     messages = [_message(i) for i in range(6)]
     parts = [_part(i, seq) for i in range(6) for seq in (1, 2)]
     part_group = multirow.group(sql.UPDATE_PART.count("?"))
@@ -117,7 +112,7 @@ async def test_updates_in_few_statements_equal_one_per_row_in_order(db: _Sqlite,
         ]  # fmt: skip
         part_updates = [_part_update(*u) for u in batch]
         message_updates = [_message_update(i, status, at) for i, _, status, at, _ in batch]
-        row_wise, set_wise = await _both_ways(
+        row_wise, set_wise = _both_ways(
             db,
             [
                 (sql.INSERT_MESSAGE, messages),
@@ -141,12 +136,14 @@ async def test_updates_in_few_statements_equal_one_per_row_in_order(db: _Sqlite,
 
 
 @pytest.mark.parametrize("count", [1, 5, 50, 257, 700])
-async def test_inserts_of_every_size_keep_order_and_skip_conflicts(db: _Sqlite, count: int) -> None:
+async def test_inserts_of_every_size_keep_order_and_skip_conflicts(
+    db: sqlite3.Connection, count: int
+) -> None:
     messages = [_message(i) for i in range(count)]
     # Every part twice: the second copy conflicts with the first, inserted by the same statement
     # or an earlier one, and ON CONFLICT DO NOTHING drops it either way.
     parts = [_part(i, seq) for i in range(count) for seq in (1, 2, 1)]
-    row_wise, set_wise = await _both_ways(
+    row_wise, set_wise = _both_ways(
         db,
         [(sql.INSERT_MESSAGE, messages), (sql.INSERT_PART, parts)],
         multirow.inserts(sql.INSERT_MESSAGE, messages) + multirow.inserts(sql.INSERT_PART, parts),
