@@ -7,8 +7,8 @@ about 70% of its time waiting for the GIL rather than working, and every intake 
 behind it.
 
 PostgreSQL keeps `executemany`: asyncpg pipelines its rows, and multi-row statements measured
-slower end to end there (3,500 against 3,900-4,200 submit_sm/s), though they cut the backend's
-CPU per inserted row from 16 to 8 us.
+slower end to end there (3,258 - 3,968 against 3,645 - 4,319 submit_sm/s in six interleaved
+pairs), though they cut the backend's CPU per inserted row from 16 to 8 us.
 
 Statements are built for a few fixed sizes (`SIZES`, powers of two), so sqlite3's statement
 cache keeps reusing them: 50 rows go as 32 + 16 + 2.
