@@ -8,10 +8,11 @@ import asyncio
 from collections.abc import Sequence
 
 from gateway.delivery import SmppOutboxDelivery
-from gateway.domain import MessageType, NewMessage, NewPart, OutboxItem, PartUpdate, Status, new_id
+from gateway.domain import OutboxItem, PartUpdate, Status, new_id
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DeliverSm
 from gateway.store import Store
+from tests.integration.test_store_contract import _message as contract_message
 
 NOW = 1_700_000_000.0
 
@@ -57,20 +58,7 @@ async def _owe_receipts(store: Store, count: int, system_id: str = "esme1") -> N
     account_id = new_id()
     await store.create_account(account_id=account_id, name="acme", now=NOW)
     messages = [
-        NewMessage(
-            id=new_id(),
-            account_id=account_id,
-            source="Acme",
-            destination="+4915112345678",
-            body="hello",
-            encoding="gsm7",
-            message_type=MessageType.TRANSACTIONAL,
-            connector="simulator",
-            parts=(NewPart(seq=0, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello"),),
-            created_at=NOW,
-            origin_system_id=system_id,
-            esme_receipt=1,
-        )
+        contract_message(account_id, origin_system_id=system_id, esme_receipt=1)
         for _ in range(count)
     ]
     await store.insert_messages(messages, owner=None)

@@ -8,11 +8,12 @@ import time
 import httpx
 
 from gateway.app import Gateway
-from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.domain import MessageType, NewMessage, PartUpdate, Status, new_id
 from gateway.metrics import Metrics
 from gateway.scrape_gauges import ScrapeGauges
 from gateway.store import Store
 from gateway.store.operations_sql import QueueLane
+from tests.integration.test_store_contract import _message as contract_message
 
 
 def _sample(text: str, name: str, **labels: str) -> float | None:
@@ -32,20 +33,8 @@ async def _held_elsewhere(
     account_id = new_id()
     await store.create_account(account_id=account_id, name=f"gauges-{account_id}", now=now)
     await store.heartbeat(node_id="elsewhere", now=now)
-    message = NewMessage(
-        id=new_id(),
-        account_id=account_id,
-        source="Acme",
-        destination="+4915112345678",
-        body="hello",
-        encoding="gsm7",
-        message_type=kind,
-        connector=connector,
-        parts=tuple(
-            NewPart(seq=i, encoding="gsm7", data_coding=0, udh=b"", payload=b"hello")
-            for i in range(parts)
-        ),
-        created_at=now - age,
+    message = contract_message(
+        account_id, parts, message_type=kind, connector=connector, created_at=now - age
     )
     await store.insert_messages([message], owner="elsewhere")
     return message
