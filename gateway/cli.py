@@ -37,8 +37,10 @@ async def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[Any]])
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway import logs
+    from gateway.malloc_tuning import map_large_blocks
     from gateway.serve import serve
 
+    map_large_blocks()  # before the first scrypt: the demo account's key is hashed at start
     settings = load_settings()
     logs.configure(settings.log_level)
     if settings.workers > 1 and not settings.worker:
