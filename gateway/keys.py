@@ -81,23 +81,45 @@ class KeyAuthenticator:
         self._clock = clock
         # digest of the key -> (account or None, valid until, the stored hash it matched)
         self._cache: dict[str, tuple[Account | None, float, str | None]] = {}
+        # Lookups in progress, by digest: requests with the same key that miss the cache
+        # together share one (a client opening 32 connections at once with a new key cost 32
+        # scrypt checks, each 16 MiB and tens of milliseconds, where one answers them all).
+        self._lookups: dict[str, asyncio.Task[Account | None]] = {}
+        self._generation = 0  # bumped by `forget`: a lookup begun before it caches nothing
 
     async def authenticate(self, key: str) -> Account | None:
         digest = key_digest(key)
-        now = self._clock()
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > self._clock():
             return cached[0]
-        # Expired or forgotten: the store says whether the key still stands, but a key already
-        # verified against a hash that is still stored costs no second scrypt.
-        found = await find_key(self._store, key, known=None if cached is None else cached[2])
+        lookup = self._lookups.get(digest)
+        if lookup is None:
+            # Expired or forgotten: the store says whether the key still stands, but a key
+            # already verified against a hash that is still stored costs no second scrypt.
+            known = None if cached is None else cached[2]
+            lookup = asyncio.ensure_future(self._look_up(key, digest, known))
+            self._lookups[digest] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(digest, done))
+        # Shielded: a client that hangs up does not cancel the answer others wait for.
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, key: str, digest: str, known: str | None) -> Account | None:
+        generation = self._generation
+        found = await find_key(self._store, key, known=known)
         account, stored = (None, None) if found is None else (found[1], found[0])
         if account is not None and not account.active:
             account = None
-        if len(self._cache) >= self._max:
-            self._cache.clear()  # crude but bounded; the store is the source of truth
-        self._cache[digest] = (account, now + self._ttl, stored)
+        if generation == self._generation:
+            if len(self._cache) >= self._max:
+                self._cache.clear()  # crude but bounded; the store is the source of truth
+            self._cache[digest] = (account, self._clock() + self._ttl, stored)
         return account
+
+    def _lookup_done(self, digest: str, lookup: asyncio.Task[Account | None]) -> None:
+        if self._lookups.get(digest) is lookup:
+            del self._lookups[digest]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved: its waiters may all have gone
 
     def cached(self, key: str) -> Account | None:
         """The account of `key` if it was verified recently (no store read), else None."""
@@ -109,8 +131,12 @@ class KeyAuthenticator:
     def forget(self) -> None:
         """Expire every cached answer: an admin change (a revoked key, a suspended account) was
         made, and the store says what holds now. Which stored hash each key matched is kept,
-        so an admin change does not cost every active key a new scrypt."""
+        so an admin change does not cost every active key a new scrypt. Lookups already under
+        way answer their requests but cache nothing: they may have read the store before the
+        change."""
         self._cache = {d: (account, 0.0, stored) for d, (account, _, stored) in self._cache.items()}
+        self._lookups.clear()
+        self._generation += 1
 
     async def create_key(self, *, account_id: str) -> str:
         key = generate_key()
