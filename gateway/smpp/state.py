@@ -32,6 +32,11 @@ class Role(Enum):
     ESME = "esme"
     SMSC = "smsc"
 
+    # Members are singletons compared by identity, so hashing by identity is consistent, and
+    # it runs in C: Enum's own __hash__ is a Python call, made twice per PDU by the lookup in
+    # TRANSITIONS.
+    __hash__ = object.__hash__
+
 
 class BindState(Enum):
     """SMPP 3.4 §2.2 session states (UNBINDING: an unbind is awaiting its unbind_resp)."""
@@ -42,6 +47,8 @@ class BindState(Enum):
     BOUND_TRX = "bound_trx"
     UNBINDING = "unbinding"
     CLOSED = "closed"
+
+    __hash__ = object.__hash__  # as Role's
 
 
 # (sender, command_id, command_status == 0). The status matters only to responses: a bind

@@ -99,6 +99,8 @@ class TlvType(Enum):
     OCTETS = "octets"
     NETWORK_ERROR_CODE = "network_error_code"
 
+    __hash__ = object.__hash__  # identity, in C: looked up per integer TLV (as state.Role)
+
 
 _I, _C, _O = TlvType.INT1, TlvType.CSTRING, TlvType.OCTETS
 
