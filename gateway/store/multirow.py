@@ -6,9 +6,10 @@ writer thread must then win it back from the event loop, once per row. Under SMP
 about 70% of its time waiting for the GIL rather than working, and every intake commit waited
 behind it.
 
-PostgreSQL keeps `executemany`: asyncpg pipelines its rows, and multi-row statements measured
-slower end to end there (3,258 - 3,968 against 3,645 - 4,319 submit_sm/s in six interleaved
-pairs), though they cut the backend's CPU per inserted row from 16 to 8 us.
+PostgreSQL does not take these VALUES lists: they measured slower end to end there (3,258 -
+3,968 against 3,645 - 4,319 submit_sm/s in six interleaved pairs), though they cut the
+backend's CPU per inserted row from 16 to 8 us. It takes the same rows as arrays instead, one
+statement of one fixed shape whatever the batch's size (`postgres_arrays`).
 
 Statements are built for a few fixed sizes (`SIZES`, powers of two), so sqlite3's statement
 cache keeps reusing them: 50 rows go as 32 + 16 + 2.
@@ -44,7 +45,7 @@ def updates(
     with each key at most once, and the rounds run in order: the second update of a row sees
     the first one's result, exactly as one statement per row, in order, does."""
     statements: Statements = []
-    for round_rows in _rounds(rows, key):
+    for round_rows in rounds(rows, key):
         statements += _chunks(template, group, round_rows)
     return statements
 
@@ -54,7 +55,9 @@ def group(width: int) -> str:
     return "(" + ", ".join("?" * width) + ")"
 
 
-def _rounds(rows: Sequence[Row], key: Callable[[Row], Hashable]) -> list[list[Row]]:
+def rounds(rows: Sequence[Row], key: Callable[[Row], Hashable]) -> list[list[Row]]:
+    """Rows in rounds, each key at most once per round, in their order (also used by
+    PostgreSQL's `postgres_arrays`)."""
     rounds: list[list[Row]] = []
     seen: dict[Hashable, int] = {}
     for row in rows:

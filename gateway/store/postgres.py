@@ -8,8 +8,9 @@ nodes starting together apply each one exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -28,7 +29,7 @@ from gateway.domain import (
     SmppCredential,
     StatusChange,
 )
-from gateway.store import accounts_sql, sql
+from gateway.store import accounts_sql, postgres_arrays, sql
 from gateway.store.base import Assemble, ParkedReceipt
 from gateway.store.lifecycle import (
     MessageRow,
@@ -88,7 +89,8 @@ _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority
 # autovacuum off) nothing replaces it: `id = ANY($1)` then stays a sequential scan comparing
 # every row, dead versions included, with every key, O(rows x keys): the status writer's
 # read-back grew to seconds and ESME receipts fell minutes behind. Joined, the worst such a
-# plan does is one pass over the table (a hash join); with statistics, a probe per key.
+# plan does is one pass over the table (a hash join), and in a `_probing` transaction it is a
+# probe per key.
 _MESSAGES_BY_IDS = sql.SELECT_MESSAGES_FOR_UPDATE.replace(
     "FROM messages WHERE id IN ({})",
     "FROM unnest($1::text[]) AS k(key) JOIN messages ON id = k.key",
@@ -97,6 +99,37 @@ _PARTS_BY_MESSAGE_IDS = sql.SELECT_PARTS_FOR_UPDATE.replace(
     "FROM parts WHERE message_id IN ({})",
     "FROM unnest($1::text[]) AS k(key) JOIN parts ON message_id = k.key",
 )
+
+
+_PARTS_BY_UPSTREAM_IDS = (
+    "SELECT p.upstream_id, p.message_id, p.seq FROM unnest($2::text[]) AS k(upstream_id)"
+    " JOIN parts p ON p.connector = $1 AND p.upstream_id = k.upstream_id"
+)
+_DELETE_OUTBOX = "DELETE FROM smpp_outbox o USING unnest($1::bigint[]) AS k(id) WHERE o.id = k.id"
+_RELEASE_OUTBOX = (
+    "UPDATE smpp_outbox o SET owner = NULL, lease_until = NULL"
+    " FROM unnest($1::bigint[]) AS k(id) WHERE o.id = k.id"
+)
+
+# Element types of the arrays the batch writes bind, by column (`postgres_arrays`); the names
+# are the tables' columns, and rank_below the guard of a status update.
+_ARRAY_TYPES = postgres_arrays.types(
+    """
+    text: id account_id client_ref source destination body encoding message_type status
+        origin_system_id batch_id message_id connector owner system_id receipted_id error_code
+        error_detail text upstream_id raw_state
+    int4: segments status_rank esme_receipt parts seq total data_coding priority attempts
+        rank_below
+    float8: created_at updated_at send_at expires_at price due_at submitted_at done_at
+    bool: registered_delivery
+    bytea: udh payload
+    """
+)
+_INSERT_MESSAGES = postgres_arrays.insert(sql.INSERT_MESSAGE, _ARRAY_TYPES)
+_INSERT_PARTS = postgres_arrays.insert(sql.INSERT_PART, _ARRAY_TYPES)
+_INSERT_OUTBOX_RECEIPTS = postgres_arrays.insert(sql.INSERT_OUTBOX_RECEIPT, _ARRAY_TYPES)
+_UPDATE_PARTS = postgres_arrays.update(sql.UPDATE_PARTS_FROM_VALUES, _ARRAY_TYPES)
+_UPDATE_MESSAGES = postgres_arrays.update(sql.UPDATE_MESSAGES_FROM_VALUES, _ARRAY_TYPES)
 
 
 class PostgresStore(
@@ -132,6 +165,15 @@ class PostgresStore(
         self._pool = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=self.pool_size, server_settings=settings
         )
+
+    @contextlib.asynccontextmanager
+    async def _probing(self) -> AsyncIterator[PoolConnectionProxy]:
+        """A transaction whose joins to a batch of keys probe an index for each key
+        (`postgres_arrays.INDEX_PROBES`): for the statements that run on every batch of
+        receipts and status updates, which would otherwise read whole tables."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(postgres_arrays.INDEX_PROBES)
+            yield conn
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -207,9 +249,8 @@ class PostgresStore(
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
         bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
         async with self.pool.acquire() as conn, conn.transaction():
-            if message_rows:
-                await conn.executemany(_N(sql.INSERT_MESSAGE), message_rows)
-            await conn.executemany(_N(sql.INSERT_PART), part_rows)
+            await postgres_arrays.execute(conn, _INSERT_MESSAGES, message_rows)
+            await postgres_arrays.execute(conn, _INSERT_PARTS, part_rows)
             if bodies:
                 await conn.executemany(_N(sql.SET_BODY), bodies)
             await conn.executemany(_N(accounts_sql.UPSERT_USAGE), accounts_sql.usage_rows(messages))
@@ -253,13 +294,16 @@ class PostgresStore(
         transitions = [u for u in updates if u.retry_at is None]
         message_ids = list(dict.fromkeys(u.message_id for u in transitions))
         now = max((u.at for u in updates), default=0.0)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._probing() as conn:
             if retries:
                 await conn.executemany(_N(sql.RETRY_PART), retries)
             if not transitions:
                 return []
-            await conn.executemany(
-                _N(sql.UPDATE_PART), [sql.update_part_row(u) for u in transitions]
+            await postgres_arrays.execute_updates(
+                conn,
+                _UPDATE_PARTS,
+                [sql.update_part_row(u) for u in transitions],
+                sql.part_update_key,
             )
             messages: dict[str, MessageRow] = {
                 r[0]: message_row(r) for r in await conn.fetch(_MESSAGES_BY_IDS, message_ids)
@@ -269,22 +313,22 @@ class PostgresStore(
                 parts.setdefault(r[0], []).append(part_row(r))
             planned = plan_message_changes(transitions, messages, parts)
             if planned:
-                await conn.executemany(_N(sql.UPDATE_MESSAGE), [p.update_row() for p in planned])
+                await postgres_arrays.execute_updates(
+                    conn,
+                    _UPDATE_MESSAGES,
+                    [p.update_row() for p in planned],
+                    sql.message_update_key,
+                )
                 await queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
-            if receipts:
-                await conn.executemany(_N(sql.INSERT_OUTBOX_RECEIPT), receipts)
+            await postgres_arrays.execute(conn, _INSERT_OUTBOX_RECEIPTS, receipts)
         return [p.change for p in planned]
 
     async def find_parts_by_upstream_ids(
         self, connector: str, upstream_ids: Sequence[str]
     ) -> dict[str, PartKey]:
-        rows = await self.pool.fetch(
-            "SELECT p.upstream_id, p.message_id, p.seq FROM unnest($2::text[]) AS k(upstream_id)"
-            " JOIN parts p ON p.connector = $1 AND p.upstream_id = k.upstream_id",
-            connector,
-            list(upstream_ids),
-        )
+        async with self._probing() as conn:
+            rows = await conn.fetch(_PARTS_BY_UPSTREAM_IDS, connector, list(upstream_ids))
         return {r[0]: PartKey(r[1], r[2]) for r in rows}
 
     async def take_for_cancel(self, *, message_id: str, node_id: str) -> list[int] | None:
@@ -452,18 +496,13 @@ class PostgresStore(
 
     async def complete_outbox(self, ids: Sequence[int]) -> None:
         if ids:
-            await self.pool.execute(
-                "DELETE FROM smpp_outbox o USING unnest($1::bigint[]) AS k(id) WHERE o.id = k.id",
-                list(ids),
-            )
+            async with self._probing() as conn:
+                await conn.execute(_DELETE_OUTBOX, list(ids))
 
     async def release_outbox(self, ids: Sequence[int]) -> None:
         if ids:
-            await self.pool.execute(
-                "UPDATE smpp_outbox o SET owner = NULL, lease_until = NULL"
-                " FROM unnest($1::bigint[]) AS k(id) WHERE o.id = k.id",
-                list(ids),
-            )
+            async with self._probing() as conn:
+                await conn.execute(_RELEASE_OUTBOX, list(ids))
 
     async def release_outbox_owned(self, *, node_id: str) -> int:
         return _count(await self.pool.execute(_N(sql.RELEASE_OUTBOX_OWNED), node_id))
