@@ -15,13 +15,15 @@ from gateway.keys import KeyAuthenticator, display_prefix
 from gateway.store import Store
 
 
-async def test_refresh_after_an_admin_change_needs_no_new_hash(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _account_and_key(store: Store) -> tuple[str, KeyAuthenticator, str]:
     account_id = new_id()
     await store.create_account(account_id=account_id, name="acme", now=1.0)
     auth = KeyAuthenticator(store=store)
-    key = await auth.create_key(account_id=account_id)
+    return account_id, auth, await auth.create_key(account_id=account_id)
+
+
+def _count_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stored hashes each slow check (scrypt) is made against, from now on."""
     verified: list[str] = []
     real_verify = keys_module.verify_key
 
@@ -30,6 +32,14 @@ async def test_refresh_after_an_admin_change_needs_no_new_hash(
         return real_verify(presented, stored)
 
     monkeypatch.setattr(keys_module, "verify_key", counting_verify)
+    return verified
+
+
+async def test_refresh_after_an_admin_change_needs_no_new_hash(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id, auth, key = await _account_and_key(store)
+    verified = _count_checks(monkeypatch)
     account = await auth.authenticate(key)
     assert account is not None and account.id == account_id and len(verified) == 1
     assert await auth.authenticate(key) == account and len(verified) == 1  # cached
@@ -57,18 +67,8 @@ async def test_a_key_stored_as_sha256_before_the_slow_hash_still_works(store: St
 async def test_requests_arriving_together_with_a_new_key_share_one_check(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account_id = new_id()
-    await store.create_account(account_id=account_id, name="acme", now=1.0)
-    auth = KeyAuthenticator(store=store)
-    key = await auth.create_key(account_id=account_id)
-    verified: list[str] = []
-    real_verify = keys_module.verify_key
-
-    def counting_verify(presented: str, stored: str) -> bool:
-        verified.append(stored)
-        return real_verify(presented, stored)
-
-    monkeypatch.setattr(keys_module, "verify_key", counting_verify)
+    account_id, auth, key = await _account_and_key(store)
+    verified = _count_checks(monkeypatch)
     requests = [asyncio.ensure_future(auth.authenticate(key)) for _ in range(32)]
     requests[0].cancel()  # the first client hangs up: the others still get their answer
     answers = await asyncio.gather(*requests[1:])
@@ -82,10 +82,7 @@ async def test_requests_arriving_together_with_a_new_key_share_one_check(
 async def test_a_lookup_begun_before_an_admin_change_caches_nothing(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account_id = new_id()
-    await store.create_account(account_id=account_id, name="acme", now=1.0)
-    auth = KeyAuthenticator(store=store)
-    key = await auth.create_key(account_id=account_id)
+    account_id, auth, key = await _account_and_key(store)
     checking, go_on = threading.Event(), threading.Event()
     real_verify = keys_module.verify_key
 

@@ -95,6 +95,21 @@ def _message_update(i: int, status: Status, at: float) -> tuple[object, ...]:
     return (status.value, status.rank, at, done, None, None, at, f"m{i}", status.rank)
 
 
+def random_updates(rng: random.Random, size: int) -> tuple[Rows, Rows]:
+    """A batch of part updates (and their messages' updates) for the 6 messages of 2 parts each
+    that `_message` and `_part` make: many repeats of the same parts, in random orders, some of
+    which the rank guard refuses."""
+    batch = [
+        (rng.randrange(6), rng.randint(1, 2), rng.choice(STATUSES), rng.uniform(2000, 3000),
+         rng.choice([None, "up-1", "up-2"]))
+        for _ in range(size)
+    ]  # fmt: skip
+    return (
+        [_part_update(*u) for u in batch],
+        [_message_update(i, status, at) for i, _, status, at, _ in batch],
+    )
+
+
 @pytest.mark.parametrize("size", [1, 7, 40, 80, 300])
 async def test_updates_in_few_statements_equal_one_per_row_in_order(
     db: sqlite3.Connection, size: int
@@ -104,14 +119,8 @@ async def test_updates_in_few_statements_equal_one_per_row_in_order(
     part_group = multirow.group(sql.UPDATE_PART.count("?"))
     message_group = multirow.group(sql.UPDATE_MESSAGE.count("?"))
     rng = random.Random(size)
-    for _ in range(8):  # batches with many repeats of the same parts, in random orders
-        batch = [
-            (rng.randrange(6), rng.randint(1, 2), rng.choice(STATUSES), rng.uniform(2000, 3000),
-             rng.choice([None, "up-1", "up-2"]))
-            for _ in range(size)
-        ]  # fmt: skip
-        part_updates = [_part_update(*u) for u in batch]
-        message_updates = [_message_update(i, status, at) for i, _, status, at, _ in batch]
+    for _ in range(8):
+        part_updates, message_updates = random_updates(rng, size)
         row_wise, set_wise = _both_ways(
             db,
             [

@@ -1,13 +1,13 @@
 """PostgreSQL's batch writes over unnest() arrays (gateway.store.postgres_arrays) on the
 gateway's own schema: they leave the tables exactly as the one-row statements run row by row
-in order would, their array types are the columns' types, and within `INDEX_PROBES` an UPDATE
-finds its rows through the primary key however large the table and whatever plan was cached.
+in order would, and their array types are the columns' types. Their plans are checked in
+test_postgres_batch_plans.py.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -15,25 +15,14 @@ import pytest
 from gateway.store import postgres_arrays, sql
 from gateway.store.postgres import (
     _ARRAY_TYPES,
-    _DELETE_OUTBOX,
     _INSERT_MESSAGES,
     _INSERT_OUTBOX_RECEIPTS,
     _INSERT_PARTS,
-    _MESSAGES_BY_IDS,
-    _PARTS_BY_MESSAGE_IDS,
-    _PARTS_BY_UPSTREAM_IDS,
-    _RELEASE_OUTBOX,
     _UPDATE_MESSAGES,
     _UPDATE_PARTS,
     PostgresStore,
 )
-from tests.integration.test_multirow_writes import (
-    STATUSES,
-    _message,
-    _message_update,
-    _part,
-    _part_update,
-)
+from tests.integration.test_multirow_writes import _message, _part, random_updates
 
 Rows = list[tuple[object, ...]]
 
@@ -68,14 +57,8 @@ async def test_array_updates_equal_one_row_per_statement_in_order(
     messages = [_message(i) for i in range(6)]
     parts = [_part(i, seq) for i in range(6) for seq in (1, 2)]
     rng = random.Random(size)
-    for _ in range(6):  # batches with many repeats of the same parts, in random orders
-        batch = [
-            (rng.randrange(6), rng.randint(1, 2), rng.choice(STATUSES), rng.uniform(2000, 3000),
-             rng.choice([None, "up-1", "up-2"]))
-            for _ in range(size)
-        ]  # fmt: skip
-        part_updates = [_part_update(*u) for u in batch]
-        message_updates = [_message_update(i, status, at) for i, _, status, at, _ in batch]
+    for _ in range(6):
+        part_updates, message_updates = random_updates(rng, size)
         results = []
         for row_wise in (True, False):
             transaction = conn.transaction()
@@ -132,111 +115,3 @@ async def test_array_types_are_the_columns_types(conn: asyncpg.Connection) -> No
         for column in used:
             if (table, column) in columns:  # rank_below is a guard, not a column
                 assert columns[(table, column)] == _ARRAY_TYPES[column], (table, column)
-
-
-async def _fill(conn: asyncpg.Connection, first: int, last: int) -> None:
-    await conn.execute(
-        """
-        INSERT INTO messages (id, account_id, source, destination, body, encoding, segments,
-            message_type, registered_delivery, status, status_rank, created_at, updated_at)
-        SELECT 'm' || i, 'acct', 'Acme', '+4915112345678', 'hello', 'gsm7', 1,
-            'transactional', false, 'queued', 2, 0, 0
-        FROM generate_series($1::int, $2::int) AS i
-        """,
-        first,
-        last,
-    )
-    await conn.execute(
-        """
-        INSERT INTO parts (message_id, seq, total, encoding, data_coding, udh, payload,
-            connector, priority, status, status_rank, due_at, updated_at, upstream_id)
-        SELECT 'm' || i, 0, 1, 'gsm7', 0, '', 'hello', 'c', 1, 'submitted', 4, 0, 0, 'u' || i
-        FROM generate_series($1::int, $2::int) AS i
-        """,
-        first,
-        last,
-    )
-    await conn.execute(
-        """
-        INSERT INTO smpp_outbox (id, system_id, kind, message_id, seq, source, destination,
-            created_at, expires_at)
-        SELECT i, 'esme', 'receipt', 'm' || i, 0, 'a', 'b', 0, 1
-        FROM generate_series($1::int, $2::int) AS i
-        """,
-        first,
-        last,
-    )
-
-
-def _nodes(plan: object) -> list[tuple[str, str]]:
-    """(node type, relation or "") of every node of an EXPLAIN (FORMAT JSON) plan."""
-    found: list[tuple[str, str]] = []
-    stack = [plan]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "Node Type" in node:
-                found.append((node["Node Type"], node.get("Relation Name", "")))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
-_PROBES = ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")  # by the key, per key
-
-
-def _params(keys: Sequence[int], width: int, key_at: int, key: str) -> list[object]:
-    """A batch's arrays: at `key_at` the keys, `key` formatted with each number ("{}": the
-    number itself, for an integer key), NULL in every other array."""
-    rows = []
-    for number in keys:
-        row: list[object] = [None] * width
-        row[key_at] = number if key == "{}" else key.format(number)
-        rows.append(row)
-    return list(postgres_arrays.columns(rows))
-
-
-@pytest.mark.parametrize(
-    ("statement", "table", "width", "key_at", "key", "lead"),
-    [
-        (_UPDATE_PARTS, "parts", 14, 11, "m{}", ()),
-        (_UPDATE_MESSAGES, "messages", 9, 7, "m{}", ()),
-        (_MESSAGES_BY_IDS, "messages", 1, 0, "m{}", ()),
-        (_PARTS_BY_MESSAGE_IDS, "parts", 1, 0, "m{}", ()),
-        (_PARTS_BY_UPSTREAM_IDS, "parts", 1, 0, "u{}", ("c",)),
-        (_DELETE_OUTBOX, "smpp_outbox", 1, 0, "{}", ()),
-        (_RELEASE_OUTBOX, "smpp_outbox", 1, 0, "{}", ()),
-    ],
-)
-@pytest.mark.parametrize("analyzed", [False, True])
-async def test_batches_probe_the_index_on_a_large_table(
-    conn: asyncpg.Connection,
-    statement: str,
-    table: str,
-    width: int,
-    key_at: int,
-    key: str,
-    lead: tuple[object, ...],
-    analyzed: bool,
-) -> None:
-    """Without INDEX_PROBES the planner read the whole table for 200 keys against 30,000 rows
-    (a hash join), statistics or none; with it, one probe per key, also for a statement whose
-    plan was cached while the table was nearly empty. Without statistics (autovacuum off),
-    finding parts by their carrier's ids read every part of the connector too."""
-    await _fill(conn, 1, 20)
-    prepared = await conn.prepare(statement)
-    for _ in range(6):  # after five custom plans PostgreSQL may settle on a generic one
-        async with conn.transaction():
-            await prepared.fetch(*lead, *_params([1, 2, 3], width, key_at, key))
-    await _fill(conn, 21, 30_000)
-    if analyzed:
-        await conn.execute("ANALYZE")
-    keys = range(1, 30_000, 150)
-    async with conn.transaction():
-        await conn.execute(postgres_arrays.INDEX_PROBES)
-        plan = await prepared.explain(*lead, *_params(keys, width, key_at, key))
-    nodes = _nodes(plan)
-    scans = [kind for kind, relation in nodes if relation == table and kind != "ModifyTable"]
-    assert scans and all(kind in _PROBES for kind in scans), nodes
-    assert not any(kind.startswith(("Hash", "Merge")) for kind, _ in nodes), nodes
