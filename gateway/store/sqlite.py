@@ -463,7 +463,7 @@ class SqliteStore(
                 (node_id, now + lease, json.dumps([r[0] for r in rows])),
             )
             # Report attempts including this one, as PostgreSQL's RETURNING does.
-            return [dataclasses.replace(sql.outbox_item(r), attempts=r[11] + 1) for r in rows]
+            return [sql.outbox_item((*r[:11], r[11] + 1, *r[12:])) for r in rows]
 
         return await self._write(run)
 
