@@ -157,9 +157,37 @@ class AccountPolicy:
             account = await self._store.get_account_settings(message.account_id)
             if account is not None:
                 self._accounts[account.id] = account
-        segments = message.billed_segments or len(message.parts)
         if account is None:  # not one the admin API knows (cannot happen for stored accounts)
+            segments = message.billed_segments or len(message.parts)
             return Admitted(message, segments, segments * (message.price or 0.0))
+        checked = self._check(message, account)
+        if rate_limited and account.rate_limit > 0:
+            wait = await self._admission.try_take(
+                f"account:{account.id}", rate=account.rate_limit, n=checked.segments
+            )
+            _refuse_if_waiting(account, wait)
+        return self._count(checked)
+
+    def admit_now(self, message: NewMessage, *, rate_limited: bool = True) -> Admitted | None:
+        """`admit` when it needs no I/O: the account's settings are cached and its rate, if
+        any, is counted in memory. None otherwise, with nothing counted: await `admit`."""
+        account = self._accounts.get(message.account_id)
+        if account is None:
+            return None
+        checked = self._check(message, account)
+        if rate_limited and account.rate_limit > 0:
+            wait = self._admission.take_now(
+                f"account:{account.id}", rate=account.rate_limit, n=checked.segments
+            )
+            if wait is None:
+                return None
+            _refuse_if_waiting(account, wait)
+        return self._count(checked)
+
+    def _check(self, message: NewMessage, account: AccountSettings) -> Admitted:
+        """Raise what the account refuses the message for; else it (at the account's price),
+        its segments and cost, not counted yet."""
+        segments = message.billed_segments or len(message.parts)
         if not account.active:
             raise AccountSuspended(f"account {account.name!r} is suspended")
         self.check_sender(account.id, message.source, message.destination)
@@ -177,21 +205,13 @@ class AccountPolicy:
                 f"this message needs {segments} segment(s); {used.day_segments} of the daily "
                 f"quota of {account.daily_quota} are used (the quota resets at 00:00 UTC)",
             )
-        if rate_limited and account.rate_limit > 0:
-            wait = await self._admission.try_take(
-                f"account:{account.id}", rate=account.rate_limit, n=segments
-            )
-            if wait > 0:
-                retry_after = max(1, math.ceil(wait))
-                raise AccountRateLimited(
-                    f"the account may send {account.rate_limit:g} segments/s; retry in "
-                    f"{retry_after} s",
-                    retry_after=retry_after,
-                )
-        count = self._inflight.setdefault(account.id, _Count())
-        count.segments += segments
-        count.spend += cost
         return Admitted(message, segments, cost)
+
+    def _count(self, admitted: Admitted) -> Admitted:
+        count = self._inflight.setdefault(admitted.message.account_id, _Count())
+        count.segments += admitted.segments
+        count.spend += admitted.cost
+        return admitted
 
     def settle(self, admitted: Admitted, *, committed: bool) -> None:
         """The commit of an admitted message ended: count it as sent, or forget it."""
@@ -206,3 +226,12 @@ class AccountPolicy:
             since = self._since.setdefault(account_id, _Count())
             since.segments += admitted.segments
             since.spend += admitted.cost
+
+
+def _refuse_if_waiting(account: AccountSettings, wait: float) -> None:
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        raise AccountRateLimited(
+            f"the account may send {account.rate_limit:g} segments/s; retry in {retry_after} s",
+            retry_after=retry_after,
+        )

@@ -226,6 +226,23 @@ class Intake:
         self._admitted[admitted.message.id] = admitted
         return admitted.message
 
+    def admit_now(self, message: NewMessage) -> NewMessage | None:
+        """`admit` when no policy needs I/O (cached opt-out list and account settings, rate
+        counted in memory): the answer at once, without a coroutine. None, with nothing
+        counted, when one would wait: await `admit` then."""
+        if self._optout is not None:
+            applied = self._optout.apply_now(message)
+            if applied is None:
+                return None
+            message = applied
+        if self._policy is None:
+            return message
+        admitted = self._policy.admit_now(message)
+        if admitted is None:
+            return None
+        self._admitted[admitted.message.id] = admitted
+        return admitted.message
+
     def release(self, messages: Sequence[NewMessage]) -> None:
         """Give back what `admit` counted for messages that will not be committed."""
         self._settle(messages, committed=False)

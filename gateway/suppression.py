@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from gateway.domain import MessageType, NewMessage
-from gateway.domain.errors import RecipientOptedOut
+from gateway.domain.errors import ClientError, RecipientOptedOut
 from gateway.domain.optout import DEFAULT_SETTINGS, OptOutSettings
 from gateway.phone import mask
 from gateway.quiet_hours import quiet_until
@@ -72,13 +72,21 @@ class OptOutPolicies:
         self._cached_numbers = 0
         self._loading: dict[str, asyncio.Future[AccountOptOut]] = {}
 
-    async def account(self, account_id: str) -> AccountOptOut:
-        """The account's state, at most `ttl` seconds older than the store's."""
+    def cached(self, account_id: str) -> AccountOptOut | None:
+        """The account's state if this node read it less than `ttl` seconds ago, else None."""
         entry = self._entries.get(account_id)
-        now = self._clock()
-        if entry is not None and now - entry.checked_at < self.ttl:
+        if entry is not None and self._clock() - entry.checked_at < self.ttl:
             self._entries.move_to_end(account_id)
             return entry.view
+        return None
+
+    async def account(self, account_id: str) -> AccountOptOut:
+        """The account's state, at most `ttl` seconds older than the store's."""
+        view = self.cached(account_id)
+        if view is not None:
+            return view
+        entry = self._entries.get(account_id)
+        now = self._clock()
         task = self._loading.get(account_id)
         if task is None:
             # A task of its own, shared by every message of the account that arrives while
@@ -148,21 +156,40 @@ class OptOutPolicies:
     async def enforce(self, account_id: str, number: str, message_type: MessageType) -> None:
         """Raise `RecipientOptedOut` if the account may not send `message_type` to `number`."""
         if await self.opted_out(account_id, [number], message_type):
-            raise RecipientOptedOut(
-                f"{mask(number)} has opted out of {message_type.value} messages from this account",
-                number=number,
-            )
+            raise _opted_out(number, message_type)
 
     async def apply(self, message: NewMessage) -> NewMessage:
         """Enforce the opt-out list on a message about to be committed, and hold it until its
         recipient's quiet hours end (status `scheduled`, sent by dispatch when due)."""
         await self.enforce(message.account_id, message.destination, message.message_type)
-        view = await self.account(message.account_id)
-        due = message.send_at if message.send_at is not None else message.created_at
-        hold = view.hold_until(message.destination, message.message_type, due)
-        if hold is None:
-            return message
-        return replace(message, send_at=hold)
+        return _held(message, await self.account(message.account_id))
+
+    def apply_now(self, message: NewMessage) -> NewMessage | None:
+        """`apply` when it needs no store read: the account's state is cached, its list with
+        it. None otherwise: await `apply`."""
+        view = self.cached(message.account_id)
+        if view is None:
+            return None
+        if view.enforced(message.message_type):
+            if view.numbers is None:
+                return None
+            if message.destination in view.numbers:
+                raise _opted_out(message.destination, message.message_type)
+        return _held(message, view)
+
+
+def _opted_out(number: str, message_type: MessageType) -> ClientError:
+    return RecipientOptedOut(
+        f"{mask(number)} has opted out of {message_type.value} messages from this account",
+        number=number,
+    )
+
+
+def _held(message: NewMessage, view: AccountOptOut) -> NewMessage:
+    """The message held until its recipient's quiet hours end, if they apply now."""
+    due = message.send_at if message.send_at is not None else message.created_at
+    hold = view.hold_until(message.destination, message.message_type, due)
+    return message if hold is None else replace(message, send_at=hold)
 
 
 def _retrieved(task: asyncio.Future[AccountOptOut]) -> None:

@@ -32,6 +32,11 @@ class Admission(Protocol):
         nothing and return the seconds after which they would be admitted."""
         ...
 
+    def take_now(self, key: str, *, rate: float, n: int) -> float | None:
+        """`try_take` when it needs no I/O, else None (nothing taken): the caller then awaits
+        `try_take`."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -53,6 +58,9 @@ class MemoryAdmission:
         self._tat: dict[str, float] = {}
 
     async def try_take(self, key: str, *, rate: float, n: int) -> float:
+        return self.take_now(key, rate=rate, n=n)
+
+    def take_now(self, key: str, *, rate: float, n: int) -> float:
         if rate <= 0 or not math.isfinite(rate):
             return 0.0
         now = self._clock()
@@ -117,6 +125,9 @@ class RedisAdmission:
         self._recheck = recheck
         self._retry_at = 0.0
         self._local = MemoryAdmission()
+
+    def take_now(self, key: str, *, rate: float, n: int) -> float | None:
+        return None  # the shared count is in Redis: always a round trip
 
     async def try_take(self, key: str, *, rate: float, n: int) -> float:
         from redis.exceptions import NoScriptError, RedisError

@@ -90,6 +90,8 @@ class EsmeConnection(SessionProtocol):
         self.can_receive = False
         self.can_transmit = False
         self._busy = 0  # requests being worked on (the ESME's window as we see it)
+        self._quiet = asyncio.Event()  # set while no request is being worked on
+        self._quiet.set()
         self._binding = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: dict[int, OutboxItem] = {}  # our deliver_sm seq -> outbox item
@@ -140,7 +142,9 @@ class EsmeConnection(SessionProtocol):
                 else:
                     self._binding = True
                     self._spawn(self._bind(pdu))
-            case RequestReceived(pdu=SubmitSm() | DataSm() | SubmitMulti() as pdu):
+            case RequestReceived(pdu=SubmitSm() | DataSm() as pdu):
+                self._admit_submit(pdu)
+            case RequestReceived(pdu=SubmitMulti() as pdu):
                 self._admit(pdu, self._submit)
             case RequestReceived(pdu=QuerySm() | CancelSm() | ReplaceSm() as pdu):
                 self._admit(pdu, self._manage)
@@ -188,31 +192,74 @@ class EsmeConnection(SessionProtocol):
 
     def _admit(self, pdu: Pdu, handler: Callable[[Pdu], Awaitable[Pdu]]) -> None:
         """Start work on a request unless the bind's window is full."""
+        if self._enter(pdu):
+            self._spawn(self._answer(pdu, handler))
+
+    def _admit_submit(self, pdu: SubmitSm | DataSm) -> None:
+        """A submit_sm or data_sm: started at once, answered from its commit's callback."""
+        if not self._enter(pdu):
+            return
+        assert self.credential is not None
+
+        def answer(outcome: Pdu | BaseException) -> None:
+            self._leave()
+            self._respond(pdu, outcome)
+
+        try:
+            task = self.server.start_submit(self.credential, pdu, answer)
+        except Exception as exc:
+            answer(exc)
+            return
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._submit_task_done)
+
+    def _submit_task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():  # the ESME left: nobody to answer
+            self._leave()
+
+    def _enter(self, pdu: Pdu) -> bool:
+        """Count a request in, unless the bind's window is full (then it is answered)."""
         if self._busy >= self.server.settings.window:
             self.server.metrics_throttled()
             self._reply_error(pdu, CommandStatus.ESME_RTHROTTLED)
-            return
+            return False
         self._busy += 1
+        self._quiet.clear()
         if self._busy >= self.server.settings.window and self.transport is not None:
             # Stop reading until answers go out: the ESME is over its window anyway, and
             # this keeps a flood from queueing in our buffers.
             self.transport.pause_reading()
-        self._spawn(self._answer(pdu, handler))
+        return True
+
+    def _leave(self) -> None:
+        self._busy -= 1
+        if not self._busy:
+            self._quiet.set()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     async def _answer(self, pdu: Pdu, handler: Callable[[Pdu], Awaitable[Pdu]]) -> None:
         try:
-            response = await handler(pdu)
-        except GatewayError as exc:
-            response = _error_response(pdu, status_for_error(exc))
+            outcome: Pdu | BaseException = await handler(pdu)
         except asyncio.CancelledError:
+            self._leave()
             raise
-        except Exception:
-            log.exception("handling %s failed", type(pdu).__name__)
+        except Exception as exc:
+            outcome = exc
+        self._leave()
+        self._respond(pdu, outcome)
+
+    def _respond(self, pdu: Pdu, outcome: Pdu | BaseException) -> None:
+        """Send a request's response, or the error status its exception calls for."""
+        if isinstance(outcome, GatewayError):
+            response = _error_response(pdu, status_for_error(outcome))
+        elif isinstance(outcome, BaseException):
+            log.error("handling %s failed", type(pdu).__name__, exc_info=outcome)
             response = _error_response(pdu, CommandStatus.ESME_RSYSERR)
-        finally:
-            self._busy -= 1
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.resume_reading()
+        else:
+            response = outcome
         if self.is_open:
             self.send(response)
 
@@ -254,24 +301,30 @@ class EsmeConnection(SessionProtocol):
 
     async def _unbind_when_idle(self, pdu: Unbind) -> None:
         # Answer what is in progress first, so no acknowledged submit loses its response.
-        pending = [t for t in self._tasks if t is not asyncio.current_task()]
-        if pending:
-            await asyncio.wait(pending, timeout=self.server.settings.response_timeout)
+        await self._in_flight_answered(self.server.settings.response_timeout)
         if self.is_open:
             self.send(UnbindResp(sequence_number=pdu.sequence_number))
             self.close()
 
     async def unbind(self, timeout: float) -> None:
         """Graceful stop from our side: let in-flight work answer, then unbind."""
-        pending = list(self._tasks)
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        await self._in_flight_answered(timeout)
         if self.is_open and self.session.bound:
             with contextlib.suppress(Exception):
                 self.send(Unbind())
                 async with asyncio.timeout(1.0):
                     await asyncio.shield(self.closed)
         self.close()
+
+    async def _in_flight_answered(self, timeout: float) -> None:
+        """Until every request in progress is answered (and every other task of this
+        connection but the caller's is done), or `timeout`."""
+        pending = [t for t in self._tasks if t is not asyncio.current_task()]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                if pending:
+                    await asyncio.wait(pending)
+                await self._quiet.wait()
 
     # -- messages in ------------------------------------------------------------------------
 

@@ -69,6 +69,9 @@ from gateway.text import decode_short_message
 
 log = logging.getLogger(__name__)
 
+# Called once with a request's response, or with the exception to answer it for.
+Answer = Callable[[Pdu | BaseException], None]
+
 _QUERY_STATE = {
     Status.ACCEPTED: MessageState.ACCEPTED,
     Status.SCHEDULED: MessageState.ENROUTE,
@@ -333,6 +336,64 @@ class SmppServer:
                 credential.throughput, burst=max(credential.throughput / 10, 1)
             )
         return limit.try_take(1) == 0
+
+    def start_submit(
+        self, credential: SmppCredential, pdu: SubmitSm | DataSm, answer: Answer
+    ) -> asyncio.Task[None] | None:
+        """Take a submit_sm or data_sm in and call `answer` once, with its response or with
+        the exception to answer for: at once when it is refused, else when its commit ends.
+        Raises (a `GatewayError`, say) for the caller to answer instead.
+
+        Usually no task and no coroutine per PDU: the message is admitted at once (cached
+        opt-out list and account settings) and the response follows the group commit's future.
+        A task (returned, for the caller to cancel when the ESME leaves) only where something
+        must be awaited first: a policy that reads the store, a later part of a long message
+        waiting for its first part's commit, a retransmitted part waiting for the original's.
+        """
+        if not self.accepting:
+            answer(_reply(pdu, CommandStatus.ESME_RX_T_APPN))
+            return None
+        if not self._within_rate(credential):
+            self._metrics.smpp_throttled.inc()
+            answer(_reply(pdu, CommandStatus.ESME_RTHROTTLED))
+            return None
+        built = self._build(credential, pdu, pdu.destination_addr, pdu.dest_addr_ton)
+        response_type = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
+        response = response_type(sequence_number=pdu.sequence_number, message_id=built.public_id)
+        message = None
+        if built.message is not None and built.after is None:
+            try:
+                message = self._intake.admit_now(built.message)
+            except BaseException as exc:
+                self._settle_error(built, exc)
+                raise
+        if message is None:
+            return asyncio.ensure_future(self._commit_then_answer(built, response, answer))
+        try:
+            write = self._intake.hand_in(message)
+        except BaseException as exc:
+            self._settle_error(built, exc)
+            raise
+
+        def written(done: asyncio.Future[bool]) -> None:
+            self._settle(built, done)
+            if done.cancelled():
+                answer(RuntimeError("commit cancelled"))
+            else:
+                answer(done.exception() or response)
+
+        write.add_done_callback(written)
+        return None
+
+    async def _commit_then_answer(self, built: Built, response: Pdu, answer: Answer) -> None:
+        try:
+            await self._commit(built)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            answer(exc)
+        else:
+            answer(response)
 
     async def submit(self, credential: SmppCredential, pdu: Pdu) -> Pdu:
         if not self.accepting:

@@ -248,6 +248,21 @@ async def test_unbind_is_answered_and_closes(gateway: Gateway) -> None:
     assert await esme.read(timeout=5) is None
 
 
+async def test_an_unbind_is_answered_after_the_submits_in_flight(gateway: Gateway) -> None:
+    """Submits are answered from their commit's callback, not from a task each: the unbind
+    that follows them still waits until every one has its submit_sm_resp."""
+    esme = await _esme(gateway)
+    sent = [esme.send(submit(f"in flight {i}".encode(), receipt=0)) for i in range(40)]
+    unbind = esme.send(Unbind())
+    answers = []
+    while (pdu := await esme.read(timeout=10)) is not None:
+        answers.append(pdu)
+    assert sorted(p.sequence_number for p in answers[:-1]) == [p.sequence_number for p in sent]
+    assert all(p.command_status == CommandStatus.ESME_ROK for p in answers[:-1])
+    assert isinstance(answers[-1], UnbindResp)
+    assert answers[-1].sequence_number == unbind.sequence_number
+
+
 async def test_enquire_link_is_answered(gateway: Gateway) -> None:
     esme = await _esme(gateway, "rx")
     assert isinstance(await esme.request(EnquireLink()), EnquireLinkResp)
