@@ -89,9 +89,10 @@ class EsmeConnection(SessionProtocol):
         self.credential: SmppCredential | None = None
         self.can_receive = False
         self.can_transmit = False
-        self._busy = 0  # requests being worked on (the ESME's window as we see it)
-        self._quiet = asyncio.Event()  # set while no request is being worked on
-        self._quiet.set()
+        # Requests being worked on (the ESME's window as we see it), by a number of their own.
+        self._in_flight: set[int] = set()
+        self._requests = 0  # numbers given so far
+        self._answered = asyncio.Event()  # set each time a request leaves the window
         self._binding = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: dict[int, OutboxItem] = {}  # our deliver_sm seq -> outbox item
@@ -192,63 +193,79 @@ class EsmeConnection(SessionProtocol):
 
     def _admit(self, pdu: Pdu, handler: Callable[[Pdu], Awaitable[Pdu]]) -> None:
         """Start work on a request unless the bind's window is full."""
-        if self._enter(pdu):
-            self._spawn(self._answer(pdu, handler))
+        request = self._enter(pdu)
+        if request is not None:
+            self._spawn(self._answer(pdu, handler, request))
 
     def _admit_submit(self, pdu: SubmitSm | DataSm) -> None:
         """A submit_sm or data_sm: started at once, answered from its commit's callback."""
-        if not self._enter(pdu):
+        request = self._enter(pdu)
+        if request is None:
             return
         assert self.credential is not None
+        answered = False
 
         def answer(outcome: Pdu | BaseException) -> None:
-            self._leave()
+            nonlocal answered
+            if answered:
+                return
+            answered = True
+            self._leave(request)
             self._respond(pdu, outcome)
 
         try:
             task = self.server.start_submit(self.credential, pdu, answer)
         except Exception as exc:
+            if answered:  # sending the answer itself failed: as for any request
+                raise
             answer(exc)
             return
         if task is not None:
             self._tasks.add(task)
-            task.add_done_callback(self._submit_task_done)
+            task.add_done_callback(lambda done: self._submit_task_done(done, request))
 
-    def _submit_task_done(self, task: asyncio.Task[None]) -> None:
+    def _submit_task_done(self, task: asyncio.Task[None], request: int) -> None:
         self._tasks.discard(task)
         if task.cancelled():  # the ESME left: nobody to answer
-            self._leave()
+            self._leave(request)
 
-    def _enter(self, pdu: Pdu) -> bool:
-        """Count a request in, unless the bind's window is full (then it is answered)."""
-        if self._busy >= self.server.settings.window:
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def _enter(self, pdu: Pdu) -> int | None:
+        """Count a request in and return its number, unless the bind's window is full (then
+        it is answered, and None returned)."""
+        window = self.server.settings.window
+        if len(self._in_flight) >= window:
             self.server.metrics_throttled()
             self._reply_error(pdu, CommandStatus.ESME_RTHROTTLED)
-            return False
-        self._busy += 1
-        self._quiet.clear()
-        if self._busy >= self.server.settings.window and self.transport is not None:
+            return None
+        self._requests += 1
+        self._in_flight.add(self._requests)
+        if len(self._in_flight) >= window and self.transport is not None:
             # Stop reading until answers go out: the ESME is over its window anyway, and
             # this keeps a flood from queueing in our buffers.
             self.transport.pause_reading()
-        return True
+        return self._requests
 
-    def _leave(self) -> None:
-        self._busy -= 1
-        if not self._busy:
-            self._quiet.set()
+    def _leave(self, request: int) -> None:
+        self._in_flight.discard(request)
+        self._answered.set()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
-    async def _answer(self, pdu: Pdu, handler: Callable[[Pdu], Awaitable[Pdu]]) -> None:
+    async def _answer(
+        self, pdu: Pdu, handler: Callable[[Pdu], Awaitable[Pdu]], request: int
+    ) -> None:
         try:
             outcome: Pdu | BaseException = await handler(pdu)
         except asyncio.CancelledError:
-            self._leave()
+            self._leave(request)
             raise
         except Exception as exc:
             outcome = exc
-        self._leave()
+        self._leave(request)
         self._respond(pdu, outcome)
 
     def _respond(self, pdu: Pdu, outcome: Pdu | BaseException) -> None:
@@ -317,14 +334,18 @@ class EsmeConnection(SessionProtocol):
         self.close()
 
     async def _in_flight_answered(self, timeout: float) -> None:
-        """Until every request in progress is answered (and every other task of this
-        connection but the caller's is done), or `timeout`."""
+        """Until every request in progress now is answered (and every other task of this
+        connection but the caller's is done), or `timeout`. Requests that come after are not
+        waited for: an ESME that keeps its window full must not hold an unbind off."""
         pending = [t for t in self._tasks if t is not asyncio.current_task()]
+        waiting = set(self._in_flight)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 if pending:
                     await asyncio.wait(pending)
-                await self._quiet.wait()
+                while waiting & self._in_flight:
+                    self._answered.clear()
+                    await self._answered.wait()
 
     # -- messages in ------------------------------------------------------------------------
 

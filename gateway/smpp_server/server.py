@@ -368,7 +368,7 @@ class SmppServer:
                 self._settle_error(built, exc)
                 raise
         if message is None:
-            return asyncio.ensure_future(self._commit_then_answer(built, response, answer))
+            return self._commit_in_task(built, response, answer)
         try:
             write = self._intake.hand_in(message)
         except BaseException as exc:
@@ -384,6 +384,24 @@ class SmppServer:
 
         write.add_done_callback(written)
         return None
+
+    def _commit_in_task(self, built: Built, response: Pdu, answer: Answer) -> asyncio.Task[None]:
+        started = False
+
+        async def commit() -> None:
+            nonlocal started
+            started = True
+            await self._commit_then_answer(built, response, answer)
+
+        def ended(task: asyncio.Task[None]) -> None:
+            # Cancelled before its first step (the ESME left at once), `_commit` never ran to
+            # settle the part `_build` registered: a retransmit would wait on it for ever.
+            if task.cancelled() and not started and built.message is not None:
+                self._settle_error(built, RuntimeError("submit cancelled before it started"))
+
+        task = asyncio.ensure_future(commit())
+        task.add_done_callback(ended)
+        return task
 
     async def _commit_then_answer(self, built: Built, response: Pdu, answer: Answer) -> None:
         try:

@@ -30,6 +30,7 @@ class HeldServer:
     settings: SmppServerSettings = field(default_factory=SmppServerSettings)
     held: list[tuple[SubmitSm | DataSm, Answer]] = field(default_factory=list)
     refuse_with: Exception | None = None
+    answer_at_once: Pdu | None = None
 
     def connection_opened(self, conn: EsmeConnection) -> bool:
         return True
@@ -62,10 +63,15 @@ class HeldServer:
     ) -> None:
         if self.refuse_with is not None:
             raise self.refuse_with
+        if self.answer_at_once is not None:
+            answer(self.answer_at_once)
+            return
         self.held.append((pdu, answer))
 
-    def answer_all(self, outcome: BaseException | None = None) -> None:
-        held, self.held = self.held, []
+    def answer_all(self, outcome: BaseException | None = None, *, first: int = 0) -> None:
+        """Answer what is held (the first `first` only, if given), with `outcome` or OK."""
+        count = first or len(self.held)
+        held, self.held = self.held[:count], self.held[count:]
         for pdu, answer in held:
             answer(outcome or SubmitSmResp(sequence_number=pdu.sequence_number, message_id="m1"))
 
@@ -140,4 +146,37 @@ async def test_refusals_and_failed_commits_are_answered_and_free_the_window(
     server.answer_all(RuntimeError("the store went away"))
     failed = await esme.wait_for(lambda p: p.sequence_number == failing.sequence_number)
     assert failed.command_status == CommandStatus.ESME_RSYSERR
-    assert connections[0]._busy == 0  # every request left the window
+    assert connections[0].in_flight == 0  # every request left the window
+
+
+async def test_an_answer_that_cannot_be_sent_leaves_the_window_once_and_closes(
+    served: tuple[HeldServer, TestEsme, list[EsmeConnection]],
+) -> None:
+    """A refusal answered at once whose send breaks the protocol (here: an answer to no
+    request) closes the connection, as before, and is not answered a second time."""
+    server, esme, connections = served
+    server.answer_at_once = SubmitSmResp(sequence_number=999_999, message_id="")
+    esme.send(submit(b"x"))
+    assert await _answered(esme) == []
+    assert not connections[0].is_open
+    assert connections[0].in_flight == 0
+
+
+async def test_an_unbind_waits_for_the_requests_before_it_not_those_after(
+    served: tuple[HeldServer, TestEsme, list[EsmeConnection]],
+) -> None:
+    """An ESME that keeps its window full (a bind being revoked, say) cannot hold off our
+    unbind: it waits for what was in progress when it began."""
+    server, esme, connections = served
+    first = esme.send(submit(b"before"))
+    await asyncio.sleep(0.1)
+    stopping = asyncio.create_task(connections[0].unbind(timeout=5))
+    await asyncio.sleep(0.1)
+    esme.send(submit(b"after"))
+    await asyncio.sleep(0.1)
+    server.answer_all(first=1)
+    answered = await esme.wait_for(lambda p: p.sequence_number == first.sequence_number)
+    assert answered.command_status == CommandStatus.ESME_ROK
+    unbind = await esme.wait_for(lambda p: isinstance(p, Unbind), timeout=2)
+    assert isinstance(unbind, Unbind) and len(server.held) == 1  # "after" still in progress
+    stopping.cancel()
