@@ -90,7 +90,8 @@ class Intake:
         self._policy = policy  # per-account limits and sender rules; None: none apply
         self._store = store
         self._optout = optout
-        self._admitted: dict[str, Admitted] = {}  # admitted, commit not settled yet
+        # Admitted, commit not settled yet, by `_admission_key`.
+        self._admitted: dict[tuple[str, int], Admitted] = {}
         self._dispatcher = dispatcher
         self._router = router
         self._metrics = metrics
@@ -223,7 +224,7 @@ class Intake:
         # Suspension, spend cap, daily quota and rate limit: counted as in flight until the
         # commit settles it (`submit_many`, or `release` when the caller gives up first).
         admitted = await self._policy.admit(message, rate_limited=rate_limited)
-        self._admitted[admitted.message.id] = admitted
+        self._admitted[_admission_key(admitted.message)] = admitted
         return admitted.message
 
     def admit_now(self, message: NewMessage) -> NewMessage | None:
@@ -240,7 +241,7 @@ class Intake:
         admitted = self._policy.admit_now(message)
         if admitted is None:
             return None
-        self._admitted[admitted.message.id] = admitted
+        self._admitted[_admission_key(admitted.message)] = admitted
         return admitted.message
 
     def release(self, messages: Sequence[NewMessage]) -> None:
@@ -249,7 +250,7 @@ class Intake:
 
     def _settle(self, messages: Iterable[NewMessage], *, committed: bool) -> None:
         for m in messages:
-            admitted = self._admitted.pop(m.id, None)
+            admitted = self._admitted.pop(_admission_key(m), None)
             if admitted is not None and self._policy is not None:
                 self._policy.settle(admitted, committed=committed)
 
@@ -405,6 +406,12 @@ def validate_sender(sender: str) -> str:
     raise InvalidSender(
         "sender must be up to 11 letters, digits or spaces, or a number of up to 15 digits"
     )
+
+
+def _admission_key(m: NewMessage) -> tuple[str, int]:
+    """Each part of an SMPP long message comes in as a message of its own with the same id:
+    admitted and settled apart, so counted apart (by the id and its first part)."""
+    return m.id, m.parts[0].seq if m.parts else 0
 
 
 def _records(m: NewMessage) -> list[PartRecord]:

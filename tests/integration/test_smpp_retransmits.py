@@ -129,3 +129,23 @@ async def test_bind_flood_on_one_connection_is_refused_not_queued(gateway: Gatew
         assert pdu is not None
         refused += pdu.command_status == CommandStatus.ESME_RBINDFAIL
     await esme.close()
+
+
+async def test_parts_sent_at_once_are_each_counted_once_against_the_account(
+    gateway: Gateway,
+) -> None:
+    """Every part of a long message is admitted as a message of its own with the message's
+    id. Keyed by the id alone, a second part admitted before the first settled replaced its
+    count, which then stayed "in flight" for good and used up the daily quota and spend cap."""
+    esme = await _esme(gateway)
+    sent = [
+        esme.send(submit(_udh(21, 4, seq) + b"part %d " % seq, esm_class=0x40))
+        for seq in (1, 2, 3, 4)
+    ]
+    for pdu in sent:
+        answer = await esme.wait_for(lambda p, pdu=pdu: p.sequence_number == pdu.sequence_number)
+        assert answer.command_status == 0
+    policy = gateway.intake._policy
+    assert policy is not None
+    assert policy._inflight == {}
+    await esme.close()
