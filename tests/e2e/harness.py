@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,6 +22,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# Below Linux's default ephemeral range (32768-60999): no outgoing connection takes its source
+# port from here, so ports found free stay free for listeners started a moment later.
+_FIXED_PORTS = range(20_000, 32_000)
+
+
+def free_port_run(count: int, *, avoid: range = range(0)) -> int:
+    """The first of `count` consecutive free loopback ports, outside the ephemeral range and
+    `avoid`: for workers listening on a base port plus their index (the port after a
+    bind(0) port may be any connection's source port, and was: the second worker could not
+    listen for 30 s)."""
+    rng = random.Random()
+    for _ in range(1000):
+        first = rng.randrange(_FIXED_PORTS.start, _FIXED_PORTS.stop - count)
+        if first in avoid or first + count - 1 in avoid:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 class Process:
@@ -62,14 +89,23 @@ class Process:
 
 
 class GatewayProcess(Process):
-    def __init__(self, tmp: Path, *, database_url: str, **env: str) -> None:
-        self.http_port = free_port()
+    def __init__(
+        self, tmp: Path, *, database_url: str, consecutive_ports: int = 1, **env: str
+    ) -> None:
+        """`consecutive_ports`: the HTTP and SMPP ports are each the first of that many free
+        ones (GATEWAY_WORKER_PORTS=distinct: worker i listens on each port plus i)."""
+        if consecutive_ports > 1:
+            self.http_port = free_port_run(consecutive_ports)
+            http_run = range(self.http_port - consecutive_ports, self.http_port + consecutive_ports)
+            smpp_port = free_port_run(consecutive_ports, avoid=http_run)
+        else:
+            self.http_port, smpp_port = free_port(), free_port()
         self.key = "gw_test_" + os.urandom(12).hex()
         base = {
             "GATEWAY_DATABASE_URL": database_url,
             "GATEWAY_HTTP_PORT": str(self.http_port),
             "GATEWAY_SIMULATOR_PORT": str(free_port()),
-            "GATEWAY_SMPP_PORT": str(free_port()),
+            "GATEWAY_SMPP_PORT": str(smpp_port),
             "GATEWAY_DEMO_KEY": self.key,
             "GATEWAY_NODE_ID": f"e2e-{self.http_port}",
             "GATEWAY_LOG_LEVEL": "INFO",

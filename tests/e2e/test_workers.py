@@ -118,6 +118,7 @@ def test_distinct_ports_make_a_local_cluster(
         GATEWAY_DATABASE_SCHEMA=pg_schema,
         GATEWAY_REDIS_URL=redis_url,
         GATEWAY_REDIS_PREFIX=f"test:{pg_schema}:",
+        consecutive_ports=2,  # the second node listens on each port plus one
         GATEWAY_WORKERS="2",
         GATEWAY_WORKER_PORTS="distinct",
     )
