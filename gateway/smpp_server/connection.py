@@ -146,7 +146,7 @@ class EsmeConnection(SessionProtocol):
             case RequestReceived(pdu=SubmitSm() | DataSm() as pdu):
                 self._admit_submit(pdu)
             case RequestReceived(pdu=SubmitMulti() as pdu):
-                self._admit(pdu, self._submit)
+                self._admit(pdu, self._submit_multi)
             case RequestReceived(pdu=QuerySm() | CancelSm() | ReplaceSm() as pdu):
                 self._admit(pdu, self._manage)
             case RequestReceived(pdu=EnquireLink() as pdu):
@@ -349,9 +349,10 @@ class EsmeConnection(SessionProtocol):
 
     # -- messages in ------------------------------------------------------------------------
 
-    async def _submit(self, pdu: Pdu) -> Pdu:
+    async def _submit_multi(self, pdu: Pdu) -> Pdu:
         assert self.credential is not None
-        return await self.server.submit(self.credential, pdu)
+        assert isinstance(pdu, SubmitMulti)
+        return await self.server.submit_multi(self.credential, pdu)
 
     async def _manage(self, pdu: Pdu) -> Pdu:
         assert self.credential is not None

@@ -350,12 +350,9 @@ class SmppServer:
         must be awaited first: a policy that reads the store, a later part of a long message
         waiting for its first part's commit, a retransmitted part waiting for the original's.
         """
-        if not self.accepting:
-            answer(_reply(pdu, CommandStatus.ESME_RX_T_APPN))
-            return None
-        if not self._within_rate(credential):
-            self._metrics.smpp_throttled.inc()
-            answer(_reply(pdu, CommandStatus.ESME_RTHROTTLED))
+        refusal = self._refusal(credential, pdu)
+        if refusal is not None:
+            answer(refusal)
             return None
         built = self._build(credential, pdu, pdu.destination_addr, pdu.dest_addr_ton)
         response_type = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
@@ -413,21 +410,21 @@ class SmppServer:
         else:
             answer(response)
 
-    async def submit(self, credential: SmppCredential, pdu: Pdu) -> Pdu:
+    def _refusal(self, credential: SmppCredential, pdu: Pdu) -> Pdu | None:
+        """The answer to a submit refused before any work: draining, or over the rate."""
         if not self.accepting:
             return _reply(pdu, CommandStatus.ESME_RX_T_APPN)
         if not self._within_rate(credential):
             self._metrics.smpp_throttled.inc()
             return _reply(pdu, CommandStatus.ESME_RTHROTTLED)
-        match pdu:
-            case SubmitSm() | DataSm():
-                built = self._build(credential, pdu, pdu.destination_addr, pdu.dest_addr_ton)
-                await self._commit(built)
-                response = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
-                return response(sequence_number=pdu.sequence_number, message_id=built.public_id)
-            case SubmitMulti():
-                return await self._submit_multi(credential, pdu)
-        return _reply(pdu, CommandStatus.ESME_RINVCMDID)
+        return None
+
+    async def submit_multi(self, credential: SmppCredential, pdu: SubmitMulti) -> Pdu:
+        """submit_multi, as a task (submit_sm and data_sm go through `start_submit`)."""
+        refusal = self._refusal(credential, pdu)
+        if refusal is not None:
+            return refusal
+        return await self._submit_multi(credential, pdu)
 
     def _build(
         self,

@@ -13,6 +13,7 @@ from gateway.app import Gateway
 from gateway.domain import SmppCredential
 from gateway.passwords import hash_password
 from gateway.smpp.codes import CommandId, CommandStatus
+from gateway.smpp.fields import DestAddress
 from gateway.smpp.pdu import (
     CancelSm,
     CancelSmResp,
@@ -24,6 +25,8 @@ from gateway.smpp.pdu import (
     QuerySmResp,
     ReplaceSm,
     ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
     SubmitSmResp,
     Unbind,
     UnbindResp,
@@ -238,6 +241,49 @@ async def test_query_cancel_and_replace_work_on_the_store(gateway: Gateway) -> N
     assert cancel.command_status == CommandStatus.ESME_RCANCELFAIL
     unknown = await esme.request(QuerySm(message_id="01ZZZZZZZZZZZZZZZZZZZZZZZZ"))
     assert unknown.command_status == CommandStatus.ESME_RINVMSGID
+    await esme.close()
+
+
+async def test_submit_multi_commits_each_destination_and_lists_the_ones_refused(
+    gateway: Gateway,
+) -> None:
+    """SMPP 3.4 §4.5: one message per destination through the same intake as submit_sm; the
+    answer carries the first message's id and, per destination refused, its error status."""
+    esme = await _esme(gateway)
+    response = await esme.request(
+        SubmitMulti(
+            source_addr_ton=5,
+            source_addr="Acme",
+            dest_addresses=(
+                DestAddress(1, 1, "4915112345678"),
+                DestAddress(1, 1, "12"),  # not a number anywhere
+                DestAddress.distribution_list("friends"),
+                DestAddress(1, 1, "4915112345679"),
+            ),
+            registered_delivery=1,
+            short_message=b"to several",
+        )
+    )
+    assert isinstance(response, SubmitMultiResp) and response.command_status == 0
+    refused = {(u.destination_addr, u.error_status_code) for u in response.unsuccess_sme}
+    assert refused == {
+        ("12", CommandStatus.ESME_RINVDSTADR),
+        ("friends", CommandStatus.ESME_RINVDLNAME),
+    }
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    first = await gateway.store.get_message(account_id=account.id, message_id=response.message_id)
+    assert first is not None and first.destination == "+4915112345678"
+    receipts = [await esme.wait_for(lambda p: isinstance(p, DeliverSm)) for _ in range(2)]
+    assert all(r.esm_class & 0x04 for r in receipts)  # both sent ones come back as receipts
+
+    assert gateway.smpp_server is not None
+    gateway.smpp_server.accepting = False  # draining: refused before any work
+    refused_all = await esme.request(
+        SubmitMulti(source_addr="Acme", dest_addresses=(DestAddress(1, 1, "4915112345678"),))
+    )
+    assert refused_all.command_status == CommandStatus.ESME_RX_T_APPN
     await esme.close()
 
 
