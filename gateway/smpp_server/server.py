@@ -24,6 +24,7 @@ from gateway.delivery import SmppOutboxDelivery
 from gateway.dispatch import Dispatcher
 from gateway.domain import (
     GatewayError,
+    NewMessage,
     OutboxItem,
     SmppCredential,
     Status,
@@ -366,20 +367,14 @@ class SmppServer:
                 raise
         if message is None:
             return self._commit_in_task(built, response, answer)
-        try:
-            write = self._intake.hand_in(message)
-        except BaseException as exc:
-            self._settle_error(built, exc)
-            raise
 
         def written(done: asyncio.Future[bool]) -> None:
-            self._settle(built, done)
             if done.cancelled():
                 answer(RuntimeError("commit cancelled"))
             else:
                 answer(done.exception() or response)
 
-        write.add_done_callback(written)
+        self._hand_in(built, message, then=written)
         return None
 
     def _commit_in_task(self, built: Built, response: Pdu, answer: Answer) -> asyncio.Task[None]:
@@ -447,21 +442,40 @@ class SmppServer:
             if built.commit is not None:
                 await asyncio.shield(built.commit)
             return
-        # Once handed in, the write ends even if this request is cancelled (the ESME hung up),
-        # and what it settles (the part's commit future, or forgetting the part) follows the
-        # write, not the request: a callback on the group commit's future, no task per PDU.
         try:
             if built.after is not None:
                 # A later part joins the row its first part writes: it follows that commit,
                 # and fails with it (the ESME then sends the parts again).
                 await asyncio.shield(built.after)
             message = await self._intake.admit(built.message)
+        except BaseException as exc:  # nothing handed in: the part is forgotten
+            self._settle_error(built, exc)
+            raise
+        await asyncio.shield(self._hand_in(built, message))
+
+    def _hand_in(
+        self,
+        built: Built,
+        message: NewMessage,
+        *,
+        then: Callable[[asyncio.Future[bool]], None] | None = None,
+    ) -> asyncio.Future[bool]:
+        """Hand an admitted message to the group commit. What its write settles (the part's
+        commit future, or forgetting the part), and `then`, follow the write in one callback:
+        no task per PDU, and the write ends even if the request is given up."""
+        try:
             write = self._intake.hand_in(message)
         except BaseException as exc:  # nothing handed in: the part is forgotten
             self._settle_error(built, exc)
             raise
-        write.add_done_callback(lambda done: self._settle(built, done))
-        await asyncio.shield(write)
+
+        def written(done: asyncio.Future[bool]) -> None:
+            self._settle(built, done)
+            if then is not None:
+                then(done)
+
+        write.add_done_callback(written)
+        return write
 
     def _settle(self, built: Built, write: asyncio.Future[bool]) -> None:
         error = RuntimeError("commit cancelled") if write.cancelled() else write.exception()
