@@ -25,10 +25,20 @@ from benchmarks.report import ROOT
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now and not handed out before by this process: the kernel may
+    offer a port it just released again, and one gateway takes several (HTTP, SMPP, simulator)
+    before it binds any."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def cpu_seconds(pid: int) -> float:

@@ -6,6 +6,11 @@ while no receiver of that system_id is bound on any node, and is deleted only wh
 acknowledges the deliver_sm. Each node leases the rows it sends, so several nodes never send one
 row at once; a row whose deliver_sm went unanswered, or whose node died, is leased again when its
 lease runs out. At-least-once: an ESME may see a receipt twice, never zero times.
+
+A receipt whose ESME has a receiver bound on the node that committed the final status is
+inserted already leased to that node and handed over from the status write (`offer`/`taken`):
+no claim has to find it again. On PostgreSQL, under SMPP load, the claims had cost a fifth of
+the database's CPU, scanning past the rows held leased in memory on every claim.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from gateway.domain import OutboxItem, Status
+from gateway.domain import OutboxItem, OutboxTake, Status
 from gateway.smpp.address import to_smpp
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DeliverSm
@@ -119,6 +124,7 @@ class SmppOutboxDelivery:
         node_id: str,
         lease: float = 30.0,
         batch: int = 500,
+        hold: int = 2000,
         poll_interval: float = 0.1,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -127,6 +133,9 @@ class SmppOutboxDelivery:
         self._node_id = node_id
         self._lease = lease
         self._batch = batch
+        # Held in memory at most: a claim tops up to `batch`, a status write's hand-over (one
+        # write may owe hundreds of receipts) up to `hold`.
+        self._hold = max(hold, batch)
         self._poll = poll_interval
         self._clock = clock
         self._wake = asyncio.Event()
@@ -147,6 +156,30 @@ class SmppOutboxDelivery:
         """Something may be owed, or a receiver bound: look now."""
         self._maybe_more = True
         self._wake.set()
+
+    def offer(self) -> OutboxTake | None:
+        """What the next status write may lease to this node and hand over at once: receipts
+        for the system_ids with a receiver bound here, as many as there is room to hold."""
+        room = self._hold - self._held
+        if self._task is None or self._task.done() or room <= 0:
+            return None
+        system_ids = frozenset(self._registry.receiving_system_ids())
+        if not system_ids:
+            return None
+        now = self._clock()
+        return OutboxTake(self._node_id, system_ids, now, now + self._lease, room)
+
+    def taken(self, take: OutboxTake | None, items: Sequence[OutboxItem], left: int) -> None:
+        """A status write committed: `items` are leased to this node as of `take.at`; `left`
+        receipts wait in the outbox for a claim. Should this delivery have stopped in between,
+        the leases run out and the items are claimed again (on a restart, at once)."""
+        if take is not None and items:
+            for item in items:
+                self._ready.setdefault(item.system_id, deque()).append((item, take.at))
+            self._held += len(items)
+            self._schedule_send()
+        if left:
+            self.wake()
 
     def answered(self, item: OutboxItem, status: int) -> None:
         if status == CommandStatus.ESME_ROK:

@@ -9,12 +9,21 @@ move anything backwards, whichever node or connector it came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from gateway.domain import PartUpdate, StatusChange
+from gateway.domain import OutboxItem, OutboxTake, PartUpdate, StatusChange
 from gateway.groupcommit import GroupCommit
 from gateway.store import Store
 
 ChangeListener = Callable[[Sequence[StatusChange]], None]
+
+
+class ReceiptTaker(Protocol):
+    """Sends receipts owed to ESMEs (the SMPP outbox delivery): those it can send at once are
+    handed over from the transaction that owes them, leased to its node, with no claim."""
+
+    def offer(self) -> OutboxTake | None: ...
+    def taken(self, take: OutboxTake | None, items: Sequence[OutboxItem], left: int) -> None: ...
 
 
 class StatusWriter:
@@ -24,10 +33,14 @@ class StatusWriter:
             self._write, max_batch=max_batch
         )
         self._listeners: list[ChangeListener] = []
+        self._taker: ReceiptTaker | None = None
 
     def subscribe(self, listener: ChangeListener) -> None:
         """`listener` sees every committed message transition, in commit order."""
         self._listeners.append(listener)
+
+    def hand_receipts_to(self, taker: ReceiptTaker) -> None:
+        self._taker = taker
 
     async def apply(self, updates: Sequence[PartUpdate]) -> Sequence[StatusChange]:
         if not updates:
@@ -36,7 +49,12 @@ class StatusWriter:
 
     async def _write(self, groups: Sequence[Sequence[PartUpdate]]) -> list[Sequence[StatusChange]]:
         flat = [u for group in groups for u in group]
-        changes = await self._store.apply_updates(flat)
+        taker = self._taker
+        take = taker.offer() if taker is not None else None
+        applied = await self._store.apply_updates_and_take(flat, take)
+        if taker is not None:
+            taker.taken(take, applied.taken, applied.left)
+        changes = applied.changes
         for listener in self._listeners:
             listener(changes)
         by_message: dict[str, list[StatusChange]] = {}

@@ -10,6 +10,7 @@ from gateway.domain.errors import (
 from gateway.domain.ids import new_id
 from gateway.domain.message import (
     Account,
+    AppliedUpdates,
     InboundPart,
     InboundRecord,
     MessageRecord,
@@ -17,6 +18,7 @@ from gateway.domain.message import (
     NewMessage,
     NewPart,
     OutboxItem,
+    OutboxTake,
     PartKey,
     PartRecord,
     PartUpdate,
@@ -29,6 +31,7 @@ from gateway.domain.status import Status, aggregate_status, can_transition
 
 __all__ = [
     "Account",
+    "AppliedUpdates",
     "ClientError",
     "ConfigError",
     "GatewayError",
@@ -40,6 +43,7 @@ __all__ = [
     "NewMessage",
     "NewPart",
     "OutboxItem",
+    "OutboxTake",
     "PartKey",
     "PartRecord",
     "PartUpdate",

@@ -237,6 +237,29 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxTake:
+    """The receipts a node can send at once, asked of the status writer's transaction: those
+    for `system_ids` (a receiver of theirs is bound on the node), at most `limit`, are inserted
+    already leased to `node_id` until `lease_until`, and handed to it without a claim."""
+
+    node_id: str
+    system_ids: frozenset[str]
+    at: float
+    lease_until: float
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedUpdates:
+    """What one status write did: the message transitions, the receipts it inserted leased to
+    the node that asked (`OutboxTake`), and how many it left in the outbox for any node."""
+
+    changes: list[StatusChange]
+    taken: list[OutboxItem]
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboundPart:
     """One MO part as a carrier delivered it, its text still encoded: parts are joined before
     decoding, because senders cut escape and surrogate pairs across parts."""

@@ -28,7 +28,6 @@ from gateway.domain import (
     OutboxItem,
     SmppCredential,
     Status,
-    StatusChange,
     parse_public_part_id,
 )
 from gateway.domain.errors import NotCancellable, NotFound
@@ -144,9 +143,9 @@ class SmppServer:
         self._rates: dict[str, Gcra] = {}
         self._unbinding: set[asyncio.Task[None]] = set()
         self.delivery = SmppOutboxDelivery(store=store, registry=self, node_id=node_id)
-        # A status commit may have owed an ESME a receipt (of a message or of one of its
-        # parts): send it now rather than at the next poll.
-        status.subscribe(self._status_changed)
+        # A status commit may owe an ESME a receipt (of a message or of one of its parts):
+        # handed over leased when a receiver is bound here, else a claim looks at once.
+        status.hand_receipts_to(self.delivery)
         self.port = settings.port
         self.accepting = True
 
@@ -227,10 +226,6 @@ class SmppServer:
             len(self._binds[conn.system_id])
         )
         if conn.can_receive:
-            self.delivery.wake()
-
-    def _status_changed(self, changes: Sequence[StatusChange]) -> None:
-        if changes and self._binds:
             self.delivery.wake()
 
     def receivers(self, system_id: str) -> Sequence[EsmeConnection]:

@@ -13,11 +13,13 @@ from typing import Protocol
 
 from gateway.domain import (
     Account,
+    AppliedUpdates,
     InboundPart,
     InboundRecord,
     MessageRecord,
     NewMessage,
     OutboxItem,
+    OutboxTake,
     PartKey,
     PartRecord,
     PartUpdate,
@@ -120,8 +122,16 @@ class Store(Protocol):
 
     # Status writer (gateway.status is the only caller)
     async def apply_updates(self, updates: Sequence[PartUpdate]) -> list[StatusChange]:
-        """Apply part transitions the lifecycle allows, re-aggregate their messages and record
-        each message transition as an event, all in one transaction."""
+        """`apply_updates_and_take` with nothing taken: its message transitions."""
+        ...
+
+    async def apply_updates_and_take(
+        self, updates: Sequence[PartUpdate], take: OutboxTake | None
+    ) -> AppliedUpdates:
+        """Apply part transitions the lifecycle allows, re-aggregate their messages, record
+        each message transition as an event and owe ESMEs the receipts they asked for, all in
+        one transaction. The receipts `take` asks for are inserted leased to its node and
+        returned; the others wait in the outbox for a claim."""
         ...
 
     async def find_parts_by_upstream_ids(

@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from gateway.domain import PartUpdate, Status, StatusChange, aggregate_status, public_part_id
+from gateway.domain import (
+    OutboxTake,
+    PartUpdate,
+    Status,
+    StatusChange,
+    aggregate_status,
+    public_part_id,
+)
 from gateway.domain.status import STATUS_BY_VALUE
 from gateway.store.sql import Row
 
@@ -202,6 +209,23 @@ def plan_esme_receipts(
                     )
                 )
     return rows
+
+
+def split_taken(
+    receipts: Sequence[tuple[object, ...]], take: OutboxTake | None
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The receipt rows `take` asks for, as rows of `INSERT_OUTBOX_RECEIPT_TAKEN` (leased to its
+    node), and the others, for `INSERT_OUTBOX_RECEIPT`."""
+    if take is None:
+        return [], list(receipts)
+    taken: list[tuple[object, ...]] = []
+    left: list[tuple[object, ...]] = []
+    for row in receipts:
+        if len(taken) < take.limit and row[0] in take.system_ids:
+            taken.append((*row, take.node_id, take.lease_until))
+        else:
+            left.append(row)
+    return taken, left
 
 
 def _was_sent(status: Status) -> bool:

@@ -18,11 +18,13 @@ from asyncpg.pool import PoolConnectionProxy
 
 from gateway.domain import (
     Account,
+    AppliedUpdates,
     InboundPart,
     InboundRecord,
     MessageRecord,
     NewMessage,
     OutboxItem,
+    OutboxTake,
     PartKey,
     PartRecord,
     PartUpdate,
@@ -38,6 +40,7 @@ from gateway.store.lifecycle import (
     part_row,
     plan_esme_receipts,
     plan_message_changes,
+    split_taken,
 )
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.postgres_accounts import PostgresAccountsMixin
@@ -121,6 +124,7 @@ _ARRAY_TYPES = postgres_arrays.types(
     int4: segments status_rank esme_receipt parts seq total data_coding priority attempts
         rank_below
     float8: created_at updated_at send_at expires_at price due_at submitted_at done_at
+        lease_until
     bool: registered_delivery
     bytea: udh payload
     """
@@ -128,6 +132,9 @@ _ARRAY_TYPES = postgres_arrays.types(
 _INSERT_MESSAGES = postgres_arrays.insert(sql.INSERT_MESSAGE, _ARRAY_TYPES)
 _INSERT_PARTS = postgres_arrays.insert(sql.INSERT_PART, _ARRAY_TYPES)
 _INSERT_OUTBOX_RECEIPTS = postgres_arrays.insert(sql.INSERT_OUTBOX_RECEIPT, _ARRAY_TYPES)
+_INSERT_OUTBOX_RECEIPTS_TAKEN = postgres_arrays.insert(
+    sql.INSERT_OUTBOX_RECEIPT_TAKEN, _ARRAY_TYPES
+)
 _UPDATE_PARTS = postgres_arrays.update(sql.UPDATE_PARTS_FROM_VALUES, _ARRAY_TYPES)
 _UPDATE_MESSAGES = postgres_arrays.update(sql.UPDATE_MESSAGES_FROM_VALUES, _ARRAY_TYPES)
 
@@ -290,6 +297,11 @@ class PostgresStore(
     # -- status writer ----------------------------------------------------------------------
 
     async def apply_updates(self, updates: Sequence[PartUpdate]) -> list[StatusChange]:
+        return (await self.apply_updates_and_take(updates, None)).changes
+
+    async def apply_updates_and_take(
+        self, updates: Sequence[PartUpdate], take: OutboxTake | None
+    ) -> AppliedUpdates:
         retries = [sql.retry_part_row(u) for u in updates if u.retry_at is not None]
         transitions = [u for u in updates if u.retry_at is None]
         message_ids = list(dict.fromkeys(u.message_id for u in transitions))
@@ -298,7 +310,7 @@ class PostgresStore(
             if retries:
                 await conn.executemany(_N(sql.RETRY_PART), retries)
             if not transitions:
-                return []
+                return AppliedUpdates([], [], 0)
             await postgres_arrays.execute_updates(
                 conn,
                 _UPDATE_PARTS,
@@ -321,8 +333,12 @@ class PostgresStore(
                 )
                 await queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
-            await postgres_arrays.execute(conn, _INSERT_OUTBOX_RECEIPTS, receipts)
-        return [p.change for p in planned]
+            taken, left = split_taken(receipts, take)
+            await postgres_arrays.execute(conn, _INSERT_OUTBOX_RECEIPTS, left)
+            rows = await postgres_arrays.fetch(conn, _INSERT_OUTBOX_RECEIPTS_TAKEN, taken)
+        return AppliedUpdates(
+            [p.change for p in planned], [sql.outbox_item(r) for r in rows], len(left)
+        )
 
     async def find_parts_by_upstream_ids(
         self, connector: str, upstream_ids: Sequence[str]

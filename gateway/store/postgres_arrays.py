@@ -122,6 +122,13 @@ async def execute(conn: Connection, statement: str, rows: Sequence[Row]) -> None
         await conn.execute(statement, *columns(rows))
 
 
+async def fetch(conn: Connection, statement: str, rows: Sequence[Row]) -> list[asyncpg.Record]:
+    """An `insert` statement with RETURNING for these rows: the rows it returned."""
+    if not rows:
+        return []
+    return list(await conn.fetch(statement, *columns(rows)))
+
+
 async def execute_updates(
     conn: Connection,
     statement: str,

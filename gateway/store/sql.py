@@ -387,6 +387,16 @@ FROM smpp_credentials WHERE system_id = ?
 """
 OUTBOX_COLUMNS = """id, system_id, kind, receipted_id, status, error_code, source, destination,
     text, submitted_at, done_at, attempts, encoding"""
+# A receipt leased at once to the node with a receiver for it (`OutboxTake`): handed over from
+# the status writer's transaction, with no claim to find it again.
+INSERT_OUTBOX_RECEIPT_TAKEN = f"""
+INSERT INTO smpp_outbox (system_id, kind, message_id, seq, receipted_id, status, error_code,
+    source, destination, text, submitted_at, done_at, created_at, expires_at, owner,
+    lease_until, attempts)
+VALUES (?, 'receipt', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+ON CONFLICT DO NOTHING
+RETURNING {OUTBOX_COLUMNS}
+"""
 EXPIRE_OUTBOX = "DELETE FROM smpp_outbox WHERE expires_at <= ?"
 RELEASE_OUTBOX_OWNED = "UPDATE smpp_outbox SET owner = NULL, lease_until = NULL WHERE owner = ?"
 

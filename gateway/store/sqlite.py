@@ -21,11 +21,13 @@ from typing import Any, TypeVar
 
 from gateway.domain import (
     Account,
+    AppliedUpdates,
     InboundPart,
     InboundRecord,
     MessageRecord,
     NewMessage,
     OutboxItem,
+    OutboxTake,
     PartKey,
     PartRecord,
     PartUpdate,
@@ -41,6 +43,7 @@ from gateway.store.lifecycle import (
     part_row,
     plan_esme_receipts,
     plan_message_changes,
+    split_taken,
 )
 from gateway.store.migrations import load_migrations, split_statements
 from gateway.store.sqlite_accounts import SqliteAccountsMixin
@@ -251,17 +254,22 @@ class SqliteStore(
     # -- status writer ----------------------------------------------------------------------
 
     async def apply_updates(self, updates: Sequence[PartUpdate]) -> list[StatusChange]:
+        return (await self.apply_updates_and_take(updates, None)).changes
+
+    async def apply_updates_and_take(
+        self, updates: Sequence[PartUpdate], take: OutboxTake | None
+    ) -> AppliedUpdates:
         retries = [sql.retry_part_row(u) for u in updates if u.retry_at is not None]
         transitions = [u for u in updates if u.retry_at is None]
         rows = [sql.update_part_row(u) for u in transitions]
         message_ids = list(dict.fromkeys(u.message_id for u in transitions))
         now = max((u.at for u in updates), default=0.0)
 
-        def run(conn: sqlite3.Connection) -> list[StatusChange]:
+        def run(conn: sqlite3.Connection) -> AppliedUpdates:
             if retries:
                 conn.executemany(sql.RETRY_PART, retries)
             if not rows:
-                return []
+                return AppliedUpdates([], [], 0)
             _run(
                 conn,
                 multirow.updates(
@@ -289,9 +297,14 @@ class SqliteStore(
             )
             queue_status_events(conn, planned, messages, now)
             receipts = plan_esme_receipts(transitions, messages, parts, planned, now)
-            if receipts:
-                _run(conn, multirow.inserts(sql.INSERT_OUTBOX_RECEIPT, receipts))
-            return [p.change for p in planned]
+            taken, left = split_taken(receipts, take)
+            _run(conn, multirow.inserts(sql.INSERT_OUTBOX_RECEIPT, left))
+            items = [
+                sql.outbox_item(r)
+                for statement, params in multirow.inserts(sql.INSERT_OUTBOX_RECEIPT_TAKEN, taken)
+                for r in conn.execute(statement, params).fetchall()
+            ]
+            return AppliedUpdates([p.change for p in planned], items, len(left))
 
         return await self._write(run)
 

@@ -11,6 +11,7 @@ from gateway.delivery import SmppOutboxDelivery
 from gateway.domain import OutboxItem, PartUpdate, Status, new_id
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DeliverSm
+from gateway.status import StatusWriter
 from gateway.store import Store
 from tests.integration.test_store_contract import _message as contract_message
 
@@ -167,3 +168,73 @@ async def test_an_item_held_past_half_its_lease_goes_back_to_the_outbox(store: S
         assert receiver.sent[1].attempts == 2
     finally:
         await delivery.stop()
+
+
+async def test_a_status_write_hands_receipts_over_without_a_claim(store: Store) -> None:
+    """Receipts owed to a system_id with a receiver bound here come leased from the status
+    write and are sent from memory; those for a system_id bound elsewhere stay in the outbox."""
+    registry, receiver, clock = Registry(), Receiver(window=50), Clock()
+    registry.bound["esme1"] = [receiver]
+    claims: list[list[OutboxItem]] = []
+    claim_outbox = store.claim_outbox
+
+    async def recording_claim(**kwargs: object) -> list[OutboxItem]:
+        items = await claim_outbox(**kwargs)  # type: ignore[arg-type]
+        claims.append(items)
+        return items
+
+    store.claim_outbox = recording_claim  # type: ignore[method-assign]
+    delivery = SmppOutboxDelivery(
+        store=store, registry=registry, node_id="n", batch=10, hold=20, poll_interval=60,
+        clock=clock,
+    )  # fmt: skip
+    status = StatusWriter(store=store)
+    status.hand_receipts_to(delivery)
+    delivery.start()
+    try:
+        await _until(lambda: claims)  # the claim at start: nothing owed yet
+        account_id = new_id()
+        await store.create_account(account_id=account_id, name="acme", now=NOW)
+        ours = [
+            contract_message(account_id, origin_system_id="esme1", esme_receipt=1)
+            for _ in range(25)
+        ]
+        theirs = contract_message(account_id, origin_system_id="esme2", esme_receipt=1)
+        await store.insert_messages([*ours, theirs], owner=None)
+        await status.apply([PartUpdate(m.id, 0, Status.DELIVERED, NOW) for m in (*ours, theirs)])
+        # 20 handed over (the room `hold` leaves), sent at once; 5 more and esme2's left.
+        await _until(lambda: len(receiver.sent) == 20)
+        assert {i.attempts for i in receiver.sent} == {1}
+        # The 6 left woke a claim: esme1's 5 come from it, esme2's stays for its own receiver.
+        await _until(lambda: len(receiver.sent) == 25)
+        assert sum(len(c) for c in claims) == 5
+        assert {i.receipted_id for i in receiver.sent} == {m.id for m in ours}
+        for item in receiver.in_flight:
+            delivery.answered(item, CommandStatus.ESME_ROK)
+        await _until(lambda: delivery.acknowledged == 25)
+    finally:
+        await delivery.stop()
+    owed = await claim_outbox(
+        node_id="other", system_ids=["esme1", "esme2"], limit=100, now=clock.now, lease=30
+    )
+    assert [i.system_id for i in owed] == ["esme2"]
+
+
+async def test_nothing_is_handed_over_to_a_stopped_delivery_or_without_receivers(
+    store: Store,
+) -> None:
+    registry, clock = Registry(), Clock()
+    delivery = SmppOutboxDelivery(store=store, registry=registry, node_id="n", clock=clock)
+    registry.bound["esme1"] = [Receiver(window=1)]
+    assert delivery.offer() is None  # not started
+    delivery.start()
+    try:
+        take = delivery.offer()
+        assert take is not None and take.system_ids == {"esme1"} and take.node_id == "n"
+        assert take.lease_until == clock.now + 30
+        registry.bound["esme1"] = []
+        assert delivery.offer() is None  # no receiver bound here
+    finally:
+        await delivery.stop()
+    registry.bound["esme1"] = [Receiver(window=1)]
+    assert delivery.offer() is None

@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.domain import (
+    MessageType,
+    NewMessage,
+    NewPart,
+    OutboxTake,
+    PartUpdate,
+    Status,
+    new_id,
+)
 from gateway.domain.accounts import StoredConnector
 from gateway.domain.errors import ConnectorExists
 from gateway.store import Store
@@ -334,6 +342,56 @@ async def test_receipt_on_failure_only_is_owed_only_for_failures(store: Store) -
         == 1
     )
     assert await store.expire_outbox(now=NOW + 10 * 86400) == 1
+
+
+async def test_a_status_write_hands_receipts_leased_to_the_node_that_asked(store: Store) -> None:
+    account_id = await _account(store)
+    ours = [
+        _with_part_receipts(_message(account_id, origin_system_id="e1"), esme_receipt=1)
+        for _ in range(3)
+    ]
+    theirs = _with_part_receipts(_message(account_id, origin_system_id="e2"), esme_receipt=1)
+    await store.insert_messages([*ours, theirs], owner=None)
+    take = OutboxTake("n", frozenset({"e1"}), NOW, NOW + 30, limit=2)
+    applied = await store.apply_updates_and_take(
+        [PartUpdate(m.id, 0, Status.DELIVERED, NOW) for m in (*ours, theirs)], take
+    )
+    assert len(applied.changes) == 4
+    # Two of e1's, as many as the take has room for; e1's third and e2's wait in the outbox.
+    assert [(o.system_id, o.status, o.attempts) for o in applied.taken] == [
+        ("e1", "delivered", 1),
+        ("e1", "delivered", 1),
+    ]
+    assert {o.receipted_id for o in applied.taken} < {m.id for m in ours}
+    assert applied.left == 2
+    assert applied.taken[0].source == ours[0].destination
+    # Leased to n: no claim returns them until the lease runs out.
+    left = await store.claim_outbox(
+        node_id="m", system_ids=["e1", "e2"], limit=10, now=NOW + 1, lease=30
+    )
+    assert sorted(o.system_id for o in left) == ["e1", "e2"]
+    assert not {o.id for o in left} & {o.id for o in applied.taken}
+    expired = await store.claim_outbox(
+        node_id="m", system_ids=["e1"], limit=10, now=NOW + 31, lease=30
+    )
+    assert sorted(o.id for o in expired) == sorted(o.id for o in applied.taken)
+    assert {o.attempts for o in expired} == {2}
+
+
+async def test_a_repeated_final_status_hands_over_no_second_receipt(store: Store) -> None:
+    account_id = await _account(store)
+    message = _with_part_receipts(_message(account_id, origin_system_id="e1"), esme_receipt=1)
+    await store.insert_messages([message], owner=None)
+    take = OutboxTake("n", frozenset({"e1"}), NOW, NOW + 30, limit=10)
+    first = await store.apply_updates_and_take(
+        [PartUpdate(message.id, 0, Status.DELIVERED, NOW)], take
+    )
+    assert [o.receipted_id for o in first.taken] == [message.id]
+    # The same final status again in one write (a carrier repeating itself): nothing new owed.
+    again = await store.apply_updates_and_take(
+        [PartUpdate(message.id, 0, Status.DELIVERED, NOW + 1)], take
+    )
+    assert (again.changes, again.taken, again.left) == ([], [], 0)
 
 
 async def test_smpp_credentials_round_trip(store: Store) -> None:

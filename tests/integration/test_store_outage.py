@@ -15,7 +15,7 @@ import httpx
 
 from gateway.app import Gateway
 from gateway.config import load_settings
-from gateway.domain import PartUpdate, Status
+from gateway.domain import AppliedUpdates, OutboxTake, PartUpdate, Status
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.store import Store
 from tests.conftest import DEMO_KEY
@@ -36,20 +36,23 @@ async def _gateway(tmp_path: Path, sim: Simulator, name: str) -> Gateway:
 
 
 def _outage(store: Store, affected: Callable[[Sequence[PartUpdate]], bool], seconds: float) -> None:
-    """`apply_updates` fails for matching writes during `seconds` after the first one."""
-    original = store.apply_updates
+    """The status writer's store writes fail for matching updates during `seconds` after the
+    first one."""
+    original = store.apply_updates_and_take
     until: list[float] = []
 
-    async def apply_updates(updates: Sequence[PartUpdate]) -> list:  # type: ignore[type-arg]
+    async def apply_updates_and_take(
+        updates: Sequence[PartUpdate], take: OutboxTake | None
+    ) -> AppliedUpdates:
         if affected(updates):
             now = time.monotonic()
             if not until:
                 until.append(now + seconds)
             if now < until[0]:
                 raise ConnectionError("database briefly unreachable")
-        return await original(updates)
+        return await original(updates, take)
 
-    store.apply_updates = apply_updates  # type: ignore[method-assign]
+    store.apply_updates_and_take = apply_updates_and_take  # type: ignore[method-assign]
 
 
 async def _wait(api: httpx.AsyncClient, message_id: str, wanted: str, timeout: float = 10) -> None:
