@@ -234,6 +234,7 @@ class Gateway:
                 window=s.smpp_window,
                 tls=_tls_context(s),
                 reuse_port=s.worker,
+                handoff_fd=s.smpp_handoff_fd,
                 bind_timeout=s.smpp_bind_timeout or None,
                 pdu_timeout=s.smpp_pdu_timeout or None,
                 write_stall_timeout=s.smpp_write_stall_timeout or None,

@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     # Set by the supervisor for its workers: listen with SO_REUSEPORT and leave the one-time
     # set-up (migrations, demo account) and the simulator to the supervisor.
     worker: bool = False
+    # Set by the supervisor when it accepts SMPP connections itself and deals them out in turn
+    # (shared ports, several workers): the channel they come on (`gateway.smpp_handoff`).
+    smpp_handoff_fd: int | None = None
     # Admin changes (routes, accounts, keys) are picked up by every node within this interval.
     admin_refresh_interval: float = Field(default=2.0, gt=0, description="seconds")
     # A connector replaced or stopped through the admin API: how long its submits may take to

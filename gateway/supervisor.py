@@ -4,7 +4,9 @@ The supervisor does the one-time set-up (migrations, the demo account), starts t
 simulator in a process of its own when it is the upstream, then starts the workers. Each worker
 is an ordinary gateway node with its own node id (`<node id>-w<i>`, stable across restarts, so a
 restarted worker takes back its queued parts at once); they listen on the same HTTP and SMPP
-ports with SO_REUSEPORT, and the kernel spreads connections between them. What crosses
+HTTP port with SO_REUSEPORT, and the kernel spreads connections between them; the supervisor
+accepts SMPP connections itself and deals them to the workers in turn (`gateway.smpp_handoff`:
+a few long-lived binds are not spread by a hash). What crosses
 processes goes through the store exactly as between nodes: leases, receipt correlation, the SMPP
 outbox. A worker that dies is started again; SIGTERM or SIGINT stops the workers (each drains),
 then the simulator.
@@ -25,6 +27,7 @@ import time
 from types import FrameType
 
 from gateway.config import Settings
+from gateway.smpp_handoff import ConnectionDealer
 from gateway.store import open_store
 
 log = logging.getLogger(__name__)
@@ -74,17 +77,31 @@ class Supervisor:
         self.simulator: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
         self.stopping = False
+        self.dealer: ConnectionDealer | None = None
 
     def _start_worker(self, index: int) -> None:
         env = {**self.env, "GATEWAY_NODE_ID": f"{self.settings.effective_node_id}-w{index}"}
         if self.settings.worker_ports == "distinct":
             env["GATEWAY_HTTP_PORT"] = str(self.settings.http_port + index)
             env["GATEWAY_SMPP_PORT"] = str(self.settings.smpp_port + index)
-        self.workers[index] = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run"],
-            env=env,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - one thread here, see the simulator
-        )
+        channel = None
+        if self.dealer is not None:
+            channel = self.dealer.attach(index)
+            env["GATEWAY_SMPP_HANDOFF_FD"] = str(channel)
+            env["GATEWAY_SMPP_PORT"] = str(self.dealer.port)
+        try:
+            self.workers[index] = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "run"],
+                env=env,
+                pass_fds=() if channel is None else (channel,),
+                # One thread when the first workers start; a restart runs while the dealer's
+                # accept thread exists, but that thread holds no lock the child could need
+                # between fork and exec (prctl only).
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
+            )
+        finally:
+            if channel is not None:
+                os.close(channel)  # the worker has its copy
 
     def start(self) -> None:
         import uvloop
@@ -124,8 +141,12 @@ class Supervisor:
         if key is not None and password is not None:
             env.update({"GATEWAY_DEMO_KEY": key, "GATEWAY_DEMO_SMPP_PASSWORD": password})
         self.env = env
+        if s.worker_ports == "shared" and s.workers > 1:
+            self.dealer = ConnectionDealer(s.smpp_host, s.smpp_port)
         for index in range(s.workers):
             self._start_worker(index)
+        if self.dealer is not None:
+            self.dealer.start()
         distinct = s.worker_ports == "distinct"
         ports = [
             (s.http_port + i, s.smpp_port + i) if distinct else (s.http_port, s.smpp_port)
@@ -178,6 +199,8 @@ class Supervisor:
         return self.stop()
 
     def stop(self) -> int:
+        if self.dealer is not None:
+            self.dealer.close()  # no new SMPP connections while the workers drain theirs
         for proc in self.workers.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import ssl
 import time
 from collections import defaultdict
@@ -56,6 +57,7 @@ from gateway.smpp.pdu import (
     SubmitSmResp,
 )
 from gateway.smpp.receipt import MessageState
+from gateway.smpp_handoff import receive_connections
 from gateway.smpp_server.connection import EsmeConnection
 from gateway.smpp_server.mapping import (
     format_smpp_time,
@@ -96,6 +98,8 @@ class SmppServerSettings:
     response_timeout: float = 10.0
     tls: ssl.SSLContext | None = None
     reuse_port: bool = False  # several worker processes share the port
+    # Connections accepted by the supervisor come on this channel instead of a listener.
+    handoff_fd: int | None = None
     # Against slowloris and idle sockets: a connection must bind within bind_timeout, finish
     # each PDU it starts within pdu_timeout, and read what we send (buffer over
     # write_buffer_limit octets for write_stall_timeout: closed). None disables a timeout.
@@ -148,11 +152,20 @@ class SmppServer:
         status.hand_receipts_to(self.delivery)
         self.port = settings.port
         self.accepting = True
+        self._stop_handoff: Callable[[], None] | None = None
+        self._handing_over: set[asyncio.Task[object]] = set()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.settings.handoff_fd is not None:
+            self._stop_handoff = receive_connections(
+                loop, self.settings.handoff_fd, self._serve_handed_over
+            )
+            self.delivery.start()
+            log.info("SMPP server taking connections from the supervisor on port %d", self.port)
+            return
         self._server = await loop.create_server(
             lambda: EsmeConnection(self),
             self.settings.host,
@@ -164,11 +177,30 @@ class SmppServer:
         self.delivery.start()
         log.info("SMPP server listening on %s:%d", self.settings.host, self.port)
 
+    def _serve_handed_over(self, sock: socket.socket) -> None:
+        if not self.accepting:
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(
+            loop.connect_accepted_socket(lambda: EsmeConnection(self), sock, ssl=self.settings.tls)
+        )
+        self._handing_over.add(task)
+        task.add_done_callback(self._handed_over)
+
+    def _handed_over(self, task: asyncio.Task[object]) -> None:
+        self._handing_over.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("an SMPP connection handed over failed to start: %s", task.exception())
+
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop listening, let every bind answer what it has in progress, unbind, close."""
         self.accepting = False
         if self._server is not None:
             self._server.close()
+        if self._stop_handoff is not None:
+            self._stop_handoff()
+            self._stop_handoff = None
         await asyncio.gather(
             *(c.unbind(timeout) for c in list(self.connections)), return_exceptions=True
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -14,13 +16,14 @@ from tests.e2e.harness import GatewayProcess, wait_for_status
 from tests.esme_client import TestEsme, submit
 
 
-async def _receipts_across_workers(port: int, password: str) -> None:
-    # Four receivers: SO_REUSEPORT spreads them over the workers; one transmitter submits.
+async def _receipts_across_workers(port: int, password: str, workers: list[int]) -> None:
+    # Four receivers: the supervisor deals them to the workers in turn; one transmitter submits.
     receivers = [await TestEsme.connect(port) for _ in range(4)]
     for rx in receivers:
         assert await rx.bind("rx", password=password) == 0
     tx = await TestEsme.connect(port)
     assert await tx.bind("tx", password=password) == 0
+    assert sorted(_connections_on(pid, port) for pid in workers) == [2, 3]
     ids = {(await tx.request(submit(f"w{i}".encode()))).message_id for i in range(20)}
     got: set[object] = set()
     deadline = time.monotonic() + 20
@@ -63,7 +66,12 @@ def test_two_workers_share_ports_and_deliver_everything(tmp_path: Path) -> None:
         # A new connection each time (keep-alive would stay with one worker).
         nodes = {httpx.get(gw.url + "/readyz").json()["node"] for _ in range(40)}
         assert len(nodes) == 2, nodes  # both workers answer on the shared port
-        asyncio.run(_receipts_across_workers(int(gw.env["GATEWAY_SMPP_PORT"]), "pw123456"))
+        assert gw.proc is not None
+        workers = [pid for pid in _children(gw.proc.pid) if _is_worker(pid)]
+        assert len(workers) == 2
+        asyncio.run(
+            _receipts_across_workers(int(gw.env["GATEWAY_SMPP_PORT"]), "pw123456", workers)
+        )
         assert gw.terminate(timeout=40) == 0, gw.output()
     finally:
         gw.kill()
@@ -97,6 +105,28 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def _is_worker(pid: int) -> bool:
+    return b"run" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+
+def _connections_on(pid: int, port: int) -> int:
+    """Established TCP connections process `pid` holds whose local port is `port`."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
 
 
 def _alive(pid: int) -> bool:
