@@ -49,6 +49,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field):
@@ -115,7 +129,12 @@ class ManagedProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.pid)
+        """This process's CPU and its live children's (a supervisor's workers)."""
+        total = cpu_seconds(self.pid)
+        for child in children(self.pid):
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(child)
+        return total
 
     def peak_rss_mib(self) -> float:
         return peak_rss_mib(self.pid)
@@ -224,9 +243,12 @@ class GatewayProcess(ManagedProcess):
         self.url = f"http://127.0.0.1:{self.http_port}"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Until /readyz answers 200 and every upstream bind is bound."""
+        """Until /readyz answers 200 with every upstream bind bound, from every worker (each
+        request a new connection, which the kernel gives to any of them)."""
         deadline = time.monotonic() + timeout
         body: object = None
+        workers = int(self.env.get("GATEWAY_WORKERS", "1"))
+        ready: set[object] = set()
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"gateway exited early:\n{self.output_tail()}")
@@ -234,7 +256,10 @@ class GatewayProcess(ManagedProcess):
                 response = httpx.get(self.url + "/readyz", timeout=1)
                 body = response.json()
                 if response.status_code == 200 and _all_bound(body):
-                    return
+                    ready.add(body.get("node") if isinstance(body, dict) else None)
+                    if len(ready) >= workers:
+                        return
+                    continue
             time.sleep(0.1)
         raise RuntimeError(
             f"gateway not ready in {timeout}s (last /readyz: {body}):\n{self.output_tail()}"

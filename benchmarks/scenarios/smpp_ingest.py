@@ -9,7 +9,9 @@ the gateway and binds as the demo account (system_id "demo", GATEWAY_DEMO_SMPP_P
 
 With the gateway as target the scenario runs twice: on SQLite (every configuration), then on
 PostgreSQL (`--postgres-dsn`, a schema of its own; its figures are prefixed "PostgreSQL"), since
-the throughput target holds for both stores.
+the throughput target holds for both stores; and on PostgreSQL once more with two gateway
+processes (`GATEWAY_WORKERS=2`, prefixed "PostgreSQL 2 workers"), the 4-bind load only: one
+Python process is one core, and the supervisor deals the binds to the workers in turn.
 
 Baseline, in the same run whatever the target: `benchmarks.bare_smsc`, a uvloop server that
 answers every PDU from its 16-octet header (no parsing, no receipts, no store), loaded by the
@@ -56,6 +58,7 @@ class Store:
     label: str  # in the report: "SQLite", "PostgreSQL"
     prefix: str  # before each figure's name: "" for SQLite, the first pass
     schema: str = ""  # PostgreSQL: a schema of its own, dropped after the pass
+    workers: int = 1  # GATEWAY_WORKERS: the supervisor deals the binds to them in turn
 
 
 @dataclass
@@ -104,6 +107,7 @@ def _start(target: SmppTarget, log_dir: Path, store: Store, postgres_dsn: str) -
             **database,
             GATEWAY_DEMO_SMPP_PASSWORD=password,
             GATEWAY_UPSTREAM=upstream.upstream_url(binds=2, window=100),
+            GATEWAY_WORKERS=str(store.workers),
         )
         gateway.start()
         gateway.wait_ready()
@@ -123,7 +127,8 @@ def _start(target: SmppTarget, log_dir: Path, store: Store, postgres_dsn: str) -
             target.system_id or "demo",
             password,
             gateway,
-            gateway.url,
+            # Each worker has its own /metrics: with several, the receipts are the count check.
+            gateway.url if store.workers == 1 else None,
             upstream,
         )
     host, _, port = target.address.rpartition(":")
@@ -164,6 +169,10 @@ async def _bare_load(
 
 
 def _configs(ctx: Context, store: Store) -> list[Config]:
+    if store.workers > 1:  # the target's load only
+        return ctx.mode.pick(
+            full=[("transmitter", 4, 100)], quick=[("transmitter", 4, 100)], smoke=[]
+        )
     if store.kind == "postgresql":  # the target's load and the single-bind latency
         return ctx.mode.pick(
             full=[("transceiver", 1, 10), ("transmitter", 4, 100)],
@@ -298,7 +307,7 @@ async def _main(
                 }
             )
         result.runs = max(result.runs, run + 1)
-    if process is not None:
+    if process is not None and store.workers == 1:  # with workers: the supervisor's alone
         figures.record(
             f"{store.prefix}target peak RSS", process.peak_rss_mib(), "MiB", higher_is_better=False
         )
@@ -310,6 +319,16 @@ def _stores(ctx: Context) -> list[Store]:
     if ctx.smpp_target.kind == "gateway":  # only a gateway we start has a store to choose
         schema = f"bench_smpp_{os.getpid()}"
         stores.append(Store("postgresql", "PostgreSQL", "PostgreSQL ", schema))
+        if ctx.mode.name != "smoke":  # test_workers covers the supervisor's deal in make test
+            stores.append(
+                Store(
+                    "postgresql",
+                    "PostgreSQL, 2 worker processes",
+                    "PostgreSQL 2 workers ",
+                    f"{schema}_w",
+                    workers=2,
+                )
+            )
     return stores
 
 
