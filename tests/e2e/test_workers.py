@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.processes import children
 from gateway.smpp.pdu import DeliverSm
 from gateway.smpp.tlv import Tlv
 from tests.e2e.harness import GatewayProcess, wait_for_status
@@ -67,11 +68,9 @@ def test_two_workers_share_ports_and_deliver_everything(tmp_path: Path) -> None:
         nodes = {httpx.get(gw.url + "/readyz").json()["node"] for _ in range(40)}
         assert len(nodes) == 2, nodes  # both workers answer on the shared port
         assert gw.proc is not None
-        workers = [pid for pid in _children(gw.proc.pid) if _is_worker(pid)]
+        workers = [pid for pid in children(gw.proc.pid) if _is_worker(pid)]
         assert len(workers) == 2
-        asyncio.run(
-            _receipts_across_workers(int(gw.env["GATEWAY_SMPP_PORT"]), "pw123456", workers)
-        )
+        asyncio.run(_receipts_across_workers(int(gw.env["GATEWAY_SMPP_PORT"]), "pw123456", workers))
         assert gw.terminate(timeout=40) == 0, gw.output()
     finally:
         gw.kill()
@@ -83,28 +82,15 @@ def test_workers_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
     try:
         gw.wait_ready()
         assert gw.proc is not None
-        children = _children(gw.proc.pid)
-        assert len(children) == 3  # two workers and the simulator
+        spawned = children(gw.proc.pid)
+        assert len(spawned) == 3  # two workers and the simulator
         gw.kill()  # SIGKILL: the supervisor cannot clean up
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        while time.monotonic() < deadline and any(_alive(pid) for pid in spawned):
             time.sleep(0.1)
-        assert not any(_alive(pid) for pid in children), "a worker outlived its supervisor"
+        assert not any(_alive(pid) for pid in spawned), "a worker outlived its supervisor"
     finally:
         gw.kill()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _is_worker(pid: int) -> bool:

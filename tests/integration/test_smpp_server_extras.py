@@ -18,6 +18,7 @@ from gateway.smpp.framing import Framer
 from gateway.smpp.pdu import BindTransceiver, BindTransceiverResp, DeliverSm, decode, encode
 from gateway.smpp.receipt import MessageState
 from gateway.smpp.tlv import NetworkErrorCode, Tlv
+from gateway.smpp_handoff import ConnectionDealer
 from tests.conftest import DEMO_KEY, DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme, submit
 
@@ -73,6 +74,37 @@ async def test_tls_listener_binds_with_a_verified_certificate(
     plain.send(BindTransceiver(system_id="demo", password=DEMO_SMPP_PASSWORD))
     assert await plain.read(timeout=5) is None
     await plain.close()
+
+
+async def test_tls_binds_on_a_connection_dealt_by_the_supervisor(tmp_path: Path) -> None:
+    """A worker serves a handed-over socket as if it had accepted it: TLS, bind, submit."""
+    cert, key = _self_signed(tmp_path)
+    dealer = ConnectionDealer("127.0.0.1", 0)
+    channel = dealer.attach(0)
+    gateway = await _gateway(
+        tmp_path, smpp_tls_cert=str(cert), smpp_tls_key=str(key), smpp_handoff_fd=channel
+    )  # fmt: skip
+    dealer.start()
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        reader, writer = await asyncio.open_connection("127.0.0.1", dealer.port, ssl=context)
+        writer.write(
+            encode(
+                BindTransceiver(system_id="demo", password=DEMO_SMPP_PASSWORD, sequence_number=1)
+            )
+        )
+        framer = Framer()
+        frames: list[bytes] = []
+        while not frames:
+            frames = framer.feed(await asyncio.wait_for(reader.read(4096), 5))
+        response = decode(frames[0])
+        assert isinstance(response, BindTransceiverResp) and response.command_status == 0
+        assert dealer.dealt == {0: 1}
+        writer.close()
+    finally:
+        await gateway.stop()
+        dealer.close()
 
 
 async def test_queue_full_answers_msgqful(gateway: Gateway) -> None:
