@@ -52,13 +52,11 @@ async def tls_gateway(tmp_path: Path) -> AsyncIterator[tuple[Gateway, Path]]:
     await gateway.stop()
 
 
-async def test_tls_listener_binds_with_a_verified_certificate(
-    tls_gateway: tuple[Gateway, Path],
-) -> None:
-    gateway, cert = tls_gateway
+async def _tls_bind(port: int, cert: Path) -> None:
+    """Bind as the demo transceiver over TLS, trusting `cert`; the bind must succeed."""
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False  # the certificate names localhost; we dial 127.0.0.1
-    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.smpp_port, ssl=context)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
     writer.write(
         encode(BindTransceiver(system_id="demo", password=DEMO_SMPP_PASSWORD, sequence_number=1))
     )
@@ -69,6 +67,13 @@ async def test_tls_listener_binds_with_a_verified_certificate(
     response = decode(frames[0])
     assert isinstance(response, BindTransceiverResp) and response.command_status == 0
     writer.close()
+
+
+async def test_tls_listener_binds_with_a_verified_certificate(
+    tls_gateway: tuple[Gateway, Path],
+) -> None:
+    gateway, cert = tls_gateway
+    await _tls_bind(gateway.smpp_port, cert)
     # Plain text on the TLS port is not an SMPP session.
     plain = await TestEsme.connect(gateway.smpp_port, raw=True)
     plain.send(BindTransceiver(system_id="demo", password=DEMO_SMPP_PASSWORD))
@@ -77,7 +82,7 @@ async def test_tls_listener_binds_with_a_verified_certificate(
 
 
 async def test_tls_binds_on_a_connection_dealt_by_the_supervisor(tmp_path: Path) -> None:
-    """A worker serves a handed-over socket as if it had accepted it: TLS, bind, submit."""
+    """A worker serves a handed-over socket as if it had accepted it, TLS included."""
     cert, key = _self_signed(tmp_path)
     dealer = ConnectionDealer("127.0.0.1", 0)
     channel = dealer.attach(0)
@@ -86,22 +91,8 @@ async def test_tls_binds_on_a_connection_dealt_by_the_supervisor(tmp_path: Path)
     )  # fmt: skip
     dealer.start()
     try:
-        context = ssl.create_default_context(cafile=str(cert))
-        context.check_hostname = False
-        reader, writer = await asyncio.open_connection("127.0.0.1", dealer.port, ssl=context)
-        writer.write(
-            encode(
-                BindTransceiver(system_id="demo", password=DEMO_SMPP_PASSWORD, sequence_number=1)
-            )
-        )
-        framer = Framer()
-        frames: list[bytes] = []
-        while not frames:
-            frames = framer.feed(await asyncio.wait_for(reader.read(4096), 5))
-        response = decode(frames[0])
-        assert isinstance(response, BindTransceiverResp) and response.command_status == 0
+        await _tls_bind(dealer.port, cert)
         assert dealer.dealt == {0: 1}
-        writer.close()
     finally:
         await gateway.stop()
         dealer.close()
