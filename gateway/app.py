@@ -17,6 +17,7 @@ import secrets
 import socket
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -467,10 +468,10 @@ class Gateway:
 
     def _count_changes(self, changes: Any) -> None:
         now = time.time()
+        transitions = Counter((c.account_id, c.status) for c in changes)
+        for (account_id, status), count in transitions.items():
+            self.metrics.child(self.metrics.messages_status, account_id, status.value).inc(count)
         for change in changes:
-            self.metrics.child(
-                self.metrics.messages_status, change.account_id, change.status.value
-            ).inc()
             if change.status.terminal:
                 # A message id carries its acceptance time, so no store read is needed.
                 self.metrics.delivery_latency.observe(max(now - id_timestamp(change.message_id), 0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -300,12 +301,19 @@ class Intake:
             self._dispatcher.hand_over(
                 [r for m in messages for r in _records(m)], reserved=part_count
             )
+        # Counted per account and type, one increment each per write rather than per message.
+        accepted: Counter[tuple[str, MessageType]] = Counter()
+        segments: Counter[tuple[str, MessageType]] = Counter()
         for m in messages:
-            kind = m.message_type.value
+            key = (m.account_id, m.message_type)
             if not m.continuation:  # a later part of an SMPP long message is not a new message
-                self._metrics.child(self._metrics.messages_accepted, m.account_id, kind).inc()
-            segments = m.billed_segments or len(m.parts)
-            self._metrics.child(self._metrics.segments_accepted, m.account_id, kind).inc(segments)
+                accepted[key] += 1
+            segments[key] += m.billed_segments or len(m.parts)
+        metrics = self._metrics
+        for (account_id, kind), count in accepted.items():
+            metrics.child(metrics.messages_accepted, account_id, kind.value).inc(count)
+        for (account_id, kind), count in segments.items():
+            metrics.child(metrics.segments_accepted, account_id, kind.value).inc(count)
         return committed
 
     def hand_in(self, message: NewMessage) -> asyncio.Future[bool]:

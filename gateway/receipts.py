@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -183,9 +183,9 @@ class ReceiptCorrelator:
 
     def _count_matched(self, connector: str, matched: int, updates: Sequence[PartUpdate]) -> None:
         self._metrics.child(self._metrics.receipts, connector, "matched").inc(matched)
-        for update in updates:
-            if update.status.terminal:
-                self._metrics.child(self._metrics.parts_final, connector, update.status).inc()
+        final = Counter(u.status for u in updates if u.status.terminal)
+        for status, count in final.items():
+            self._metrics.child(self._metrics.parts_final, connector, status).inc(count)
 
     async def recheck(self) -> None:
         """Match parked receipts whose id is now stored (by any node), then forget them; expire
