@@ -123,8 +123,8 @@ class SmppOutboxDelivery:
         registry: ReceiverRegistry,
         node_id: str,
         lease: float = 30.0,
-        batch: int = 500,
-        hold: int = 2000,
+        batch: int = 1000,
+        hold: int = 4000,
         poll_interval: float = 0.1,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -132,9 +132,10 @@ class SmppOutboxDelivery:
         self._registry = registry
         self._node_id = node_id
         self._lease = lease
+        # Held in memory: claimed for a system_id while at most half of `batch` wait for it,
+        # handed over from a status write while fewer than half of `hold` do (one write may
+        # owe hundreds of receipts at once); for all system_ids at most `hold`.
         self._batch = batch
-        # Held in memory at most: a claim tops up to `batch`, a status write's hand-over (one
-        # write may owe hundreds of receipts) up to `hold`.
         self._hold = max(hold, batch)
         self._poll = poll_interval
         self._clock = clock
@@ -148,6 +149,11 @@ class SmppOutboxDelivery:
         # Whether the outbox may hold something claimable: after a claim came back short,
         # only a new status, a bind, an item handed back or the poll make it worth a look.
         self._maybe_more = True
+        self._looked_at = float("-inf")  # time.monotonic() of the last claim
+        # Hand-overs only once the leases of an earlier run of this node id are released (they
+        # would release a new one too), and not after stop (nothing would send them).
+        self._serving = False
+        self._late_flushes: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
         self.acknowledged = 0
@@ -159,25 +165,40 @@ class SmppOutboxDelivery:
 
     def offer(self) -> OutboxTake | None:
         """What the next status write may lease to this node and hand over at once: receipts
-        for the system_ids with a receiver bound here, as many as there is room to hold."""
-        room = self._hold - self._held
-        if self._task is None or self._task.done() or room <= 0:
+        for the system_ids with a receiver open here, each up to its share of what is held (a
+        receiver that stopped answering holds up only its own)."""
+        free = self._hold - self._held
+        if not self._serving or free <= 0:
             return None
-        system_ids = frozenset(self._registry.receiving_system_ids())
-        if not system_ids:
+        room: dict[str, int] = {}
+        for system_id in self._registry.receiving_system_ids():
+            if not self._registry.receivers(system_id):
+                continue
+            share = min(self._hold // 2 - len(self._ready.get(system_id, ())), free)
+            if share > 0:
+                room[system_id] = share
+                free -= share
+            if free <= 0:
+                break
+        if not room:
             return None
         now = self._clock()
-        return OutboxTake(self._node_id, system_ids, now, now + self._lease, room)
+        return OutboxTake(self._node_id, room, now, now + self._lease)
 
     def taken(self, take: OutboxTake | None, items: Sequence[OutboxItem], left: int) -> None:
         """A status write committed: `items` are leased to this node as of `take.at`; `left`
-        receipts wait in the outbox for a claim. Should this delivery have stopped in between,
-        the leases run out and the items are claimed again (on a restart, at once)."""
+        receipts wait in the outbox for a claim."""
         if take is not None and items:
-            for item in items:
-                self._ready.setdefault(item.system_id, deque()).append((item, take.at))
-            self._held += len(items)
-            self._schedule_send()
+            if not self._serving:  # stopped while the write was in flight: give them back
+                self._retry.extend(item.id for item in items)
+                task = asyncio.get_running_loop().create_task(self._flush_answers())
+                self._late_flushes.add(task)
+                task.add_done_callback(self._late_flushes.discard)
+            else:
+                for item in items:
+                    self._ready.setdefault(item.system_id, deque()).append((item, take.at))
+                self._held += len(items)
+                self._schedule_send()
         if left:
             self.wake()
 
@@ -202,12 +223,18 @@ class SmppOutboxDelivery:
         # Leases this node id held before a restart are ours to use now, not in 30 seconds.
         with contextlib.suppress(Exception):
             await self._store.release_outbox_owned(node_id=self._node_id)
+        self._serving = True
         last_expiry = 0.0
         while True:
             self._wake.clear()
             try:
                 await self._flush_answers()
                 self._send_ready()
+                if time.monotonic() - self._looked_at >= self._poll:
+                    # Acknowledgements wake this loop often enough that the wait below may
+                    # never time out: rows only a claim finds (another node's receipts, MOs,
+                    # leases run out) are looked for at least once per poll interval.
+                    self._maybe_more = True
                 full = await self._claim()
                 self._send_ready()
                 now = self._clock()
@@ -249,16 +276,21 @@ class SmppOutboxDelivery:
     async def _claim(self) -> bool:
         """Top up what is held in memory for the system_ids with a receiver bound here; True
         when the claim came back full (more may be waiting)."""
-        if not self._maybe_more or self._held > self._batch // 2:
+        free = self._hold - self._held
+        if not self._maybe_more or free <= 0:
             return False
+        # Per system_id: one whose receivers are busy with plenty held waits; the others are
+        # not held up by it.
         wanted = [
             s
             for s in self._registry.receiving_system_ids()
-            if any(r.delivery_room > 0 for r in self._registry.receivers(s)) or s in self._ready
+            if len(self._ready.get(s, ())) <= self._batch // 2
+            and (any(r.delivery_room > 0 for r in self._registry.receivers(s)) or s in self._ready)
         ]
         if not wanted:
             return False
-        limit = self._batch - self._held
+        limit = min(self._batch, free)
+        self._looked_at = time.monotonic()
         items = await self._store.claim_outbox(
             node_id=self._node_id,
             system_ids=wanted,
@@ -320,6 +352,7 @@ class SmppOutboxDelivery:
         self._task = asyncio.create_task(self.run(), name="smpp-outbox")
 
     async def stop(self) -> None:
+        self._serving = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from gateway.config import Settings
@@ -33,12 +34,22 @@ from gateway.store import open_store
 log = logging.getLogger(__name__)
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    with contextlib.suppress(OSError, AttributeError):
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    return None
+
+
+# Looked up here, not in the child: between fork and exec only the call itself runs (the
+# dealer's accept thread may be alive when a worker is restarted).
+_PRCTL = _load_prctl()
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the kernel sends the child SIGTERM when the supervisor dies, even by SIGKILL, so
     no worker outlives it holding the ports (PR_SET_PDEATHSIG, prctl(2))."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 async def _prepare(settings: Settings) -> tuple[str | None, str | None]:
@@ -94,9 +105,8 @@ class Supervisor:
                 [sys.executable, "-m", "gateway", "run"],
                 env=env,
                 pass_fds=() if channel is None else (channel,),
-                # One thread when the first workers start; a restart runs while the dealer's
-                # accept thread exists, but that thread holds no lock the child could need
-                # between fork and exec (prctl only).
+                # A restart runs while the dealer's accept thread exists: the child runs only
+                # the prctl call before exec (see _PRCTL).
                 preexec_fn=_die_with_parent,  # noqa: PLW1509
             )
         finally:

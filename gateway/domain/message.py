@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -238,15 +239,14 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class OutboxTake:
-    """The receipts a node can send at once, asked of the status writer's transaction: those
-    for `system_ids` (a receiver of theirs is bound on the node), at most `limit`, are inserted
+    """The receipts a node can send at once, asked of the status writer's transaction: for each
+    system_id in `room` (a receiver of it is bound on the node), up to that many are inserted
     already leased to `node_id` until `lease_until`, and handed to it without a claim."""
 
     node_id: str
-    system_ids: frozenset[str]
+    room: Mapping[str, int]
     at: float
     lease_until: float
-    limit: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,6 +201,8 @@ class SmppServer:
         if self._stop_handoff is not None:
             self._stop_handoff()
             self._stop_handoff = None
+        for task in self._handing_over:  # a TLS handshake still under way: it could not bind
+            task.cancel()
         await asyncio.gather(
             *(c.unbind(timeout) for c in list(self.connections)), return_exceptions=True
         )

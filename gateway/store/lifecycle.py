@@ -218,10 +218,13 @@ def split_taken(
     node), and the others, for `INSERT_OUTBOX_RECEIPT`."""
     if take is None:
         return [], list(receipts)
+    room = dict(take.room)
     taken: list[tuple[object, ...]] = []
     left: list[tuple[object, ...]] = []
     for row in receipts:
-        if len(taken) < take.limit and row[0] in take.system_ids:
+        system_id = str(row[0])
+        if room.get(system_id, 0) > 0:
+            room[system_id] -= 1
             taken.append((*row, take.node_id, take.lease_until))
         else:
             left.append(row)

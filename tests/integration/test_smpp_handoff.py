@@ -8,6 +8,9 @@ import os
 import socket
 from collections.abc import Callable
 
+import pytest
+
+from gateway import smpp_handoff
 from gateway.smpp_handoff import ConnectionDealer, receive_connections
 
 
@@ -58,7 +61,10 @@ async def test_connections_are_dealt_in_turn_and_served_by_the_worker() -> None:
         dealer.close()
 
 
-async def test_a_worker_that_is_gone_is_skipped_and_with_none_the_connection_closes() -> None:
+async def test_a_worker_that_is_gone_is_skipped_and_with_none_the_connection_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(smpp_handoff, "_READY_WAIT", 0.3)
     dealer = ConnectionDealer("127.0.0.1", 0)
     gone = dealer.attach(0)
     os.close(gone)  # worker 0 died: its end of the channel is closed
@@ -79,4 +85,37 @@ async def test_a_worker_that_is_gone_is_skipped_and_with_none_the_connection_clo
     finally:
         for sock in received[0]:
             sock.close()
+        dealer.close()
+
+
+async def test_a_connection_waits_for_a_worker_that_is_still_starting() -> None:
+    """A worker gets connections only once it said it serves (SO_REUSEPORT gave a worker none
+    before it listened); one that is still starting makes a connection wait, not fail."""
+    dealer = ConnectionDealer("127.0.0.1", 0)
+    fd = dealer.attach(0)
+    dealer.start()
+    received: list[socket.socket] = []
+    stop: Callable[[], None] | None = None
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", dealer.port)
+        await asyncio.sleep(0.3)
+        assert dealer.dealt == {}  # the worker has not said READY yet
+        stop = receive_connections(asyncio.get_running_loop(), fd, received.append)
+        await _until(lambda: received)
+        assert dealer.dealt == {0: 1}
+        writer.close()
+    finally:
+        for sock in received:
+            sock.close()
+        if stop is not None:
+            stop()
+        dealer.close()
+
+
+def test_the_dealer_listens_on_ipv6_too() -> None:
+    dealer = ConnectionDealer("::1", 0)
+    try:
+        with socket.create_connection(("::1", dealer.port), timeout=2):
+            pass
+    finally:
         dealer.close()

@@ -352,7 +352,7 @@ async def test_a_status_write_hands_receipts_leased_to_the_node_that_asked(store
     ]
     theirs = _with_part_receipts(_message(account_id, origin_system_id="e2"), esme_receipt=1)
     await store.insert_messages([*ours, theirs], owner=None)
-    take = OutboxTake("n", frozenset({"e1"}), NOW, NOW + 30, limit=2)
+    take = OutboxTake("n", {"e1": 2}, NOW, NOW + 30)
     applied = await store.apply_updates_and_take(
         [PartUpdate(m.id, 0, Status.DELIVERED, NOW) for m in (*ours, theirs)], take
     )
@@ -382,7 +382,7 @@ async def test_a_repeated_final_status_hands_over_no_second_receipt(store: Store
     account_id = await _account(store)
     message = _with_part_receipts(_message(account_id, origin_system_id="e1"), esme_receipt=1)
     await store.insert_messages([message], owner=None)
-    take = OutboxTake("n", frozenset({"e1"}), NOW, NOW + 30, limit=10)
+    take = OutboxTake("n", {"e1": 10}, NOW, NOW + 30)
     first = await store.apply_updates_and_take(
         [PartUpdate(message.id, 0, Status.DELIVERED, NOW)], take
     )
