@@ -108,6 +108,19 @@ _PARTS_BY_UPSTREAM_IDS = (
     "SELECT p.upstream_id, p.message_id, p.seq FROM unnest($2::text[]) AS k(upstream_id)"
     " JOIN parts p ON p.connector = $1 AND p.upstream_id = k.upstream_id"
 )
+# The leased ids as an array that the UPDATE finds by primary key: joined to a CTE instead,
+# the planner hashed the batch and read the whole outbox for it.
+_CLAIM_OUTBOX = f"""
+UPDATE smpp_outbox o SET owner = $4, lease_until = $5, attempts = o.attempts + 1
+WHERE o.id = ANY(ARRAY(
+    SELECT id FROM smpp_outbox
+    WHERE system_id = ANY($1::text[]) AND (owner IS NULL OR lease_until < $2)
+      AND expires_at > $2
+    ORDER BY id LIMIT $3
+    FOR UPDATE SKIP LOCKED
+))
+RETURNING {", ".join("o." + c.strip() for c in sql.OUTBOX_COLUMNS.split(","))}
+"""
 _DELETE_OUTBOX = "DELETE FROM smpp_outbox o USING unnest($1::bigint[]) AS k(id) WHERE o.id = k.id"
 _RELEASE_OUTBOX = (
     "UPDATE smpp_outbox o SET owner = NULL, lease_until = NULL"
@@ -490,18 +503,7 @@ class PostgresStore(
         if not system_ids:
             return []
         rows = await self.pool.fetch(
-            f"""
-            WITH due AS (
-                SELECT id FROM smpp_outbox
-                WHERE system_id = ANY($1::text[]) AND (owner IS NULL OR lease_until < $2)
-                  AND expires_at > $2
-                ORDER BY id LIMIT $3
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE smpp_outbox o SET owner = $4, lease_until = $5, attempts = o.attempts + 1
-            FROM due WHERE o.id = due.id
-            RETURNING {", ".join("o." + c.strip() for c in sql.OUTBOX_COLUMNS.split(","))}
-            """,
+            _CLAIM_OUTBOX,
             list(system_ids),
             now,
             limit,

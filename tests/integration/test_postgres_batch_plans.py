@@ -12,12 +12,14 @@ statement probes an index per key.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
 from gateway.store import open_store, postgres_arrays
 from gateway.store.postgres import (
+    _CLAIM_OUTBOX,
     _DELETE_OUTBOX,
     _MESSAGES_BY_IDS,
     _PARTS_BY_MESSAGE_IDS,
@@ -177,6 +179,30 @@ async def test_batches_probe_the_index_on_a_large_table(
             if not probes or any(kind.startswith(("Hash", "Merge")) for kind, _ in nodes):
                 refused.append((text.split()[:3], nodes))
     assert refused == []
+
+
+@pytest.mark.parametrize("analyzed", [False, True])
+async def test_an_outbox_claim_updates_its_rows_by_key(
+    store: PostgresStore, analyzed: bool
+) -> None:
+    """Written as a CTE joined to the UPDATE, the claim hashed its batch and read the whole
+    outbox, rows held leased in memory included, on every claim: planned so for an outbox of
+    a few thousand rows, what a busy node holds."""
+    async with store.pool.acquire() as conn:
+        await _fill(conn, 1, 3000)
+        if analyzed:
+            await conn.execute("ANALYZE")
+        plan = await conn.fetchval(
+            f"EXPLAIN (FORMAT JSON) {_CLAIM_OUTBOX}", ["esme"], 0.5, 200, "n", 30.0
+        )
+        options = await conn.fetchval(
+            "SELECT reloptions FROM pg_class WHERE oid = 'smpp_outbox'::regclass"
+        )
+    nodes = _nodes(json.loads(plan))
+    assert ("Seq Scan", "smpp_outbox") not in nodes, nodes
+    assert not any(kind.startswith(("Hash", "Merge")) for kind, _ in nodes), nodes
+    # Room on each page: the claim's update stays on its page, without new index entries.
+    assert "fillfactor=70" in options
 
 
 async def test_receipt_lookup_by_upstream_ids(store: PostgresStore) -> None:
