@@ -191,7 +191,7 @@ class SmppOutboxDelivery:
         if take is not None and items:
             if not self._serving:  # stopped while the write was in flight: give them back
                 self._retry.extend(item.id for item in items)
-                task = asyncio.get_running_loop().create_task(self._flush_answers())
+                task = asyncio.get_running_loop().create_task(self._release_late())
                 self._late_flushes.add(task)
                 task.add_done_callback(self._late_flushes.discard)
             else:
@@ -201,6 +201,13 @@ class SmppOutboxDelivery:
                 self._schedule_send()
         if left:
             self.wake()
+
+    async def _release_late(self) -> None:
+        # Best effort: if the store is already closed, the leases run out instead.
+        try:
+            await self._flush_answers()
+        except Exception:
+            log.warning("receipts handed over after stop wait for their lease to run out")
 
     def answered(self, item: OutboxItem, status: int) -> None:
         if status == CommandStatus.ESME_ROK:

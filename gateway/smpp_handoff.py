@@ -2,8 +2,8 @@
 
 HTTP clients open many short connections, and the kernel's SO_REUSEPORT hash spreads them well
 enough. An aggregator opens a handful of SMPP binds and keeps them for days: hashed, four
-transmitters landed all on one of two workers in a third of the benchmark's runs, and that
-worker carried the whole load while the other idled. So with shared ports the supervisor
+transmitters landed all on one of two workers in two of five benchmark runs, and that worker
+carried the whole load while the other idled. So with shared ports the supervisor
 listens for SMPP itself, accepts, and hands each accepted socket to the next worker in turn
 over a Unix socket (SCM_RIGHTS); the worker serves it as if it had accepted it (TLS included).
 Nothing of the SMPP session passes through the supervisor.
@@ -141,9 +141,7 @@ def _poll_ready(channel: _Channel) -> None:
         return
     try:
         said = channel.sock.recv(16, socket.MSG_DONTWAIT)
-    except (BlockingIOError, InterruptedError):
-        return
-    except OSError:
+    except OSError:  # nothing said yet (EAGAIN), or the channel is gone
         return
     channel.ready = said == READY
 
