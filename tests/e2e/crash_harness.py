@@ -350,6 +350,7 @@ class _Run:
             self.rng.uniform(0.5, self.config.seconds - 0.5) for _ in range(self.config.kills)
         )
         for index, moment in enumerate(moments, 1):
+            await self.load_resumed()
             # A kill that fell due during the previous restart comes a random moment after it.
             delay = max(moment - self.now(), self.rng.uniform(0.05, 0.6))
             await asyncio.sleep(delay)
@@ -364,6 +365,21 @@ class _Run:
             record.restart_offset = self.log_size()
             self.report.kills.append(record)
             self.gateway_up.set()
+
+    async def load_resumed(self, timeout: float = 10.0) -> None:
+        """Until each channel with a share of the load has had a submission acknowledged
+        since the gateway (re)started, or `timeout`. On a loaded machine a restart can take
+        longer than the gap between two kill moments; without this wait the kills pile onto
+        start-ups and the run tests a gateway that never took load."""
+        start = len(self.report.acked)
+        channels = {"smpp"} if self.config.smpp_share > 0 else set()
+        if self.config.smpp_share < 1:
+            channels.add("rest")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if channels <= {a.channel for a in self.report.acked[start:]}:
+                return
+            await asyncio.sleep(0.05)
 
     # -- load
 
