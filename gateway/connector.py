@@ -14,10 +14,12 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.domain import ConfigError, InboundPart, PartRecord, Status, UpstreamError
+from gateway.slots import slot_init
 
 ENTRY_POINT_GROUP = "gateway.connectors"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
     """What the carrier said about one part: its id for the part, or an error."""
@@ -26,6 +28,7 @@ class SubmitOutcome:
     error: UpstreamError | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class UpstreamReceipt:
     """A delivery report, already normalised to our lifecycle."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -390,4 +391,11 @@ def _network_code(code: str | None) -> int:
 
 
 def _date(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
+    # The receipt text carries minutes (YYMMDDhhmm), and the receipts sent in any one stretch
+    # fall in a few minutes: one datetime per minute, not one per receipt.
+    return None if epoch is None else _minute(int(epoch // 60))
+
+
+@functools.lru_cache(maxsize=64)
+def _minute(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, UTC).replace(tzinfo=None)

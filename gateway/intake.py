@@ -33,6 +33,7 @@ from gateway.groupcommit import GroupCommit
 from gateway.metrics import Metrics
 from gateway.phone import normalize_e164
 from gateway.routing import Route, Router, price_for
+from gateway.slots import slot_init
 from gateway.store import Store
 from gateway.suppression import OptOutPolicies
 from gateway.text import (
@@ -52,6 +53,7 @@ _ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,15}$")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Submission:
     account_id: str

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from gateway.domain.status import Status
+from gateway.slots import slot_init
 
 
 class MessageType(StrEnum):
@@ -52,6 +53,7 @@ def parse_public_part_id(value: str) -> tuple[str, int | None]:
     return message_id, None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class NewPart:
     """One segment as stored: the body in its canonical 3GPP form (GSM 7-bit as one septet per
@@ -69,6 +71,7 @@ class NewPart:
     esme_receipt: int = 0
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     id: str
@@ -112,6 +115,7 @@ class NewMessage:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PartRecord:
     """A part as dispatch sees it: everything a connector needs to send it."""
@@ -137,6 +141,7 @@ class PartRecord:
         return PartKey(self.message_id, self.seq)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PartUpdate:
     """A change to one part, applied by the status writer."""
@@ -158,6 +163,7 @@ class PartUpdate:
     raw_state: str | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """A message-level transition that the status writer committed (and put in the outbox)."""
@@ -218,6 +224,7 @@ class SmppCredential:
     throughput: float = 0.0  # segments per second over all its binds; 0: no limit
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """A receipt (or MO) owed to an ESME, waiting for one of its receivers to take it."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from gateway.slots import slot_setter
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp.errors import FieldError, LocalProtocolError
 from gateway.smpp.tlv import decode_tlvs, encode_tlvs
@@ -291,17 +292,6 @@ def field_types(cls: type) -> list[tuple[str, FieldType]]:
     return [(f.name, f.metadata[_KEY]) for f in dataclasses.fields(cls) if _KEY in f.metadata]
 
 
-def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
-    # Frozen dataclasses assign through object.__setattr__; the slot's own descriptor is the
-    # same store without the name lookup, and decoding sets ~20 of them per submit_sm.
-    for klass in cls.__mro__:
-        descriptor = klass.__dict__.get(name)
-        if descriptor is not None and hasattr(descriptor, "__set__"):
-            setter: Callable[[object, object], None] = descriptor.__set__
-            return setter
-    raise TypeError(f"{cls.__name__}.{name} is not a slot")
-
-
 def compile_codec(cls: type, *, has_tlvs: bool) -> tuple[BodyDecoder, BodyEncoder]:
     """Compile a PDU class's field table into ``(decode_body, encode_body)``.
 
@@ -416,7 +406,7 @@ def compile_codec(cls: type, *, has_tlvs: bool) -> tuple[BodyDecoder, BodyEncode
         raise TypeError(f"{cls.__name__}: every field but the header needs a wire type")
     dec.append("    p = _new(_cls)")
     for j, (slot, value) in enumerate(zip(slots, ["seq", "status", *values], strict=True)):
-        env[f"_set{j}"] = _slot_setter(cls, slot)
+        env[f"_set{j}"] = slot_setter(cls, slot)
         dec.append(f"    _set{j}(p, {value})")
     dec.append("    return p")
     enc.append(f"    return b''.join(({', '.join(parts)}{',' if parts else ''}))")

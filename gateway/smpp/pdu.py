@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from gateway.slots import slot_init
 from gateway.smpp.codes import RESPONSE_BIT, CommandId, CommandStatus
 from gateway.smpp.errors import FieldError, LocalProtocolError, RemoteProtocolError
 from gateway.smpp.fields import (
@@ -446,6 +447,8 @@ _ALL_CLASSES: tuple[type[Pdu], ...] = (
     DataSm,
     DataSmResp,
 )
+for _cls in _ALL_CLASSES:  # built for every PDU sent and every response: see gateway.slots
+    slot_init(_cls)
 _CODECS: dict[int, _Codec] = {int(c.command_id): _Codec(c) for c in _ALL_CLASSES}
 _BY_CLASS: dict[type[Pdu], _Codec] = {c.cls: c for c in _CODECS.values()}
 

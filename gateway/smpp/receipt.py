@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
+from gateway.slots import slot_init
 from gateway.smpp.pdu import DataSm, DeliverSm
 from gateway.smpp.tlv import NetworkErrorCode, Tlv, TlvValue
 
@@ -95,6 +96,7 @@ class ReceiptParseError(ValueError):
     """The PDU is not a delivery receipt we can read: no message id or no state anywhere."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """One delivery receipt. Dates are as the SMSC wrote them: naive, in its own time zone."""
@@ -111,7 +113,14 @@ class Receipt:
 
 
 def _format_date(value: datetime) -> str:
-    return value.strftime("%y%m%d%H%M")
+    # YYMMDDhhmm; a third of strftime's cost, twice per receipt.
+    return "%02d%02d%02d%02d%02d" % (  # noqa: UP031 - faster than an f-string here
+        value.year % 100,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+    )
 
 
 def format_receipt_text(r: Receipt) -> bytes:

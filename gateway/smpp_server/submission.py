@@ -20,6 +20,7 @@ from gateway.domain import MessageType, NewMessage, NewPart, new_id, public_part
 from gateway.domain.errors import ClientError, EmptyText
 from gateway.intake import Intake, validate_sender
 from gateway.phone import normalize_e164
+from gateway.slots import slot_init
 from gateway.smpp.address import from_smpp
 from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm
 from gateway.smpp.tlv import Tlv, sar_of
@@ -71,6 +72,7 @@ class _Assembly:
     creation: asyncio.Future[None] | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Built:
     """A message (or a part of one) to commit, and the id to answer with."""

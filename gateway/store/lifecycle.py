@@ -17,6 +17,7 @@ from gateway.domain import (
     public_part_id,
 )
 from gateway.domain.status import STATUS_BY_VALUE
+from gateway.slots import slot_init
 from gateway.store.sql import Row
 
 # How long a receipt waits for an ESME receiver to bind before it is dropped (and counted).
@@ -48,6 +49,7 @@ class PartRow(NamedTuple):
     done_at: float | None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class MessageChange:
     change: StatusChange
