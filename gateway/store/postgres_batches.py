@@ -13,8 +13,8 @@ from gateway.domain.batches import (
     StoredTemplate,
     SubmissionUnit,
 )
+from gateway.store import accounts_sql, sql
 from gateway.store import batches_sql as q
-from gateway.store import sql
 
 _N = sql.numbered
 # All of a commit's keys in one statement: a group of keyed requests costs one round trip.
@@ -48,12 +48,15 @@ class PostgresBatches:
             committed = q.committed_units(units, claims, claimed)
             kept = [u for u, ok in zip(units, committed, strict=True) if ok]
             batches = [q.batch_row(u.batch) for u in kept if u.batch]
-            messages, parts, bodies = q.message_rows([m for u in kept for m in u.messages], owner)
+            kept_messages = [m for u in kept for m in u.messages]
+            messages, parts, bodies = q.message_rows(kept_messages, owner)
             writes: list[tuple[str, Sequence[Sequence[object]]]] = [
                 (q.INSERT_BATCH, batches),
                 (sql.INSERT_MESSAGE, messages),
                 (sql.INSERT_PART, parts),
                 (sql.SET_BODY, bodies),
+                # Counted with the messages, as insert_messages does: quotas and caps see them.
+                (accounts_sql.UPSERT_USAGE, accounts_sql.usage_rows(kept_messages)),
             ]
             for statement, rows in writes:
                 if rows:

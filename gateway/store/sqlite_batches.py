@@ -12,8 +12,8 @@ from gateway.domain.batches import (
     StoredTemplate,
     SubmissionUnit,
 )
+from gateway.store import accounts_sql, sql
 from gateway.store import batches_sql as q
-from gateway.store import sql
 
 T = TypeVar("T")
 
@@ -39,10 +39,13 @@ class SqliteBatches:
             committed = q.committed_units(units, claims, claimed)
             kept = [u for u, ok in zip(units, committed, strict=True) if ok]
             conn.executemany(q.INSERT_BATCH, [q.batch_row(u.batch) for u in kept if u.batch])
-            messages, parts, bodies = q.message_rows([m for u in kept for m in u.messages], owner)
+            kept_messages = [m for u in kept for m in u.messages]
+            messages, parts, bodies = q.message_rows(kept_messages, owner)
             conn.executemany(sql.INSERT_MESSAGE, messages)
             conn.executemany(sql.INSERT_PART, parts)
             conn.executemany(sql.SET_BODY, bodies)
+            # Counted with the messages, as insert_messages does: quotas and caps see them.
+            conn.executemany(accounts_sql.UPSERT_USAGE, accounts_sql.usage_rows(kept_messages))
             return committed
 
         return await self._write(run)

@@ -207,3 +207,33 @@ async def test_redis_outage_admits_this_nodes_share_locally() -> None:
         assert admitted.count(True) == 2
     finally:
         await limit.close()
+
+
+async def test_batches_and_idempotent_submits_count_in_the_store_like_single_ones(
+    node: Gateway, admin: httpx.AsyncClient
+) -> None:
+    key = await new_account(admin, "acme", price=0.1, daily_quota=100)
+    async with client(node, key) as acme:
+        single = await acme.post("/v1/messages", json=sms())
+        keyed = await acme.post(
+            "/v1/messages", json=sms(text="z" * 200), headers={"Idempotency-Key": "k-1"}
+        )
+        batch = await acme.post(
+            "/v1/messages/batch",
+            json={
+                "from": "Acme",
+                "text": "hello",
+                "recipients": [{"to": "+4915112345678"}, {"to": "+4915112345679"}],
+            },
+        )
+        assert (single.status_code, keyed.status_code, batch.status_code) == (202, 202, 202)
+        # The replay of a stored answer is not counted again.
+        replay = await acme.post(
+            "/v1/messages", json=sms(text="z" * 200), headers={"Idempotency-Key": "k-1"}
+        )
+        assert replay.status_code == 202 and replay.json()["id"] == keyed.json()["id"]
+    assert node.store is not None
+    account_id = (await admin.get("/v1/admin/accounts/acme")).json()["id"]
+    usage = (await node.store.account_usage(day=usage_day(time.time())))[account_id]
+    assert usage.day_segments == 1 + 2 + 2  # single, keyed (2 segments), two recipients
+    assert usage.month_spend == pytest.approx(0.5)
