@@ -43,6 +43,7 @@ from gateway.connector_set import ConnectorSet, ConnectorSpec
 from gateway.demo_account import ensure_demo_account, ensure_demo_smpp
 from gateway.dispatch import Dispatcher, RetryPolicy
 from gateway.domain import Account, InboundPart
+from gateway.domain.accounts import usage_shard
 from gateway.domain.ids import id_timestamp
 from gateway.idempotency import Idempotency
 from gateway.inbound import InboundService
@@ -124,7 +125,10 @@ class Gateway:
         s = self.settings
         node_id = s.effective_node_id
         self.store = store = open_store(
-            s.database_url, schema=s.database_schema, sqlite_synchronous=s.sqlite_synchronous
+            s.database_url,
+            schema=s.database_schema,
+            sqlite_synchronous=s.sqlite_synchronous,
+            usage_shard=usage_shard(node_id),
         )
         await store.open()
         applied = await store.migrate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import zlib
 from dataclasses import dataclass
 
 
@@ -60,6 +61,20 @@ class Usage:
 def usage_day(epoch: float) -> str:
     """The UTC day a usage counter row belongs to, `YYYY-MM-DD` (sorts as a date)."""
     return _day_of(int(epoch // 86400))
+
+
+USAGE_SHARDS = 64
+
+
+def usage_shard(node_id: str) -> int:
+    """The usage counter row a node adds to, one of `USAGE_SHARDS` per account and day.
+
+    Every intake commit updates its account's counter row and holds that row's lock until it
+    commits. With one row per account and day, the commits of all nodes for one account queue
+    behind each other; with a row per node (two nodes share one only when their ids hash
+    alike) they do not. Readers sum the rows. Stable for a node id, so restarts add to the
+    same row."""
+    return zlib.crc32(node_id.encode()) % USAGE_SHARDS
 
 
 @functools.lru_cache(maxsize=64)

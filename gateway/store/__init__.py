@@ -8,9 +8,14 @@ __all__ = ["ParkedReceipt", "Store", "open_store"]
 
 
 def open_store(
-    database_url: str, *, schema: str | None = None, sqlite_synchronous: str = "FULL"
+    database_url: str,
+    *,
+    schema: str | None = None,
+    sqlite_synchronous: str = "FULL",
+    usage_shard: int = 0,
 ) -> Store:
-    """Build the store a database URL names: `sqlite:///path` or `postgresql://...`."""
+    """Build the store a database URL names: `sqlite:///path` or `postgresql://...`.
+    `usage_shard`: the account_usage rows this node's intake adds to (`usage_shard()`)."""
     if database_url.startswith("sqlite:"):
         from gateway.store.sqlite import SqliteStore
 
@@ -18,9 +23,11 @@ def open_store(
         if not database_url.startswith("sqlite:///"):
             raise ValueError("an SQLite URL has three slashes: sqlite:///path/to/file.db")
         path = database_url.removeprefix("sqlite:///")
-        return SqliteStore(path or ":memory:", synchronous=sqlite_synchronous)
+        return SqliteStore(
+            path or ":memory:", synchronous=sqlite_synchronous, usage_shard=usage_shard
+        )
     if database_url.startswith(("postgresql:", "postgres:")):
         from gateway.store.postgres import PostgresStore
 
-        return PostgresStore(database_url, schema=schema)
+        return PostgresStore(database_url, schema=schema, usage_shard=usage_shard)
     raise ValueError(f"unsupported database URL scheme: {database_url.split(':', 1)[0]!r}")

@@ -57,10 +57,12 @@ DELETE_ROUTE = "DELETE FROM route_rules WHERE name = ?"
 SELECT_VERSION = "SELECT version FROM config_version WHERE id = 1"
 BUMP_VERSION = "UPDATE config_version SET version = version + 1 WHERE id = 1"
 
-# Runs in the transaction that inserts the messages it counts.
+# Runs in the transaction that inserts the messages it counts, on the committing node's shard
+# (gateway.domain.accounts.usage_shard); the readers below sum the shards.
 UPSERT_USAGE = """
-INSERT INTO account_usage (account_id, day, segments, spend) VALUES (?, ?, ?, ?)
-ON CONFLICT (account_id, day) DO UPDATE SET segments = account_usage.segments + excluded.segments,
+INSERT INTO account_usage (account_id, day, shard, segments, spend) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (account_id, day, shard) DO UPDATE
+SET segments = account_usage.segments + excluded.segments,
     spend = account_usage.spend + excluded.spend
 """
 # (day, month start): per account, segments that day and spend since the month started.
@@ -125,9 +127,11 @@ def stored_route(r: Row) -> StoredRoute:
     return StoredRoute(name=r[0], position=r[1], rule=r[2], updated_at=r[3])
 
 
-def usage_rows(messages: Sequence[NewMessage]) -> list[tuple[str, str, int, float]]:
+def usage_rows(
+    messages: Sequence[NewMessage], shard: int
+) -> list[tuple[str, str, int, int, float]]:
     """One UPSERT_USAGE row per account and day of a committed group: the segments each
-    message adds (a later SMPP part adds its own) and their price."""
+    message adds (a later SMPP part adds its own) and their price, on `shard`."""
     totals: dict[tuple[str, str], list[float]] = {}
     for m in messages:
         segments = m.billed_segments or len(m.parts)
@@ -135,4 +139,4 @@ def usage_rows(messages: Sequence[NewMessage]) -> list[tuple[str, str, int, floa
         entry[0] += segments
         entry[1] += segments * (m.price or 0.0)
     # Sorted: concurrent commits on PostgreSQL lock the counter rows in one order, never a cycle.
-    return [(a, d, int(s), round(p, 9)) for (a, d), (s, p) in sorted(totals.items())]
+    return [(a, d, shard, int(s), round(p, 9)) for (a, d), (s, p) in sorted(totals.items())]

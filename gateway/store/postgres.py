@@ -162,10 +162,13 @@ class PostgresStore(
 ):
     dialect = "postgres"
 
-    def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+    def __init__(
+        self, dsn: str, *, schema: str | None = None, pool_size: int = 10, usage_shard: int = 0
+    ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.pool_size = pool_size
+        self.usage_shard = usage_shard  # this node's account_usage rows (usage_shard())
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -273,7 +276,9 @@ class PostgresStore(
             await postgres_arrays.execute(conn, _INSERT_PARTS, part_rows)
             if bodies:
                 await conn.executemany(_N(sql.SET_BODY), bodies)
-            await conn.executemany(_N(accounts_sql.UPSERT_USAGE), accounts_sql.usage_rows(messages))
+            await conn.executemany(
+                _N(accounts_sql.UPSERT_USAGE), accounts_sql.usage_rows(messages, self.usage_shard)
+            )
 
     async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
         async with self.pool.acquire() as conn:

@@ -29,6 +29,7 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bytea[],
 
 class PostgresBatches:
     if TYPE_CHECKING:
+        usage_shard: int
 
         @property
         def pool(self) -> asyncpg.Pool: ...
@@ -56,7 +57,10 @@ class PostgresBatches:
                 (sql.INSERT_PART, parts),
                 (sql.SET_BODY, bodies),
                 # Counted with the messages, as insert_messages does: quotas and caps see them.
-                (accounts_sql.UPSERT_USAGE, accounts_sql.usage_rows(kept_messages)),
+                (
+                    accounts_sql.UPSERT_USAGE,
+                    accounts_sql.usage_rows(kept_messages, self.usage_shard),
+                ),
             ]
             for statement, rows in writes:
                 if rows:

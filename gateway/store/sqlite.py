@@ -68,9 +68,10 @@ class SqliteStore(
 ):
     dialect = "sqlite"
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", usage_shard: int = 0) -> None:
         self.path = path
         self.synchronous = synchronous
+        self.usage_shard = usage_shard  # this node's account_usage rows (usage_shard())
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
@@ -197,7 +198,7 @@ class SqliteStore(
         message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
         bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
-        usage = accounts_sql.usage_rows(messages)
+        usage = accounts_sql.usage_rows(messages, self.usage_shard)
 
         def run(conn: sqlite3.Connection) -> None:
             _run(conn, multirow.inserts(sql.INSERT_MESSAGE, message_rows))

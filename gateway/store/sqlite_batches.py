@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 class SqliteBatches:
     if TYPE_CHECKING:
+        usage_shard: int
 
         async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
         async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
@@ -45,7 +46,9 @@ class SqliteBatches:
             conn.executemany(sql.INSERT_PART, parts)
             conn.executemany(sql.SET_BODY, bodies)
             # Counted with the messages, as insert_messages does: quotas and caps see them.
-            conn.executemany(accounts_sql.UPSERT_USAGE, accounts_sql.usage_rows(kept_messages))
+            conn.executemany(
+                accounts_sql.UPSERT_USAGE, accounts_sql.usage_rows(kept_messages, self.usage_shard)
+            )
             return committed
 
         return await self._write(run)

@@ -1,0 +1,98 @@
+"""Account usage counted on one row per node: nodes committing for one account do not wait for
+each other's row lock, and the readers add the rows up."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from gateway.domain import MessageType, NewMessage, NewPart, new_id
+from gateway.domain.accounts import USAGE_SHARDS, usage_day, usage_shard
+from gateway.store import open_store
+from gateway.store.accounts_sql import UPSERT_USAGE
+from gateway.store.sql import numbered
+
+NOW = 1_700_000_000.0
+
+
+def _message(account_id: str, segments: int) -> NewMessage:
+    return NewMessage(
+        id=new_id(),
+        account_id=account_id,
+        source="Acme",
+        destination="+4915112345678",
+        body="hello",
+        encoding="gsm7",
+        message_type=MessageType.TRANSACTIONAL,
+        connector="simulator",
+        parts=tuple(NewPart(i, "gsm7", 0, b"", b"hello") for i in range(segments)),
+        created_at=NOW,
+        price=0.01,
+    )
+
+
+def test_a_node_keeps_its_shard_and_nodes_spread_over_them() -> None:
+    assert usage_shard("gw-1:8080") == usage_shard("gw-1:8080")
+    shards = {usage_shard(f"gw-{i}:8080") for i in range(200)}
+    assert shards <= set(range(USAGE_SHARDS)) and len(shards) > USAGE_SHARDS // 2
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_two_nodes_count_on_their_own_rows_and_readers_sum_them(
+    kind: str, request: pytest.FixtureRequest, tmp_path: object
+) -> None:
+    if kind == "sqlite":
+        url, schema = f"sqlite:///{tmp_path}/store.db", None
+    else:
+        url, schema = request.getfixturevalue("postgres_dsn"), request.getfixturevalue("pg_schema")
+    node_a = open_store(url, schema=schema, usage_shard=3)
+    node_b = open_store(url, schema=schema, usage_shard=41)
+    await node_a.open()
+    await node_b.open()
+    try:
+        await node_a.migrate()
+        await node_b.migrate()
+        account_id = new_id()
+        await node_a.create_account(account_id=account_id, name="acme", now=NOW)
+        await node_a.insert_messages([_message(account_id, 2)], owner=None)
+        await node_b.insert_messages([_message(account_id, 1)], owner=None)
+        await node_b.insert_messages([_message(account_id, 3)], owner=None)
+        for node in (node_a, node_b):
+            usage = (await node.account_usage(day=usage_day(NOW)))[account_id]
+            assert usage.day_segments == 6
+            assert usage.month_spend == pytest.approx(0.06)
+    finally:
+        await node_a.close()
+        await node_b.close()
+
+
+async def test_a_commit_in_progress_on_one_shard_does_not_block_another(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """What the shards are for: on a single row, the second transaction would wait for the
+    first one's commit (checked here too, so the test can tell the difference)."""
+    store = open_store(postgres_dsn, schema=pg_schema)
+    await store.open()
+    try:
+        await store.migrate()
+        account_id = new_id()
+        await store.create_account(account_id=account_id, name="acme", now=NOW)
+    finally:
+        await store.close()
+    day = usage_day(NOW)
+    upsert = numbered(UPSERT_USAGE)
+    settings = {"search_path": pg_schema, "lock_timeout": "2s"}
+    first = await asyncpg.connect(postgres_dsn, server_settings=settings)
+    second = await asyncpg.connect(postgres_dsn, server_settings=settings)
+    try:
+        async with first.transaction():
+            await first.execute(upsert, account_id, day, 3, 1, 0.01)
+            await first.execute(upsert, account_id, day, 3, 1, 0.01)  # the row exists now
+            async with second.transaction():
+                await second.execute(upsert, account_id, day, 41, 1, 0.01)  # no wait
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                async with second.transaction():
+                    await second.execute(upsert, account_id, day, 3, 1, 0.01)
+    finally:
+        await first.close()
+        await second.close()
