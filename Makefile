@@ -56,11 +56,13 @@ migrate: $(STAMP)
 # Two pytest processes (pytest-xdist): much of the suite's time is spent waiting on the gateway,
 # simulator and database processes its end-to-end tests start. On a two-core machine that took
 # the suite from 831 s to 455 s. Idle workers steal queued tests (worksteal), so a long
-# end-to-end test does not leave one process running alone at the end. TEST_WORKERS=0: one
-# process, as plain `pytest` runs.
+# end-to-end test does not leave one process running alone at the end. Tests marked `serial`
+# (timed ones, and checks of server-wide Redis counters) run afterwards, alone.
+# TEST_WORKERS=0: one process for the first pass too.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway connectors schemas tests benchmarks

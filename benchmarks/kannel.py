@@ -22,11 +22,13 @@ and "Core configuration"):
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,19 @@ def find_kannel() -> tuple[str, str] | None:
 def install_kannel() -> tuple[str, str]:
     """bearerbox and smsbox, installing Debian's `kannel` package with apt-get when missing
     (as root; the package lists are refreshed once if the first install fails)."""
+    found = find_kannel()
+    if found:
+        return found
+    # Two test processes may both find it missing: one installs, the other waits and finds it.
+    with _APT_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_kannel()
+
+
+_APT_LOCK = Path(tempfile.gettempdir()) / "gateway-apt-get.lock"
+
+
+def _install_kannel() -> tuple[str, str]:
     found = find_kannel()
     if found:
         return found

@@ -393,7 +393,8 @@ def _network_code(code: str | None) -> int:
 def _date(epoch: float | None) -> datetime | None:
     # The receipt text carries minutes (YYMMDDhhmm), and the receipts sent in any one stretch
     # fall in a few minutes: one datetime per minute, not one per receipt.
-    return None if epoch is None else _minute(int(epoch // 60))
+    # Rounded to the microsecond first, as datetime.fromtimestamp rounds.
+    return None if epoch is None else _minute(int(round(epoch, 6) // 60))
 
 
 @functools.lru_cache(maxsize=64)

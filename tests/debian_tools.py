@@ -9,6 +9,7 @@ that cannot be had fails the test loudly; it never skips.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -42,6 +43,16 @@ def ensure_tool(binary: str, packages: list[str]) -> str:
     """The path of `binary`, unpacking `packages` (the first holds it, the rest are the shared
     libraries it needs that the machine may lack) when it is not on PATH."""
     found = shutil.which(binary) or _unpacked(binary)
+    if found:
+        return str(found)
+    # Two test processes may both find it missing: one unpacks, the other waits and finds it.
+    with (Path(tempfile.gettempdir()) / "gateway-apt-get.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _download_and_unpack(binary, packages)
+
+
+def _download_and_unpack(binary: str, packages: list[str]) -> str:
+    found = _unpacked(binary)
     if found:
         return str(found)
     apt, dpkg = shutil.which("apt-get"), shutil.which("dpkg-deb")

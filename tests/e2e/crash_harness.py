@@ -150,6 +150,7 @@ class KillRecord:
     log_offset: int  # the gateway log's size just before the kill
     restart_offset: int = 0  # ... just after the restarted gateway was ready
     restart_seconds: float = 0.0
+    took_load: bool = True  # each loaded channel had an acknowledgement since the last start
 
 
 @dataclass
@@ -350,11 +351,12 @@ class _Run:
             self.rng.uniform(0.5, self.config.seconds - 0.5) for _ in range(self.config.kills)
         )
         for index, moment in enumerate(moments, 1):
-            await self.load_resumed()
+            took_load = await self.load_resumed()
             # A kill that fell due during the previous restart comes a random moment after it.
             delay = max(moment - self.now(), self.rng.uniform(0.05, 0.6))
             await asyncio.sleep(delay)
             record = KillRecord(index=index, at=self.now(), log_offset=self.log_size())
+            record.took_load = took_load
             self.gateway_up.clear()
             await asyncio.to_thread(gw.kill)
             self.say(f"kill {index}/{len(moments)}")
@@ -366,11 +368,12 @@ class _Run:
             self.report.kills.append(record)
             self.gateway_up.set()
 
-    async def load_resumed(self, timeout: float = 10.0) -> None:
+    async def load_resumed(self, timeout: float = 10.0) -> bool:
         """Until each channel with a share of the load has had a submission acknowledged
         since the gateway (re)started, or `timeout`. On a loaded machine a restart can take
         longer than the gap between two kill moments; without this wait the kills pile onto
-        start-ups and the run tests a gateway that never took load."""
+        start-ups and the run tests a gateway that never took load. False: `timeout` came
+        first."""
         start = len(self.report.acked)
         channels = {"smpp"} if self.config.smpp_share > 0 else set()
         if self.config.smpp_share < 1:
@@ -378,8 +381,12 @@ class _Run:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if channels <= {a.channel for a in self.report.acked[start:]}:
-                return
+                return True
             await asyncio.sleep(0.05)
+        self.say(
+            f"no acknowledgement on each of {sorted(channels)} {timeout:.0f} s after the start"
+        )
+        return False
 
     # -- load
 

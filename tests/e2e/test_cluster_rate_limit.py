@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.simulator import Simulator, SimulatorConfig
 from tests.e2e.harness import GatewayProcess, free_port
+
+pytestmark = pytest.mark.serial  # timed: make test runs it alone, after the rest
 
 RATE = 100.0  # segments/s the carrier allows, configured on both nodes
 PER_NODE = 300

@@ -32,6 +32,8 @@ def test_acknowledged_messages_and_receipts_survive_kill_9(
         )
     )
     assert len(report.kills) == 3, report.failure_text()
+    # Each kill hit a gateway that had taken REST and SMPP load since it started.
+    assert all(k.took_load for k in report.kills), report.failure_text()
     assert len(report.acked) >= 20, report.failure_text()  # the load really ran
     assert not report.missing, "acknowledged messages lost\n" + report.failure_text()
     assert not report.not_final, "acknowledged messages not delivered\n" + report.failure_text()

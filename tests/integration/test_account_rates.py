@@ -53,6 +53,7 @@ async def _submitted_at(api: httpx.AsyncClient, key: str, ids: list[str]) -> lis
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.serial  # timed: make test runs it alone, after the rest
 async def test_an_account_over_its_rate_is_paced_and_others_go_at_once(tmp_path: Path) -> None:
     simulator = Simulator(SimulatorConfig(port=0, password="secret", receipt_delay=0.01))
     await simulator.start()

@@ -18,6 +18,8 @@ from gateway.app import Gateway
 from tests.conftest import DEMO_KEY
 from tests.integration.admin_nodes import running
 
+pytestmark = pytest.mark.serial  # timed: make test runs it alone, after the rest
+
 HEAD_TIMEOUT = 0.5
 BODY_TIMEOUT = 0.5
 MAX_BODY = 2048

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from gateway.ratelimit import RateLimiter, RedisRateLimiter, open_rate_limiter
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.serial]  # serial: run alone, after the rest
 
 NODE_SCRIPT = Path(__file__).with_name("ratelimit_node.py")
 ROOT = Path(__file__).resolve().parents[2]

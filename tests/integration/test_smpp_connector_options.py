@@ -108,6 +108,7 @@ async def test_tx_rx_mode_submits_on_transmitters_and_takes_receipts_on_a_receiv
         assert [b.name for b in connector.health()] == ["carrier#0", "carrier#1", "carrier#rx0"]
 
 
+@pytest.mark.serial  # timed: make test runs it alone, after the rest
 async def test_a_window_of_hundreds_pipelines_submits_instead_of_one_per_round_trip() -> None:
     # Every response takes 200 ms: one submit at a time would need 120 s for 600 parts.
     config = SimulatorConfig(port=0, password="secret", submit_latency=0.2, receipt_delay=0.01)
@@ -121,6 +122,7 @@ async def test_a_window_of_hundreds_pipelines_submits_instead_of_one_per_round_t
     assert elapsed < 3.0, f"600 submits took {elapsed:.1f} s: not pipelined"
 
 
+@pytest.mark.serial  # timed: make test runs it alone, after the rest
 async def test_bind_rate_holds_each_bind_to_its_own_limit() -> None:
     async with _carrier(binds=2, window=50, bind_rate=25) as (sim, connector, _recorder):
         await _bound(connector, 2)

@@ -20,6 +20,8 @@ from tests.conftest import DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme
 from tests.integration.admin_nodes import running
 
+pytestmark = pytest.mark.serial  # timed: make test runs it alone, after the rest
+
 # The bind deadline is the longer one, so a dribbled bind is always cut by the PDU deadline
 # first, however late its first octet arrives on a loaded machine.
 BIND_TIMEOUT = 1.5

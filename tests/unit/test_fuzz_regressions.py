@@ -11,6 +11,8 @@ import pytest
 from tests.fuzz.engine import corpus, run
 from tests.fuzz.targets import TARGETS, seeds
 
+pytestmark = pytest.mark.serial  # timed: make test runs it alone, after the rest
+
 # Cases per target here: tens of thousands in all, a few seconds each.
 SHORT_RUN = {"decoder": 30_000, "session": 20_000, "text": 20_000}
 

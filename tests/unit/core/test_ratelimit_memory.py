@@ -30,6 +30,7 @@ def test_the_memory_limiter_is_a_rate_limiter() -> None:
     assert isinstance(limiter, MemoryRateLimiter)
 
 
+@pytest.mark.serial  # timed: make test runs it alone, after the rest
 async def test_waiters_go_in_arrival_order_with_one_sleep_each(sleeps: list[float]) -> None:
     limiter = MemoryRateLimiter()
     limiter.configure("bind", 50)  # one segment every 20 ms
