@@ -94,9 +94,14 @@ _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority
 # read-back grew to seconds and ESME receipts fell minutes behind. Joined, the worst such a
 # plan does is one pass over the table (a hash join), and in a `_probing` transaction it is a
 # probe per key.
+# Locked, in id order, before the parts are read: two nodes finishing different parts of one
+# message at once would otherwise each see only their own part final (READ COMMITTED) and
+# leave the message unfinished for ever. The second waits here for the first's commit, then
+# reads both parts final. (SQLite has one writer at a time and needs no lock.)
 _MESSAGES_BY_IDS = sql.SELECT_MESSAGES_FOR_UPDATE.replace(
     "FROM messages WHERE id IN ({})",
-    "FROM unnest($1::text[]) AS k(key) JOIN messages ON id = k.key",
+    "FROM unnest($1::text[]) AS k(key) JOIN messages ON id = k.key"
+    " ORDER BY messages.id FOR UPDATE OF messages",
 )
 _PARTS_BY_MESSAGE_IDS = sql.SELECT_PARTS_FOR_UPDATE.replace(
     "FROM parts WHERE message_id IN ({})",

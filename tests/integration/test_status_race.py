@@ -1,0 +1,77 @@
+"""Two nodes finishing different parts of one message at the same moment: the message must end
+final. Each status write re-reads the message's parts to aggregate them; without a lock on the
+message row, each write could see only its own part final and leave the message unfinished for
+ever (no later write touches it)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.store import Store, open_store
+
+NOW = 1_700_000_000.0
+
+
+def _two_part_message(account_id: str) -> NewMessage:
+    return NewMessage(
+        id=new_id(),
+        account_id=account_id,
+        source="Acme",
+        destination="+4915112345678",
+        body="hello hello",
+        encoding="gsm7",
+        message_type=MessageType.TRANSACTIONAL,
+        connector="simulator",
+        parts=tuple(NewPart(i, "gsm7", 0, b"", b"hello") for i in range(2)),
+        created_at=NOW,
+        origin_system_id="esme",
+        esme_receipt=1,  # a receipt for the whole message, owed when it is final
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_parts_finished_on_two_nodes_at_once_finish_their_message(
+    kind: str, request: pytest.FixtureRequest, tmp_path: object
+) -> None:
+    if kind == "sqlite":
+        url, schema = f"sqlite:///{tmp_path}/store.db", None
+    else:
+        url, schema = request.getfixturevalue("postgres_dsn"), request.getfixturevalue("pg_schema")
+    nodes: list[Store] = [open_store(url, schema=schema), open_store(url, schema=schema)]
+    for node in nodes:
+        await node.open()
+    try:
+        await nodes[0].migrate()
+        account_id = new_id()
+        await nodes[0].create_account(account_id=account_id, name="acme", now=NOW)
+        for _ in range(3):  # three rounds at the same moment, so the race would show
+            messages = [_two_part_message(account_id) for _ in range(50)]
+            await nodes[0].insert_messages(messages, owner="a")
+            await nodes[0].apply_updates(
+                [
+                    PartUpdate(m.id, i, Status.SUBMITTED, NOW, upstream_id=f"{m.id}.{i}")
+                    for m in messages
+                    for i in (0, 1)
+                ]
+            )
+            finished = await asyncio.gather(
+                *(
+                    node.apply_updates_and_take(
+                        [PartUpdate(m.id, seq, Status.DELIVERED, NOW + 1) for m in messages],
+                        None,
+                    )
+                    for seq, node in enumerate(nodes)
+                )
+            )
+            changes = [c.message_id for f in finished for c in f.changes]
+            assert sorted(changes) == sorted(m.id for m in messages)  # each finished once
+            assert sum(f.left for f in finished) == len(messages)  # and owes one receipt
+            for m in messages:
+                record = await nodes[1].get_message(account_id=account_id, message_id=m.id)
+                assert record is not None and record.status is Status.DELIVERED, m.id
+    finally:
+        for node in nodes:
+            await node.close()
