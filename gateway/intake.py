@@ -143,6 +143,11 @@ class Intake:
             )
         return destination, sender, encoded
 
+    @property
+    def max_segments(self) -> int:
+        """The most segments one message may take (REST text, SMPP message_payload)."""
+        return self._max_segments
+
     def prepare(self, submission: Submission) -> tuple[NewMessage, EncodedText]:
         """Validate, encode and segment; raise a `ClientError` for bad input. No I/O."""
         destination, sender, encoded = self.encode(submission)

@@ -34,6 +34,7 @@ from gateway.smpp.pdu import (
 )
 from gateway.smpp.receipt import MessageState
 from gateway.smpp.tlv import Tlv
+from gateway.smpp_server.mapping import format_smpp_time
 from tests.conftest import DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme, submit
 
@@ -379,4 +380,26 @@ async def test_a_later_part_never_overtakes_the_part_that_creates_the_message(
             answers[pdu.sequence_number] = pdu
     assert answers[first.sequence_number].command_status == CommandStatus.ESME_ROK
     assert answers[second.sequence_number].command_status == CommandStatus.ESME_ROK
+    await esme.close()
+
+
+async def test_schedule_and_payload_are_held_to_the_rest_rules(gateway: Gateway) -> None:
+    """A schedule_delivery_time already past means now (so quiet hours judge the message by
+    the present); one more than 35 days ahead, or a message_payload over the segment limit,
+    is refused with its own status instead of being queued."""
+    esme = await _esme(gateway)
+    past = format_smpp_time(time.time() - 3600)
+    response = await esme.request(submit(b"an hour ago", schedule_delivery_time=past))
+    assert response.command_status == CommandStatus.ESME_ROK
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    record = await gateway.store.get_message(account_id=account.id, message_id=response.message_id)
+    assert record is not None and record.send_at is None and record.status.value != "scheduled"
+
+    far = await esme.request(submit(b"later", schedule_delivery_time="000040000000000R"))
+    assert far.command_status == CommandStatus.ESME_RINVSCHED
+
+    huge = submit(b"", tlvs={Tlv.MESSAGE_PAYLOAD: b"x" * 160 * 25})  # 25+ segments, limit 20
+    assert (await esme.request(huge)).command_status == CommandStatus.ESME_RINVMSGLEN
     await esme.close()
