@@ -94,15 +94,17 @@ _CLAIM_OF_PRIORITY = _CLAIM.replace("due_at <= $1\n", "due_at <= $1 AND priority
 # read-back grew to seconds and ESME receipts fell minutes behind. Joined, the worst such a
 # plan does is one pass over the table (a hash join), and in a `_probing` transaction it is a
 # probe per key.
-# Locked, in id order, before the parts are read: two nodes finishing different parts of one
-# message at once would otherwise each see only their own part final (READ COMMITTED) and
-# leave the message unfinished for ever. The second waits here for the first's commit, then
-# reads both parts final. (SQLite has one writer at a time and needs no lock.)
 _MESSAGES_BY_IDS = sql.SELECT_MESSAGES_FOR_UPDATE.replace(
     "FROM messages WHERE id IN ({})",
-    "FROM unnest($1::text[]) AS k(key) JOIN messages ON id = k.key"
-    " ORDER BY messages.id FOR UPDATE OF messages",
+    "FROM unnest($1::text[]) AS k(key) JOIN messages ON id = k.key",
 )
+# Messages of several parts are locked, in id order, before their parts are read: two nodes
+# finishing different parts of one message at once would otherwise each see only their own
+# part final (READ COMMITTED) and leave the message unfinished for ever. The second waits here
+# for the first's commit, then reads both parts final. A one-part message needs no lock: two
+# writes to it update the same part row, and the second waits on that row already. (SQLite
+# has one writer at a time.)
+_LOCK_MESSAGES_BY_IDS = _MESSAGES_BY_IDS + " ORDER BY messages.id FOR UPDATE OF messages"
 _PARTS_BY_MESSAGE_IDS = sql.SELECT_PARTS_FOR_UPDATE.replace(
     "FROM parts WHERE message_id IN ({})",
     "FROM unnest($1::text[]) AS k(key) JOIN parts ON message_id = k.key",
@@ -343,6 +345,10 @@ class PostgresStore(
             messages: dict[str, MessageRow] = {
                 r[0]: message_row(r) for r in await conn.fetch(_MESSAGES_BY_IDS, message_ids)
             }
+            several = [m.id for m in messages.values() if m.segments > 1]
+            if several:  # locked, then read again as they are once the lock is ours
+                for r in await conn.fetch(_LOCK_MESSAGES_BY_IDS, several):
+                    messages[r[0]] = message_row(r)
             parts: dict[str, list[PartRow]] = {}
             for r in await conn.fetch(_PARTS_BY_MESSAGE_IDS, message_ids):
                 parts.setdefault(r[0], []).append(part_row(r))
