@@ -535,11 +535,17 @@ class SmppServer:
                 first_id = first_id or built.public_id
             except GatewayError as exc:
                 status = status_for_error(exc)
-                unsuccess.append(
-                    UnsuccessSme(
-                        dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, status
-                    )
-                )
+            except Exception:
+                # Not for the whole PDU: the destinations before this one are committed, and
+                # an ESME that retried the PDU would send them twice. This one is listed as
+                # failed, for the ESME to resend alone.
+                log.exception("submit_multi: committing a destination failed")
+                status = CommandStatus.ESME_RSYSERR
+            else:
+                continue
+            unsuccess.append(
+                UnsuccessSme(dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, status)
+            )
         if not first_id:
             return SubmitMultiResp(
                 sequence_number=pdu.sequence_number,

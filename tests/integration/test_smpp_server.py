@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from typing import Any
 
 import pytest
 
@@ -285,6 +286,41 @@ async def test_submit_multi_commits_each_destination_and_lists_the_ones_refused(
         SubmitMulti(source_addr="Acme", dest_addresses=(DestAddress(1, 1, "4915112345678"),))
     )
     assert refused_all.command_status == CommandStatus.ESME_RX_T_APPN
+    await esme.close()
+
+
+async def test_submit_multi_lists_a_destination_that_failed_unexpectedly_and_keeps_the_rest(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected failure on one destination must not fail the whole PDU: the ones before
+    it are committed, and an ESME retrying the PDU would send them twice."""
+    server = gateway.smpp_server
+    assert server is not None
+    commit = server._commit
+
+    async def failing_for_the_second(built: Any) -> None:
+        if built.message is not None and built.message.destination.endswith("79"):
+            raise RuntimeError("injected")
+        await commit(built)
+
+    monkeypatch.setattr(server, "_commit", failing_for_the_second)
+    esme = await _esme(gateway)
+    response = await esme.request(
+        SubmitMulti(
+            source_addr_ton=5,
+            source_addr="Acme",
+            dest_addresses=(
+                DestAddress(1, 1, "4915112345678"),
+                DestAddress(1, 1, "4915112345679"),
+                DestAddress(1, 1, "4915112345670"),
+            ),
+            short_message=b"to several",
+        )
+    )
+    assert isinstance(response, SubmitMultiResp) and response.command_status == 0
+    assert [(u.destination_addr, u.error_status_code) for u in response.unsuccess_sme] == [
+        ("4915112345679", CommandStatus.ESME_RSYSERR)
+    ]
     await esme.close()
 
 
