@@ -15,7 +15,7 @@ def open_store(
     usage_shard: int = 0,
 ) -> Store:
     """Build the store a database URL names: `sqlite:///path` or `postgresql://...`.
-    `usage_shard`: the account_usage rows this node's intake adds to (`usage_shard()`)."""
+    `usage_shard`: the account_usage_shards rows this node's intake adds to (`usage_shard()`)."""
     if database_url.startswith("sqlite:"):
         from gateway.store.sqlite import SqliteStore
 

@@ -58,22 +58,30 @@ SELECT_VERSION = "SELECT version FROM config_version WHERE id = 1"
 BUMP_VERSION = "UPDATE config_version SET version = version + 1 WHERE id = 1"
 
 # Runs in the transaction that inserts the messages it counts, on the committing node's shard
-# (gateway.domain.accounts.usage_shard); the readers below sum the shards.
+# (gateway.domain.accounts.usage_shard) of account_usage_shards (migration 0018). The readers
+# add up both tables: account_usage holds what nodes counted before 0018, and what nodes of an
+# older version still count there during a rolling upgrade.
 UPSERT_USAGE = """
-INSERT INTO account_usage (account_id, day, shard, segments, spend) VALUES (?, ?, ?, ?, ?)
+INSERT INTO account_usage_shards (account_id, day, shard, segments, spend)
+VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (account_id, day, shard) DO UPDATE
-SET segments = account_usage.segments + excluded.segments,
-    spend = account_usage.spend + excluded.spend
+SET segments = account_usage_shards.segments + excluded.segments,
+    spend = account_usage_shards.spend + excluded.spend
 """
+_ALL_USAGE = """(
+    SELECT account_id, day, segments, spend FROM account_usage
+    UNION ALL
+    SELECT account_id, day, segments, spend FROM account_usage_shards
+)"""
 # (day, month start): per account, segments that day and spend since the month started.
-SELECT_USAGE = """
+SELECT_USAGE = f"""
 SELECT account_id, SUM(CASE WHEN day = ? THEN segments ELSE 0 END), SUM(spend)
-FROM account_usage WHERE day >= ? GROUP BY account_id
+FROM {_ALL_USAGE} u WHERE day >= ? GROUP BY account_id
 """
 # The same for the accounts a quota or cap applies to: what every node reads every few seconds.
-SELECT_LIMITED_USAGE = """
+SELECT_LIMITED_USAGE = f"""
 SELECT u.account_id, SUM(CASE WHEN u.day = ? THEN u.segments ELSE 0 END), SUM(u.spend)
-FROM account_usage u JOIN accounts a ON a.id = u.account_id
+FROM {_ALL_USAGE} u JOIN accounts a ON a.id = u.account_id
 WHERE u.day >= ? AND (a.daily_quota IS NOT NULL OR a.spend_cap IS NOT NULL)
 GROUP BY u.account_id
 """

@@ -161,7 +161,7 @@ def message_rows(
     return (
         [sql.message_row(m) for m in messages if not m.continuation],
         [row for m in messages for row in sql.part_rows(m, owner)],
-        [(m.body, m.id) for m in messages if m.continuation and m.body],
+        sql.continuation_bodies(messages),
     )
 
 

@@ -103,8 +103,10 @@ _MESSAGES_BY_IDS = sql.SELECT_MESSAGES_FOR_UPDATE.replace(
 # part final (READ COMMITTED) and leave the message unfinished for ever. The second waits here
 # for the first's commit, then reads both parts final. A one-part message needs no lock: two
 # writes to it update the same part row, and the second waits on that row already. (SQLite
-# has one writer at a time.)
-_LOCK_MESSAGES_BY_IDS = _MESSAGES_BY_IDS + " ORDER BY messages.id FOR UPDATE OF messages"
+# has one writer at a time.) NO KEY UPDATE, as an UPDATE of the row takes: FOR UPDATE would
+# also conflict with the KEY SHARE lock that inserting a part (its foreign key) takes on its
+# message, and an intake commit adding parts to two messages could then deadlock with this.
+_LOCK_MESSAGES_BY_IDS = _MESSAGES_BY_IDS + " ORDER BY messages.id FOR NO KEY UPDATE OF messages"
 _PARTS_BY_MESSAGE_IDS = sql.SELECT_PARTS_FOR_UPDATE.replace(
     "FROM parts WHERE message_id IN ({})",
     "FROM unnest($1::text[]) AS k(key) JOIN parts ON message_id = k.key",
@@ -175,7 +177,7 @@ class PostgresStore(
         self.dsn = dsn
         self.schema = schema
         self.pool_size = pool_size
-        self.usage_shard = usage_shard  # this node's account_usage rows (usage_shard())
+        self.usage_shard = usage_shard  # its rows in account_usage_shards (usage_shard())
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -277,7 +279,7 @@ class PostgresStore(
     async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
         message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
-        bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
+        bodies = sql.continuation_bodies(messages)
         async with self.pool.acquire() as conn, conn.transaction():
             await postgres_arrays.execute(conn, _INSERT_MESSAGES, message_rows)
             await postgres_arrays.execute(conn, _INSERT_PARTS, part_rows)

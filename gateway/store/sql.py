@@ -149,6 +149,18 @@ FROM u WHERE messages.id = u.id AND messages.status_rank < u.rank_below
 
 SET_BODY = "UPDATE messages SET body = ? WHERE id = ?"
 
+
+def continuation_bodies(messages: Sequence[NewMessage]) -> list[tuple[str, str]]:
+    """SET_BODY rows for the last parts that completed a message's text, in message id order:
+    the order the status write locks messages in, so the two never wait on each other in a
+    cycle."""
+    return sorted(((m.body, m.id) for m in messages if m.continuation and m.body), key=_second)
+
+
+def _second(row: tuple[str, str]) -> str:
+    return row[1]
+
+
 # What the status writer reads back after applying part updates, to re-aggregate messages and
 # to owe receipts to ESMEs.
 SELECT_MESSAGES_FOR_UPDATE = """

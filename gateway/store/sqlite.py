@@ -71,7 +71,7 @@ class SqliteStore(
     def __init__(self, path: str, *, synchronous: str = "FULL", usage_shard: int = 0) -> None:
         self.path = path
         self.synchronous = synchronous
-        self.usage_shard = usage_shard  # this node's account_usage rows (usage_shard())
+        self.usage_shard = usage_shard  # its rows in account_usage_shards (usage_shard())
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
@@ -197,7 +197,7 @@ class SqliteStore(
     async def insert_messages(self, messages: Sequence[NewMessage], *, owner: str | None) -> None:
         message_rows = [sql.message_row(m) for m in messages if not m.continuation]
         part_rows = [row for m in messages for row in sql.part_rows(m, owner)]
-        bodies = [(m.body, m.id) for m in messages if m.continuation and m.body]
+        bodies = sql.continuation_bodies(messages)
         usage = accounts_sql.usage_rows(messages, self.usage_shard)
 
         def run(conn: sqlite3.Connection) -> None:

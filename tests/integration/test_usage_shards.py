@@ -10,7 +10,9 @@ from gateway.domain import MessageType, NewMessage, NewPart, new_id
 from gateway.domain.accounts import USAGE_SHARDS, usage_day, usage_shard
 from gateway.store import open_store
 from gateway.store.accounts_sql import UPSERT_USAGE
+from gateway.store.postgres import PostgresStore
 from gateway.store.sql import numbered
+from gateway.store.sqlite import SqliteStore
 
 NOW = 1_700_000_000.0
 
@@ -57,10 +59,23 @@ async def test_two_nodes_count_on_their_own_rows_and_readers_sum_them(
         await node_a.insert_messages([_message(account_id, 2)], owner=None)
         await node_b.insert_messages([_message(account_id, 1)], owner=None)
         await node_b.insert_messages([_message(account_id, 3)], owner=None)
+        # A node of the previous version, during a rolling upgrade, still counts in the table
+        # of one row per account and day; its counts are added up too.
+        legacy = (
+            "INSERT INTO account_usage (account_id, day, segments, spend) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (account_id, day) DO UPDATE"
+            " SET segments = account_usage.segments + excluded.segments"
+        )
+        row = (account_id, usage_day(NOW), 4, 0.04)
+        if isinstance(node_a, PostgresStore):
+            await node_a.pool.execute(numbered(legacy), *row)
+        else:
+            assert isinstance(node_a, SqliteStore)
+            await node_a._write(lambda conn: conn.execute(legacy, row))
         for node in (node_a, node_b):
             usage = (await node.account_usage(day=usage_day(NOW)))[account_id]
-            assert usage.day_segments == 6
-            assert usage.month_spend == pytest.approx(0.06)
+            assert usage.day_segments == 6 + 4
+            assert usage.month_spend == pytest.approx(0.1)
     finally:
         await node_a.close()
         await node_b.close()
