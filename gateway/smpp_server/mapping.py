@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gateway.domain import ClientError, GatewayError
+from gateway.intake import MAX_SCHEDULE_AHEAD
 from gateway.smpp.address import Ton
 from gateway.smpp.codes import CommandStatus
 
@@ -49,6 +50,17 @@ def parse_smpp_time(value: str, *, now: float) -> float | None:
     # The time is local to the given offset: UTC = local - offset for "+", + offset for "-".
     utc = local - offset if value[15] == "+" else local + offset
     return utc.timestamp()
+
+
+def parse_schedule(value: str, *, now: float) -> float | None:
+    """A schedule_delivery_time as `parse_smpp_time` reads it, refused with ESME_RINVSCHED
+    when more than 35 days ahead, as REST refuses such a send_at."""
+    send_at = parse_smpp_time(value, now=now)
+    if send_at is not None and send_at > now + MAX_SCHEDULE_AHEAD:
+        raise SmppFieldError(
+            "schedule_delivery_time is more than 35 days ahead", CommandStatus.ESME_RINVSCHED
+        )
+    return send_at
 
 
 def format_smpp_time(epoch: float) -> str:

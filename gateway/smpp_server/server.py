@@ -61,6 +61,7 @@ from gateway.smpp_handoff import receive_connections
 from gateway.smpp_server.connection import EsmeConnection
 from gateway.smpp_server.mapping import (
     format_smpp_time,
+    parse_schedule,
     parse_smpp_time,
     status_for_error,
 )
@@ -525,6 +526,7 @@ class SmppServer:
     async def _submit_multi(self, credential: SmppCredential, pdu: SubmitMulti) -> Pdu:
         unsuccess: list[UnsuccessSme] = []
         first_id = ""
+        logged = False
         for dest in pdu.dest_addresses:
             if dest.dl_name:
                 unsuccess.append(UnsuccessSme(0, 0, dest.dl_name, CommandStatus.ESME_RINVDLNAME))
@@ -539,7 +541,11 @@ class SmppServer:
                 # Not for the whole PDU: the destinations before this one are committed, and
                 # an ESME that retried the PDU would send them twice. This one is listed as
                 # failed, for the ESME to resend alone.
-                log.exception("submit_multi: committing a destination failed")
+                if not logged:  # once per PDU: an outage would fail all 254 destinations
+                    log.exception(
+                        "submit_multi from %s: a destination failed", credential.system_id
+                    )
+                    logged = True
                 status = CommandStatus.ESME_RSYSERR
             else:
                 continue
@@ -609,7 +615,7 @@ class SmppServer:
         if record is None:
             raise NotFound("no such message")
         now = self._clock()
-        send_at = parse_smpp_time(pdu.schedule_delivery_time, now=now)
+        send_at = parse_schedule(pdu.schedule_delivery_time, now=now)
         expires_at = parse_smpp_time(pdu.validity_period, now=now)
         data_coding = 8 if record.encoding == "ucs2" else 3 if record.encoding == "latin1" else 0
         part = decode_short_message(

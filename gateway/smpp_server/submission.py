@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 
 from gateway.domain import MessageType, NewMessage, NewPart, new_id, public_part_id
 from gateway.domain.errors import ClientError, EmptyText, TextTooLong
-from gateway.intake import MAX_SCHEDULE_AHEAD, Intake, validate_sender
+from gateway.intake import Intake, validate_sender
 from gateway.phone import normalize_e164
 from gateway.slots import slot_init
 from gateway.smpp.address import from_smpp
-from gateway.smpp.codes import CommandStatus
 from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm
 from gateway.smpp.tlv import Tlv, sar_of
-from gateway.smpp_server.mapping import SmppFieldError, destination_e164, parse_smpp_time
+from gateway.smpp_server.mapping import destination_e164, parse_schedule, parse_smpp_time
 from gateway.text import (
     ESM_CLASS_UDHI,
     Encoding,
@@ -119,17 +118,11 @@ class SubmissionBuilder:
         now = self._clock()
         destination = normalize_e164(destination_e164(destination_addr, dest_addr_ton))
         sender = validate_sender(from_smpp(pdu.source_addr, pdu.source_addr_ton))
-        send_at = parse_smpp_time(getattr(pdu, "schedule_delivery_time", ""), now=now)
-        if send_at is not None:
-            # As over REST: a time past means now (so quiet hours judge the message by now,
-            # not by a time already gone), and at most 35 days ahead.
-            if send_at > now + MAX_SCHEDULE_AHEAD:
-                raise SmppFieldError(
-                    "schedule_delivery_time is more than 35 days ahead",
-                    CommandStatus.ESME_RINVSCHED,
-                )
-            if send_at <= now:
-                send_at = None
+        send_at = parse_schedule(getattr(pdu, "schedule_delivery_time", ""), now=now)
+        if send_at is not None and send_at <= now:
+            # As over REST: a time past means now, so quiet hours judge the message by the
+            # present, not by a time already gone.
+            send_at = None
         expires_at = parse_smpp_time(getattr(pdu, "validity_period", ""), now=now)
         receipt = pdu.registered_delivery & 0x03
         priority_flag = getattr(pdu, "priority_flag", 0)

@@ -435,6 +435,16 @@ async def test_schedule_and_payload_are_held_to_the_rest_rules(gateway: Gateway)
 
     far = await esme.request(submit(b"later", schedule_delivery_time="000040000000000R"))
     assert far.command_status == CommandStatus.ESME_RINVSCHED
+    tomorrow = await esme.request(submit(b"x", schedule_delivery_time="000001000000000R"))
+    moved_far = await esme.request(
+        ReplaceSm(
+            message_id=tomorrow.message_id,
+            source_addr="Acme",
+            short_message=b"y",
+            schedule_delivery_time="000040000000000R",
+        )
+    )
+    assert moved_far.command_status == CommandStatus.ESME_RINVSCHED
 
     huge = submit(b"", tlvs={Tlv.MESSAGE_PAYLOAD: b"x" * 160 * 25})  # 25+ segments, limit 20
     assert (await esme.request(huge)).command_status == CommandStatus.ESME_RINVMSGLEN
