@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
-from gateway.store import Store, open_store
+from gateway.store import Store, open_store, sql
+from gateway.store.postgres import _LOCK_MESSAGES_BY_IDS
+from gateway.store.sql import numbered
 
 NOW = 1_700_000_000.0
 
@@ -75,3 +78,40 @@ async def test_parts_finished_on_two_nodes_at_once_finish_their_message(
     finally:
         for node in nodes:
             await node.close()
+
+
+async def test_the_status_lock_does_not_hold_up_parts_joining_their_message(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """A later SMPP part inserted while a status write holds its message: the part's foreign
+    key takes a KEY SHARE lock on the message, which FOR UPDATE would block (and, with two
+    messages locked in different orders, deadlock); FOR NO KEY UPDATE lets it through."""
+    store = open_store(postgres_dsn, schema=pg_schema)
+    await store.open()
+    try:
+        await store.migrate()
+        account_id = new_id()
+        await store.create_account(account_id=account_id, name="acme", now=NOW)
+        message = _two_part_message(account_id)
+        await store.insert_messages([message], owner="a")
+    finally:
+        await store.close()
+    settings = {"search_path": pg_schema, "lock_timeout": "2s"}
+    status_write = await asyncpg.connect(postgres_dsn, server_settings=settings)
+    intake = await asyncpg.connect(postgres_dsn, server_settings=settings)
+    try:
+        async with status_write.transaction():
+            locked = await status_write.fetch(_LOCK_MESSAGES_BY_IDS, [message.id])
+            assert [r[0] for r in locked] == [message.id]
+            async with intake.transaction():
+                await intake.execute(
+                    numbered(sql.INSERT_PART),
+                    message.id, 2, 3, "gsm7", 0, b"", b"late", "simulator",
+                    1, "accepted", 0, None, NOW, NOW, 0,
+                )  # fmt: skip
+            with pytest.raises(asyncpg.LockNotAvailableError):  # another status write waits
+                async with intake.transaction():
+                    await intake.fetch(_LOCK_MESSAGES_BY_IDS, [message.id])
+    finally:
+        await status_write.close()
+        await intake.close()
