@@ -33,7 +33,12 @@ FROM unnest($4::text[], $5::int[]) AS k(message_id, seq)
 WHERE p.message_id = k.message_id AND p.seq = k.seq AND p.status IN ('submitted', 'failed')
 """
 _ANY = "= ANY($1::text[])"
-_MESSAGES = sql.SELECT_MESSAGES_FOR_UPDATE.replace("IN ({})", _ANY)
+# Locked before the parts are read, as the status write locks them (gateway.store.postgres):
+# a status write finishing another part of the message at the same moment would otherwise
+# aggregate from a view without this requeue, and this one from a view without it.
+_MESSAGES = (
+    sql.SELECT_MESSAGES_FOR_UPDATE.replace("IN ({})", _ANY) + " ORDER BY id FOR NO KEY UPDATE"
+)
 _PARTS = sql.SELECT_PARTS_FOR_UPDATE.replace("IN ({})", _ANY)
 
 
