@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any, Protocol
 
 from gateway.domain import (
@@ -154,11 +155,9 @@ def continuation_bodies(messages: Sequence[NewMessage]) -> list[tuple[str, str]]
     """SET_BODY rows for the last parts that completed a message's text, in message id order:
     the order the status write locks messages in, so the two never wait on each other in a
     cycle."""
-    return sorted(((m.body, m.id) for m in messages if m.continuation and m.body), key=_second)
-
-
-def _second(row: tuple[str, str]) -> str:
-    return row[1]
+    return sorted(
+        ((m.body, m.id) for m in messages if m.continuation and m.body), key=itemgetter(1)
+    )
 
 
 # What the status writer reads back after applying part updates, to re-aggregate messages and

@@ -10,29 +10,18 @@ import asyncio
 import asyncpg
 import pytest
 
-from gateway.domain import MessageType, NewMessage, NewPart, PartUpdate, Status, new_id
+from gateway.domain import NewMessage, PartUpdate, Status, new_id
 from gateway.store import Store, open_store, sql
 from gateway.store.postgres import _LOCK_MESSAGES_BY_IDS
 from gateway.store.sql import numbered
+from tests.integration.test_store_contract import _message as contract_message
 
 NOW = 1_700_000_000.0
 
 
 def _two_part_message(account_id: str) -> NewMessage:
-    return NewMessage(
-        id=new_id(),
-        account_id=account_id,
-        source="Acme",
-        destination="+4915112345678",
-        body="hello hello",
-        encoding="gsm7",
-        message_type=MessageType.TRANSACTIONAL,
-        connector="simulator",
-        parts=tuple(NewPart(i, "gsm7", 0, b"", b"hello") for i in range(2)),
-        created_at=NOW,
-        origin_system_id="esme",
-        esme_receipt=1,  # a receipt for the whole message, owed when it is final
-    )
+    # A receipt for the whole message, owed when it is final.
+    return contract_message(account_id, 2, origin_system_id="esme", esme_receipt=1)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])

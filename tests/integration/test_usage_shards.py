@@ -6,31 +6,20 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from gateway.domain import MessageType, NewMessage, NewPart, new_id
+from gateway.domain import NewMessage, new_id
 from gateway.domain.accounts import USAGE_SHARDS, usage_day, usage_shard
 from gateway.store import open_store
 from gateway.store.accounts_sql import UPSERT_USAGE
 from gateway.store.postgres import PostgresStore
 from gateway.store.sql import numbered
 from gateway.store.sqlite import SqliteStore
+from tests.integration.test_store_contract import _message as contract_message
 
 NOW = 1_700_000_000.0
 
 
 def _message(account_id: str, segments: int) -> NewMessage:
-    return NewMessage(
-        id=new_id(),
-        account_id=account_id,
-        source="Acme",
-        destination="+4915112345678",
-        body="hello",
-        encoding="gsm7",
-        message_type=MessageType.TRANSACTIONAL,
-        connector="simulator",
-        parts=tuple(NewPart(i, "gsm7", 0, b"", b"hello") for i in range(segments)),
-        created_at=NOW,
-        price=0.01,
-    )
+    return contract_message(account_id, segments, price=0.01)
 
 
 def test_a_node_keeps_its_shard_and_nodes_spread_over_them() -> None:
