@@ -235,6 +235,16 @@ class Intake:
         self._admitted[_admission_key(admitted.message)] = admitted
         return admitted.message
 
+    async def quiet_hold(
+        self, *, account_id: str, destination: str, message_type: MessageType, at: float
+    ) -> float:
+        """When a message due at `at` may go under the account's quiet hours: `at`, or the
+        end of the recipient's quiet time (for a message rescheduled after its intake)."""
+        if self._optout is None:
+            return at
+        view = await self._optout.account(account_id)
+        return view.hold_until(destination, message_type, at) or at
+
     def admit_now(self, message: NewMessage) -> NewMessage | None:
         """`admit` when no policy needs I/O (cached opt-out list and account settings, rate
         counted in memory): the answer at once, without a coroutine. None, with nothing

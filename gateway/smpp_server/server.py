@@ -61,14 +61,11 @@ from gateway.smpp_handoff import receive_connections
 from gateway.smpp_server.connection import EsmeConnection
 from gateway.smpp_server.mapping import (
     format_smpp_time,
-    parse_schedule,
-    parse_smpp_time,
     status_for_error,
 )
-from gateway.smpp_server.submission import Built, SubmissionBuilder
+from gateway.smpp_server.submission import Built, SubmissionBuilder, replacement
 from gateway.status import StatusWriter
 from gateway.store import Store
-from gateway.text import decode_short_message
 
 log = logging.getLogger(__name__)
 
@@ -607,7 +604,8 @@ class SmppServer:
 
     async def _replace(self, credential: SmppCredential, pdu: ReplaceSm) -> Pdu:
         """Replace a message that has not been taken for sending yet (typically a scheduled
-        one); anything already in a node's hands is refused with ESME_RREPLACEFAIL."""
+        one); anything already in a node's hands, or sent by another source, is refused with
+        ESME_RREPLACEFAIL. The new text and schedule get the checks a submit_sm gets."""
         message_id, _ = parse_public_part_id(pdu.message_id)
         record = await self._store.get_message(
             account_id=credential.account_id, message_id=message_id
@@ -615,22 +613,27 @@ class SmppServer:
         if record is None:
             raise NotFound("no such message")
         now = self._clock()
-        send_at = parse_schedule(pdu.schedule_delivery_time, now=now)
-        expires_at = parse_smpp_time(pdu.validity_period, now=now)
-        data_coding = 8 if record.encoding == "ucs2" else 3 if record.encoding == "latin1" else 0
-        part = decode_short_message(
-            pdu.short_message, data_coding=data_coding, udhi=False, packed=self._packed
-        )
-        replaced = await self._store.replace_pending(
-            account_id=credential.account_id,
-            message_id=message_id,
-            udh=b"",
-            payload=part.body,
-            body=part.text() or "",
-            send_at=send_at,
-            expires_at=expires_at,
-            now=now,
-        )
+        new = replacement(record, pdu, now=now, packed=self._packed)
+        replaced = False
+        if new is not None:
+            send_at = new.send_at
+            if send_at is not None:  # a new time is judged by the recipient's quiet hours
+                send_at = await self._intake.quiet_hold(
+                    account_id=credential.account_id,
+                    destination=record.destination,
+                    message_type=record.message_type,
+                    at=send_at,
+                )
+            replaced = await self._store.replace_pending(
+                account_id=credential.account_id,
+                message_id=message_id,
+                udh=b"",
+                payload=new.payload,
+                body=new.body,
+                send_at=send_at,
+                expires_at=new.expires_at,
+                now=now,
+            )
         return ReplaceSmResp(
             sequence_number=pdu.sequence_number,
             command_status=CommandStatus.ESME_ROK if replaced else CommandStatus.ESME_RREPLACEFAIL,

@@ -16,16 +16,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.domain import MessageType, NewMessage, NewPart, new_id, public_part_id
+from gateway.domain import MessageRecord, MessageType, NewMessage, NewPart, new_id, public_part_id
 from gateway.domain.errors import ClientError, EmptyText, TextTooLong
 from gateway.intake import Intake, validate_sender
 from gateway.phone import normalize_e164
 from gateway.slots import slot_init
 from gateway.smpp.address import from_smpp
-from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm
+from gateway.smpp.pdu import DataSm, ReplaceSm, SubmitMulti, SubmitSm
 from gateway.smpp.tlv import Tlv, sar_of
 from gateway.smpp_server.mapping import destination_e164, parse_schedule, parse_smpp_time
 from gateway.text import (
+    DATA_CODING,
     ESM_CLASS_UDHI,
     Encoding,
     UnencodableText,
@@ -70,6 +71,50 @@ class _Assembly:
     # The commit of the part that created the message row; the other parts join that row, so
     # their writes must not overtake it (each part is committed as soon as it is admitted).
     creation: asyncio.Future[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """What a replace_sm asks to change in a queued one-part message."""
+
+    payload: bytes  # the segment's user data, in the original's encoding
+    body: str
+    send_at: float | None  # None: keep the original's (a schedule past means now)
+    expires_at: float | None  # None: keep the original's
+
+
+def replacement(
+    record: MessageRecord, pdu: ReplaceSm, *, now: float, packed: bool
+) -> Replacement | None:
+    """Check a replace_sm against the message it names, as a submit_sm is checked; None when
+    it names another sender's message. replace_sm has no data_coding: the new short_message is
+    in the original's encoding, and it must still fit the original's one segment, which was
+    routed and priced as one."""
+    if pdu.source_addr:
+        # SMPP 3.4 §4.10.1: source_addr, when given, must match the original's (TON aside:
+        # "+4915..." and "4915..." are one number).
+        source = validate_sender(from_smpp(pdu.source_addr, pdu.source_addr_ton))
+        if source.lstrip("+") != record.source.lstrip("+"):
+            return None
+    send_at = parse_schedule(pdu.schedule_delivery_time, now=now)
+    if send_at is not None and send_at <= now:
+        send_at = now  # as for submit_sm: a time past means now (and replaces a later one)
+    expires_at = parse_smpp_time(pdu.validity_period, now=now)
+    part = decode_short_message(
+        pdu.short_message,
+        data_coding=DATA_CODING[Encoding(record.encoding)],
+        udhi=False,
+        packed=packed,
+    )
+    if not part.body:
+        raise EmptyText("short_message is empty")
+    units, room = body_units(part.encoding, part.body), capacity(part.encoding, 0)
+    if units > room:
+        raise TextTooLong(
+            f"the new short_message needs {units} units; the message it replaces is one "
+            f"segment of {room}"
+        )
+    return Replacement(part.body, part.text() or "", send_at, expires_at)
 
 
 @slot_init

@@ -4,14 +4,20 @@ that vanish. The gateway must answer correctly, never crash, and never lose a re
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import struct
 import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gateway.app import Gateway
 from gateway.domain import SmppCredential
+from gateway.domain.optout import OptOutSettings, QuietHours
 from gateway.passwords import hash_password
 from gateway.smpp.codes import CommandId, CommandStatus
 from gateway.smpp.fields import DestAddress
@@ -36,6 +42,7 @@ from gateway.smpp.pdu import (
 from gateway.smpp.receipt import MessageState
 from gateway.smpp.tlv import Tlv
 from gateway.smpp_server.mapping import format_smpp_time
+from gateway.store.sqlite import SqliteStore
 from tests.conftest import DEMO_SMPP_PASSWORD
 from tests.esme_client import TestEsme, submit
 
@@ -243,6 +250,79 @@ async def test_query_cancel_and_replace_work_on_the_store(gateway: Gateway) -> N
     assert cancel.command_status == CommandStatus.ESME_RCANCELFAIL
     unknown = await esme.request(QuerySm(message_id="01ZZZZZZZZZZZZZZZZZZZZZZZZ"))
     assert unknown.command_status == CommandStatus.ESME_RINVMSGID
+    await esme.close()
+
+
+async def test_replace_is_held_to_the_submit_rules(gateway: Gateway) -> None:
+    """replace_sm's new text must fit the one segment the message was routed and priced as;
+    its source_addr, when given, must be the original's; and a new schedule is judged by the
+    recipient's quiet hours, as at intake. A refused replace changes nothing."""
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    quiet = QuietHours(enabled=True, start=21 * 60, end=8 * 60)  # promotional only
+    await gateway.store.put_optout_settings(
+        account_id=account.id, settings=OptOutSettings(quiet_hours=quiet), now=time.time()
+    )
+    new_york = ZoneInfo("America/New_York")
+    day = datetime.now(new_york).date() + timedelta(days=2)
+    noon = datetime.combine(day, dt_time(12), new_york).timestamp()
+    late = datetime.combine(day, dt_time(23), new_york).timestamp()
+    morning = datetime.combine(day + timedelta(days=1), dt_time(8), new_york).timestamp()
+
+    esme = await _esme(gateway)
+    sent = await esme.request(
+        submit(
+            b"sale at noon",
+            service_type="PROMO",
+            destination_addr="12125551234",
+            source_addr="14155550100",  # the US takes no alphanumeric sender
+            source_addr_ton=1,
+            schedule_delivery_time=format_smpp_time(noon),
+        )
+    )
+    assert sent.command_status == CommandStatus.ESME_ROK
+
+    async def stored() -> tuple[str, float | None]:
+        """The text as it will go upstream (the part's payload), and when."""
+        assert isinstance(gateway.store, SqliteStore) and account is not None
+        record = await gateway.store.get_message(account_id=account.id, message_id=message_id)
+        assert record is not None
+        with contextlib.closing(sqlite3.connect(gateway.store.path)) as db:
+            body, payload = db.execute(
+                "SELECT m.body, p.payload FROM messages m JOIN parts p ON p.message_id = m.id"
+                " WHERE m.id = ?",
+                (message_id,),
+            ).fetchone()
+        assert payload.decode() == body  # GSM 7-bit, unpacked: one octet per character here
+        return body, record.send_at
+
+    message_id, ours = sent.message_id, "14155550100"
+    assert await stored() == ("sale at noon", noon)
+
+    too_long = await esme.request(
+        ReplaceSm(message_id=message_id, source_addr=ours, short_message=b"x" * 161)
+    )
+    assert too_long.command_status == CommandStatus.ESME_RINVMSGLEN
+    other_source = await esme.request(
+        ReplaceSm(message_id=message_id, source_addr="14155550199", short_message=b"mine now")
+    )
+    assert other_source.command_status == CommandStatus.ESME_RREPLACEFAIL
+    assert await stored() == ("sale at noon", noon)
+
+    to_late = await esme.request(
+        ReplaceSm(
+            message_id=message_id,
+            source_addr="+14155550100",  # TON unknown, "+": the same number
+            short_message=b"sale at night",
+            schedule_delivery_time=format_smpp_time(late),
+        )
+    )
+    assert to_late.command_status == CommandStatus.ESME_ROK
+    assert await stored() == ("sale at night", morning)  # held until the window ends
+    fits = await esme.request(ReplaceSm(message_id=message_id, short_message=b"x" * 160))
+    assert fits.command_status == CommandStatus.ESME_ROK  # no source_addr: not checked
+    assert await stored() == ("x" * 160, morning)  # no schedule: the one it had
     await esme.close()
 
 
