@@ -20,7 +20,7 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
@@ -89,11 +89,25 @@ class AccountPolicy:
         self._stored: dict[str, Usage] = {}
         self._since: dict[str, _Count] = {}  # committed here since the store was read
         self._inflight: dict[str, _Count] = {}  # admitted here, commit not settled
+        self._rate_watchers: list[Callable[[Mapping[str, float]], None]] = []
 
     # -- what the refresher feeds in --------------------------------------------------------
 
     def set_accounts(self, accounts: Iterable[AccountSettings]) -> None:
         self._accounts = {a.id: a for a in accounts}
+        limits = self.rate_limits()
+        for watcher in self._rate_watchers:
+            watcher(limits)
+
+    def rate_limits(self) -> dict[str, float]:
+        """Each account's `rate_limit` (segments/s; 0: none), as last loaded."""
+        return {a.id: a.rate_limit for a in self._accounts.values()}
+
+    def watch_rate_limits(self, callback: Callable[[Mapping[str, float]], None]) -> None:
+        """Call `callback` with the accounts' rate limits now and after every reload of the
+        settings: dispatch paces each account's parts by its limit."""
+        self._rate_watchers.append(callback)
+        callback(self.rate_limits())
 
     async def refresh_usage(self) -> None:
         day = usage_day(self._clock())
@@ -151,7 +165,7 @@ class AccountPolicy:
     async def admit(self, message: NewMessage, *, rate_limited: bool = True) -> Admitted:
         """Check a message against its account; count it as in flight until `settle`.
         `rate_limited=False`: a recipient of a batch, which is one request however many
-        recipients it has (its sending is paced by dispatch, not refused here)."""
+        recipients it has (dispatch sends it no faster than the rate: `gateway.pacing`)."""
         account = self._accounts.get(message.account_id)
         if account is None:
             account = await self._store.get_account_settings(message.account_id)

@@ -207,6 +207,10 @@ class Dispatcher:
         """Whether a part of the message is being sent by this node right now."""
         return message_id in self._sending
 
+    def set_account_limits(self, limits: Mapping[str, float]) -> None:
+        """The accounts' own rate limits (segments/s by account id) to pace their parts by."""
+        self._pacer.set_account_limits(limits)
+
     def withdraw(self, message_id: str) -> int:
         """Take a message's parts out of this node's lanes (it was cancelled)."""
         removed = sum(lanes.remove(message_id) for lanes in self._lanes.values())

@@ -1,7 +1,15 @@
 """Per-account sending rates: an account's parts go upstream no faster than its limit.
 
+Two limits apply: the operator's `[account_rates]` from the config, and the account's own
+`rate_limit` (admin API). Intake refuses single submits over `rate_limit`, but a batch's
+recipients are one request and are not refused one by one: they are held to it here, as every
+part of the account is. Where an account has both, the lower one paces it. An account's own
+limit is paced with the one second of burst its admission allows, so a submit admitted at that
+rate is not held a second time; a configured rate keeps parts one interval apart.
+
 The limit is counted in segments (one part is one segment) on the shared `RateLimiter` under
-`account:<id>`, so with Redis it holds across every node. A part over its account's rate must not
+`account:<id>` (admission counts in a limiter of its own), so with Redis it holds across every
+node. A part over its account's rate must not
 hold a dispatch worker while it waits, or one busy account would stall everybody's traffic on
 the connector: it is set aside in its account's queue instead, and one task per waiting account
 takes the account's tokens in order and hands each part back to its lane, cleared to go.
@@ -41,14 +49,42 @@ async def resolve_account_rates(store: Store, configured: Mapping[str, float]) -
 
 class AccountPacer:
     def __init__(self, *, limiter: RateLimiter, rates: Mapping[str, float]) -> None:
-        """`rates`: segments/s by account id; accounts not named are not limited here."""
+        """`rates`: segments/s by account id from the config; the accounts' own limits come
+        through `set_account_limits`. Accounts with neither are not limited here."""
         self._limiter = limiter
-        self._limited = {account for account, rate in rates.items() if rate > 0}
-        for account in self._limited:
-            limiter.configure(account_limit_key(account), rates[account])
+        self._configured = {account: rate for account, rate in rates.items() if rate > 0}
+        self._own: dict[str, float] = {}
+        self._limits: dict[str, tuple[float, float]] = {}  # account -> (rate, burst) in force
         self._waiting: dict[str, deque[tuple[PartRecord, Release]]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cleared: set[PartKey] = set()
+        self._apply()
+
+    def set_account_limits(self, limits: Mapping[str, float]) -> None:
+        """The accounts' own `rate_limit`s (segments/s by account id; 0: none), as the admin
+        settings now stand. A changed limit applies to the parts already waiting; parts of an
+        account no longer limited go at once."""
+        self._own = {account: rate for account, rate in limits.items() if rate > 0}
+        self._apply()
+
+    def _apply(self) -> None:
+        limits: dict[str, tuple[float, float]] = {}
+        for account in self._configured.keys() | self._own.keys():
+            configured, own = self._configured.get(account), self._own.get(account)
+            if own is not None and (configured is None or own < configured):
+                limits[account] = (own, max(1.0, own))  # the burst admission allows
+            else:
+                assert configured is not None
+                limits[account] = (configured, 1.0)
+        for account, (rate, burst) in limits.items():
+            if self._limits.get(account) != (rate, burst):
+                self._limiter.configure(account_limit_key(account), rate, burst=burst)
+        unlimited = self._limits.keys() - limits.keys()
+        self._limits = limits
+        for account in unlimited:
+            for part, release in self._waiting.pop(account, deque()):
+                self._cleared.add(part.key)
+                release(part)
 
     @property
     def waiting(self) -> int:
@@ -57,7 +93,7 @@ class AccountPacer:
     def admit(self, part: PartRecord, release: Release) -> bool:
         """Whether `part` may be sent now. If not, it is kept and `release(part)` is called
         when its account's rate lets it go; the part is then admitted at once."""
-        if part.account_id not in self._limited:
+        if part.account_id not in self._limits:
             return True
         key = part.key
         if key in self._cleared:
