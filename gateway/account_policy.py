@@ -130,6 +130,14 @@ class AccountPolicy:
                 month_spend += c.spend
         return Usage(day_segments, month_spend)
 
+    def priced(self, message: NewMessage) -> NewMessage:
+        """The message at its account's own price, where the account has one. For a message
+        no limit may refuse (a keyword reply), which is still billed as the account's."""
+        account = self._accounts.get(message.account_id)
+        if account is None or account.price is None or message.price == account.price:
+            return message
+        return dataclasses.replace(message, price=account.price)
+
     def price_per_segment(self, account_id: str, route_price: float) -> float:
         """The account's own price when it has one, else its route's."""
         account = self._accounts.get(account_id)
@@ -205,8 +213,7 @@ class AccountPolicy:
         if not account.active:
             raise AccountSuspended(f"account {account.name!r} is suspended")
         self.check_sender(account.id, message.source, message.destination)
-        if account.price is not None and message.price != account.price:
-            message = dataclasses.replace(message, price=account.price)
+        message = self.priced(message)
         cost = segments * (message.price or 0.0)
         used = self.usage(account.id)
         if account.spend_cap is not None and used.month_spend + cost > account.spend_cap + 1e-9:

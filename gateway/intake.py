@@ -212,11 +212,14 @@ class Intake:
     async def submit(
         self, submission: Submission, *, policy_exempt: bool = False
     ) -> tuple[NewMessage, EncodedText]:
-        """Prepare and commit; return once the message is durable. The account's opt-out list
-        and quiet hours apply unless `policy_exempt` (the reply to a STOP must go)."""
+        """Prepare and commit; return once the message is durable. The account's opt-out list,
+        quiet hours and limits apply unless `policy_exempt` (the reply to a STOP must go, even
+        from an account over its quota); it is still priced as the account's."""
         message, encoded = self.prepare(submission)
         if not policy_exempt:
             message = await self.admit(message)
+        elif self._policy is not None:
+            message = self._policy.priced(message)
         await self.submit_many([message])
         return message, encoded
 

@@ -8,6 +8,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ import pytest
 from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.domain.errors import RecipientOptedOut
+from gateway.domain.listing import MessageFilter
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp_server.mapping import status_for_error
 from gateway.text import decode_short_message
@@ -285,6 +287,36 @@ async def test_arabic_stop_suppresses_start_reallows_help_answers(start_gateway:
     # The keywords still reach the account as ordinary MOs.
     texts = {r.text for r in await gateway.store.list_inbound(account_id=account_id, limit=10)}
     assert texts == {"  إلغاء ", "START", "Help!"}
+
+
+async def test_a_stop_reply_goes_from_an_account_over_its_quota_at_the_accounts_price(
+    start_gateway: Start,
+) -> None:
+    """The confirmation of a STOP is exempt from the account's refusals (here: its daily quota
+    is used up), but it is billed like the account's other messages: at its own price, not the
+    route's."""
+    gateway = await start_gateway()
+    assert gateway.store is not None and gateway.refresher is not None
+    account_id = await _demo_account(gateway)
+    await gateway.store.add_number(number=OUR_NUMBER, account_id=account_id, now=time.time())
+    settings = await gateway.store.get_account_settings(account_id)
+    assert settings is not None
+    await gateway.store.update_account(replace(settings, price=0.07, daily_quota=1))
+    await gateway.refresher.refresh()
+    async with _client(gateway) as api:
+        assert (await _send(api, HANDSET)).status_code == 202
+        _problem(await _send(api, HANDSET), 429, "account.quota_exceeded")
+
+        async def replied() -> bool:
+            return bool(_replies_to(gateway, HANDSET))
+
+        assert gateway.simulator is not None
+        gateway.simulator.send_mo(source=HANDSET, destination=OUR_NUMBER, text="STOP")
+        await _wait_for(replied)
+    sent = await gateway.store.list_messages(
+        account_id=account_id, where=MessageFilter(destination=HANDSET), after=None, limit=10
+    )
+    assert len(sent) == 2 and {m.price for m in sent} == {0.07}
 
 
 async def test_quiet_hours_hold_promotional_until_the_recipients_morning(
