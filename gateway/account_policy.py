@@ -17,6 +17,7 @@ account has a rate limit (the rate limit itself is shared exactly through Redis)
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 import time
@@ -44,6 +45,8 @@ from gateway.ratelimit.admission import Admission
 from gateway.routing import destination_region
 from gateway.sender_rules import SenderRules
 from gateway.store import Store
+
+log = logging.getLogger(__name__)
 
 _NUMERIC = re.compile(r"^\+?[0-9]+$")
 
@@ -97,7 +100,10 @@ class AccountPolicy:
         self._accounts = {a.id: a for a in accounts}
         limits = self.rate_limits()
         for watcher in self._rate_watchers:
-            watcher(limits)
+            try:
+                watcher(limits)
+            except Exception:  # the rest of the reload (key cache, bind checks) must go on
+                log.exception("applying the accounts' rate limits failed")
 
     def rate_limits(self) -> dict[str, float]:
         """Each account's `rate_limit` (segments/s; 0: none), as last loaded."""

@@ -5,7 +5,10 @@ Two limits apply: the operator's `[account_rates]` from the config, and the acco
 recipients are one request and are not refused one by one: they are held to it here, as every
 part of the account is. Where an account has both, the lower one paces it. An account's own
 limit is paced with the one second of burst its admission allows, so a submit admitted at that
-rate is not held a second time; a configured rate keeps parts one interval apart.
+rate as a steady stream is not held a second time (a burst above it, a long message over a
+second's worth of segments, retries and a backlog coming due are spread out at the rate); a
+configured rate alone keeps parts one interval apart. A part under its account's rate with
+none waiting before it goes at once, without a detour through the account's queue.
 
 The limit is counted in segments (one part is one segment) on the shared `RateLimiter` under
 `account:<id>` (admission counts in a limiter of its own), so with Redis it holds across every
@@ -62,8 +65,8 @@ class AccountPacer:
 
     def set_account_limits(self, limits: Mapping[str, float]) -> None:
         """The accounts' own `rate_limit`s (segments/s by account id; 0: none), as the admin
-        settings now stand. A changed limit applies to the parts already waiting; parts of an
-        account no longer limited go at once."""
+        settings now stand. A changed limit spaces the parts still waiting (the one already
+        waiting for its time keeps it); parts of an account no longer limited go at once."""
         self._own = {account: rate for account, rate in limits.items() if rate > 0}
         self._apply()
 
@@ -71,7 +74,7 @@ class AccountPacer:
         limits: dict[str, tuple[float, float]] = {}
         for account in self._configured.keys() | self._own.keys():
             configured, own = self._configured.get(account), self._own.get(account)
-            if own is not None and (configured is None or own < configured):
+            if own is not None and (configured is None or own <= configured):
                 limits[account] = (own, max(1.0, own))  # the burst admission allows
             else:
                 assert configured is not None
@@ -81,9 +84,8 @@ class AccountPacer:
                 self._limiter.configure(account_limit_key(account), rate, burst=burst)
         unlimited = self._limits.keys() - limits.keys()
         self._limits = limits
-        for account in unlimited:
+        for account in unlimited:  # back to their lanes, where nothing holds them now
             for part, release in self._waiting.pop(account, deque()):
-                self._cleared.add(part.key)
                 release(part)
 
     @property
@@ -93,12 +95,16 @@ class AccountPacer:
     def admit(self, part: PartRecord, release: Release) -> bool:
         """Whether `part` may be sent now. If not, it is kept and `release(part)` is called
         when its account's rate lets it go; the part is then admitted at once."""
-        if part.account_id not in self._limits:
+        if self._cleared:
+            key = part.key
+            if key in self._cleared:
+                self._cleared.discard(key)
+                return True
+        account = part.account_id
+        if account not in self._limits:
             return True
-        key = part.key
-        if key in self._cleared:
-            self._cleared.discard(key)
-            return True
+        if not self._waiting.get(account) and self._limiter.try_acquire(account_limit_key(account)):
+            return True  # under its rate with nothing waiting before it: no detour
         queue = self._waiting.setdefault(part.account_id, deque())
         queue.append((part, release))
         if part.account_id not in self._tasks:

@@ -37,6 +37,10 @@ class RateLimiter(Protocol):
     async def acquire(self, key: str, n: int = 1) -> None:
         """Wait until `n` segments may go under `key`'s limit, then take them."""
 
+    def try_acquire(self, key: str, n: int = 1) -> bool:
+        """Take `n` segments if they may go now without waiting or a round trip; False, with
+        nothing taken, otherwise (then `acquire`)."""
+
     async def close(self) -> None: ...
 
 

@@ -52,7 +52,7 @@ class Gcra:
         tat = max(self._tat, now)
         new_tat = tat + n * self.interval
         allow_at = new_tat - self.tolerance
-        if allow_at > now:
+        if allow_at > now + 1e-9:  # not a float's rounding: a burst of n is n segments
             return allow_at - now
         self._tat = new_tat
         return 0.0
@@ -114,6 +114,14 @@ class MemoryRateLimiter:
             raise LookupError(f"rate limit {key!r} is not configured") from None
         if limit is not None:
             await limit.take(n)
+
+    def try_acquire(self, key: str, n: int = 1) -> bool:
+        check_take(n)
+        try:
+            limit = self._limits[key]
+        except KeyError:
+            raise LookupError(f"rate limit {key!r} is not configured") from None
+        return limit is None or limit.try_take(n) == 0.0
 
     async def close(self) -> None:
         self._limits.clear()

@@ -291,6 +291,29 @@ class RedisRateLimiter:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def try_acquire(self, key: str, n: int = 1) -> bool:
+        """Only from segments this node holds already and that are due now (or, during an
+        outage, from its local share): never a round trip."""
+        check_take(n)
+        if self._closed:
+            raise RuntimeError("the rate limiter is closed")
+        try:
+            limit = self._limits[key]
+        except KeyError:
+            raise LookupError(f"rate limit {key!r} is not configured") from None
+        if limit.rate <= 0:
+            return True
+        if limit.lock.locked():  # a take is reserving or waiting: do not overtake it
+            return False
+        now = time.monotonic()
+        if self.degraded and now < self._retry_at:
+            return limit.local().try_take(n) == 0.0
+        limit.expire(now - self._lease)
+        if n != 1 or not limit.runs or limit.runs[0].at > now:
+            return False
+        limit.take(1, now)
+        return True
+
     async def _reserve(self, key: str, limit: _Limit, n: int, now: float) -> float | None:
         count = limit.batch(n - limit.available, now, self._lease, self._max_batch)
         # The spacing Redis reserves at, kept for handing the batch out: configure() may change

@@ -155,25 +155,33 @@ async def _settle() -> None:
 
 
 async def test_an_accounts_own_rate_limit_paces_with_a_second_of_burst() -> None:
-    """The clock stands still, so what goes at once is exactly the burst."""
-    pacer = AccountPacer(limiter=MemoryRateLimiter(clock=lambda: 1000.0), rates={"b": 5.0})
-    pacer.set_account_limits({"a": 10.0, "b": 50.0, "c": 0.0})
+    """The clock stands still, so what goes at once is exactly the burst: the parts under the
+    rate are admitted on the spot, the rest wait in their account's queue."""
+    pacer = AccountPacer(
+        limiter=MemoryRateLimiter(clock=lambda: 1000.0), rates={"b": 5.0, "d": 10.0}
+    )
+    pacer.set_account_limits({"a": 10.0, "b": 50.0, "c": 0.0, "d": 10.0})
     released: list[str] = []
 
     def release(p: PartRecord) -> None:
-        released.append(p.account_id)
+        released.append(p.message_id)
 
     assert pacer.admit(_part(0, "c"), release)  # no limit: not held
-    for n in range(12):
-        assert not pacer.admit(_part(n, "a"), release)
-    for n in range(3):  # b: the configured 5/s is lower than its own 50/s, one at a time
-        assert not pacer.admit(_part(100 + n, "b"), release)
+    # a: its own 10/s, ten at once; d: the same 10/s configured too, still its own burst.
+    assert [pacer.admit(_part(n, "a"), release) for n in range(12)] == [True] * 10 + [False] * 2
+    assert [pacer.admit(_part(n, "d"), release) for n in range(11)] == [True] * 10 + [False]
+    # b: the configured 5/s is lower than its own 50/s: one at a time.
+    assert [pacer.admit(_part(n, "b"), release) for n in range(3)] == [True, False, False]
     await _settle()
-    assert released.count("a") == 10 and released.count("b") == 1
-    assert pacer.waiting == 4
+    assert released == [] and pacer.waiting == 5
 
-    pacer.set_account_limits({"b": 50.0})  # a's limit removed: its parts go now
-    assert released.count("a") == 12 and pacer.waiting == 2
+    pacer.set_account_limits({"b": 50.0, "d": 10.0})  # a's limit removed: its parts go now
+    assert released == ["m10", "m11"] and pacer.waiting == 3
+    # Back in their lanes they are admitted as any part of an unlimited account; limited
+    # again, the account's next part waits its turn (nothing let through in between counts).
+    assert pacer.admit(_part(10, "a"), release)
+    pacer.set_account_limits({"a": 10.0, "b": 50.0, "d": 10.0})
+    assert not pacer.admit(_part(11, "a"), release)
     await pacer.stop()
 
 
@@ -193,10 +201,10 @@ async def test_withdrawn_parts_waiting_for_their_rate_are_never_released() -> No
         assert pacer.admit(p, release)  # cleared: admitted at once when it comes back
 
     admitted = [pacer.admit(part(n), release) for n in range(10)]
-    assert admitted == [False] * 10 and pacer.waiting == 10
+    assert admitted == [True] + [False] * 9 and pacer.waiting == 9  # the first under the rate
     assert pacer.withdraw("m5") == 1
     await asyncio.sleep(0.4)
-    assert released == [f"m{n}" for n in range(10) if n != 5]
+    assert released == [f"m{n}" for n in range(1, 10) if n != 5]
     assert pacer.waiting == 0
     await pacer.stop()
 

@@ -82,6 +82,30 @@ async def test_holds_the_rate_with_few_round_trips(redis_url: str, prefix: str) 
     assert limiter.redis_calls <= taken / 5, (limiter.redis_calls, taken)
 
 
+async def test_try_acquire_takes_only_what_the_node_holds_and_is_due(
+    redis_url: str, prefix: str
+) -> None:
+    """The pacer's fast path: never a round trip; segments already reserved and due are
+    taken, anything else is left to `acquire`."""
+    limiter = RedisRateLimiter(redis_url, prefix=prefix)
+    limiter.configure("account", 100, burst=100)
+    try:
+        assert not limiter.try_acquire("account")  # nothing reserved yet
+        assert limiter.redis_calls == 0
+        await limiter.acquire("account")  # the first reservation is the one segment
+        assert not limiter.try_acquire("account")
+        await limiter.acquire("account")  # then 50 ms of the rate: 5, all due (burst 100)
+        calls = limiter.redis_calls
+        taken = 0
+        while limiter.try_acquire("account"):
+            taken += 1
+        assert taken == 4 and limiter.redis_calls == calls
+        limiter.configure("unlimited", 0)
+        assert limiter.try_acquire("unlimited")
+    finally:
+        await limiter.close()
+
+
 async def test_burst_then_paced(redis_url: str, prefix: str) -> None:
     limiter = RedisRateLimiter(redis_url, prefix=prefix)
     limiter.configure("account", 100, burst=20)
