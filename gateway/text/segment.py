@@ -176,5 +176,6 @@ def split(codec: Codec, text: str, payload: bytes, single: int, multi: int) -> t
 
 def body_units(encoding: Encoding, body: bytes) -> int:
     """The length of an encoded body in the units segment capacity counts: septets (GSM 7-bit,
-    one per octet), UTF-16 code units (UCS2) or octets."""
-    return len(body) // 2 if encoding is Encoding.UCS2 else len(body)
+    one per octet), UTF-16 code units (UCS2) or octets. A UCS2 body of an odd length (an ESME's
+    malformed one) counts its last octet as a unit: 141 octets do not fit 70 units' 140."""
+    return (len(body) + 1) // 2 if encoding is Encoding.UCS2 else len(body)

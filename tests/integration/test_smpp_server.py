@@ -326,6 +326,19 @@ async def test_replace_is_held_to_the_submit_rules(gateway: Gateway) -> None:
     await esme.close()
 
 
+async def test_a_ucs2_part_one_octet_over_its_segment_is_refused(gateway: Gateway) -> None:
+    """Part 1 of 2 in UCS2 with a 6-octet UDH holds 134 octets; 135 (an odd, malformed length)
+    used to count as 67 units and go upstream one octet over what a segment carries."""
+    esme = await _esme(gateway)
+    udh = bytes([5, 0, 3, 0x42, 2, 1])
+    over = await esme.request(submit(udh + b"\x00a" * 67 + b"\x00", esm_class=0x40, data_coding=8))
+    assert over.command_status == CommandStatus.ESME_RINVMSGLEN
+    udh = bytes([5, 0, 3, 0x43, 2, 1])
+    fits = await esme.request(submit(udh + b"\x00a" * 67, esm_class=0x40, data_coding=8))
+    assert fits.command_status == CommandStatus.ESME_ROK
+    await esme.close()
+
+
 async def test_submit_multi_commits_each_destination_and_lists_the_ones_refused(
     gateway: Gateway,
 ) -> None:

@@ -17,7 +17,7 @@ from gateway.text import (
 )
 from gateway.text.gsm7 import DEFAULT, ESCAPE
 from gateway.text.national import alphabet
-from gateway.text.segment import capacity, fill_bits, udh_octets
+from gateway.text.segment import body_units, capacity, fill_bits, udh_octets
 from gateway.text.transliteration import REPLACEMENTS
 
 GSM_CHARS = sorted(DEFAULT.charset)
@@ -359,3 +359,10 @@ def test_ucs2_forced_by_is_empty_unless_ucs2_was_chosen(text: str, kwargs: dict[
     encoded = encode_text(text, **kwargs)  # type: ignore[arg-type]
     assert encoded.encoding is not Encoding.UCS2
     assert encoded.ucs2_forced_by == ()
+
+
+def test_an_odd_length_ucs2_body_counts_its_last_octet_as_a_unit() -> None:
+    """An ESME's malformed UCS2 body of 141 octets must not pass as 70 units (140 octets)."""
+    assert body_units(Encoding.UCS2, b"\x00a" * 70) == 70 == capacity(Encoding.UCS2, 0)
+    assert body_units(Encoding.UCS2, b"\x00a" * 70 + b"\x00") == 71
+    assert body_units(Encoding.GSM7, b"a" * 161) == 161
