@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +75,10 @@ class SqliteStore(
         self.synchronous = synchronous
         self.usage_shard = usage_shard  # its rows in account_usage_shards (usage_shard())
         self._writer: sqlite3.Connection | None = None
+        # Writers in other processes on this file (GATEWAY_WORKERS) queue on this lock, which
+        # wakes the next one as the last commits; SQLite's own busy handler sleeps 1, 2, 5,
+        # 10 ms and more between tries, past the other's commit.
+        self._write_lock: int | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
@@ -93,13 +99,20 @@ class SqliteStore(
         def run() -> T:
             conn = self._writer
             assert conn is not None, "store not open"
-            conn.execute("BEGIN IMMEDIATE")
+            lock = self._write_lock
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # blocks with the GIL released
             try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if lock is not None:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
             return result
 
         return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
@@ -117,6 +130,8 @@ class SqliteStore(
         loop = asyncio.get_running_loop()
         self._writer = await loop.run_in_executor(self._write_thread, self._connect)
         self._reader = await loop.run_in_executor(self._read_thread, self._connect)
+        if self.path != ":memory:":
+            self._write_lock = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -124,6 +139,9 @@ class SqliteStore(
             if conn is not None:
                 await loop.run_in_executor(thread, conn.close)
         self._writer = self._reader = None
+        if self._write_lock is not None:
+            os.close(self._write_lock)
+            self._write_lock = None
         self._write_thread.shutdown(wait=False)
         self._read_thread.shutdown(wait=False)
 
