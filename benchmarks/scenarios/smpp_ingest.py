@@ -9,9 +9,10 @@ the gateway and binds as the demo account (system_id "demo", GATEWAY_DEMO_SMPP_P
 
 With the gateway as target the scenario runs twice: on SQLite (every configuration), then on
 PostgreSQL (`--postgres-dsn`, a schema of its own; its figures are prefixed "PostgreSQL"), since
-the throughput target holds for both stores; and on PostgreSQL once more with two gateway
-processes (`GATEWAY_WORKERS=2`, prefixed "PostgreSQL 2 workers"), the 4-bind load only: one
-Python process is one core, and the supervisor deals the binds to the workers in turn.
+the throughput target holds for both stores; and on each store once more with two gateway
+processes (`GATEWAY_WORKERS=2`, prefixed "SQLite 2 workers" and "PostgreSQL 2 workers"), the
+4-bind load only: one Python process is one core, and the supervisor deals the binds to the
+workers in turn (on SQLite their writes take turns on the database's writer lock).
 
 Baseline, in the same run whatever the target: `benchmarks.bare_smsc`, a uvloop server that
 answers every PDU from its 16-octet header (no parsing, no receipts, no store), loaded by the
@@ -317,6 +318,10 @@ async def _main(
 def _stores(ctx: Context) -> list[Store]:
     stores = [Store("sqlite", "SQLite", "")]
     if ctx.smpp_target.kind == "gateway":  # only a gateway we start has a store to choose
+        if ctx.mode.name != "smoke":
+            stores.append(
+                Store("sqlite", "SQLite, 2 worker processes", "SQLite 2 workers ", workers=2)
+            )
         schema = f"bench_smpp_{os.getpid()}"
         stores.append(Store("postgresql", "PostgreSQL", "PostgreSQL ", schema))
         if ctx.mode.name != "smoke":  # test_workers covers the supervisor's deal in make test
