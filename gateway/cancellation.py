@@ -14,8 +14,13 @@ from collections.abc import Callable
 from gateway.dispatch import Dispatcher
 from gateway.domain import ClientError, MessageRecord, PartUpdate, Status
 from gateway.domain.errors import NotCancellable, NotFound
+from gateway.domain.listing import MessageFilter, Position
 from gateway.status import StatusWriter
 from gateway.store import Store
+
+# Bulk cancel (SMPP cancel_sm without a message_id) looks at this many messages at most.
+BULK_CANCEL_LIMIT = 1000
+_CANCELLABLE = (Status.ACCEPTED, Status.SCHEDULED, Status.QUEUED)
 
 
 class Cancellation:
@@ -59,6 +64,42 @@ class Cancellation:
         if after is None or after.status is not Status.CANCELLED:
             raise _refusal(after.status if after else record.status)
         return after
+
+    async def cancel_matching(
+        self,
+        *,
+        account_id: str,
+        destination: str,
+        source: str | None,
+        keep: Callable[[MessageRecord], bool] = lambda record: True,
+        limit: int = BULK_CANCEL_LIMIT,
+    ) -> int:
+        """Cancel the account's messages to `destination` (from `source` when given, "+"
+        aside, and those `keep` selects) that no node has started sending; return how many.
+        At most `limit` messages are looked at, newest first, so one request's work stays
+        bounded; those already in a node's hands are passed over, as for one message."""
+        cancelled = looked = 0
+        after: Position | None = None
+        where = MessageFilter(statuses=_CANCELLABLE, destination=destination)
+        while looked < limit:
+            page = await self._store.list_messages(
+                account_id=account_id, where=where, after=after, limit=min(200, limit - looked)
+            )
+            if not page:
+                break
+            looked += len(page)
+            after = Position(page[-1].created_at, page[-1].id)
+            for record in page:
+                if source is not None and record.source.lstrip("+") != source.lstrip("+"):
+                    continue
+                if not keep(record):
+                    continue
+                try:
+                    await self.cancel(account_id=account_id, message_id=record.id)
+                except (NotCancellable, NotFound):
+                    continue  # taken for sending, or done, since the page was read
+                cancelled += 1
+        return cancelled
 
     async def _refusal_now(self, account_id: str, message_id: str) -> ClientError:
         current = await self._store.get_message(account_id=account_id, message_id=message_id)

@@ -25,6 +25,8 @@ from gateway.delivery import SmppOutboxDelivery
 from gateway.dispatch import Dispatcher
 from gateway.domain import (
     GatewayError,
+    MessageRecord,
+    MessageType,
     NewMessage,
     OutboxItem,
     SmppCredential,
@@ -32,10 +34,12 @@ from gateway.domain import (
     parse_public_part_id,
 )
 from gateway.domain.errors import NotCancellable, NotFound
-from gateway.intake import Intake
+from gateway.intake import Intake, validate_sender
 from gateway.metrics import Metrics
 from gateway.passwords import verify_password
+from gateway.phone import normalize_e164
 from gateway.ratelimit import Gcra
+from gateway.smpp.address import from_smpp
 from gateway.smpp.codes import CommandId, CommandStatus, status_name
 from gateway.smpp.fields import UnsuccessSme
 from gateway.smpp.pdu import (
@@ -60,10 +64,16 @@ from gateway.smpp.receipt import MessageState
 from gateway.smpp_handoff import receive_connections
 from gateway.smpp_server.connection import EsmeConnection
 from gateway.smpp_server.mapping import (
+    destination_e164,
     format_smpp_time,
     status_for_error,
 )
-from gateway.smpp_server.submission import Built, SubmissionBuilder, replacement
+from gateway.smpp_server.submission import (
+    PROMOTIONAL_SERVICES,
+    Built,
+    SubmissionBuilder,
+    replacement,
+)
 from gateway.status import StatusWriter
 from gateway.store import Store
 
@@ -593,6 +603,8 @@ class SmppServer:
         )
 
     async def _cancel(self, credential: SmppCredential, pdu: CancelSm) -> Pdu:
+        if not pdu.message_id:
+            return await self._cancel_matching(credential, pdu)
         message_id, _ = parse_public_part_id(pdu.message_id)
         try:
             await self._cancellation.cancel(account_id=credential.account_id, message_id=message_id)
@@ -601,6 +613,31 @@ class SmppServer:
                 sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RCANCELFAIL
             )
         return CancelSmResp(sequence_number=pdu.sequence_number)
+
+    async def _cancel_matching(self, credential: SmppCredential, pdu: CancelSm) -> Pdu:
+        """SMPP 3.4 §4.9: a cancel_sm without a message_id cancels the messages to its
+        destination_addr from its source_addr (and of its service_type, when given, as
+        submit_sm reads it: promotional or not) that no node has started sending. ESME_ROK
+        when it cancelled any, else ESME_RCANCELFAIL."""
+        destination = normalize_e164(destination_e164(pdu.destination_addr, pdu.dest_addr_ton))
+        source = (
+            validate_sender(from_smpp(pdu.source_addr, pdu.source_addr_ton))
+            if pdu.source_addr
+            else None
+        )
+        service = pdu.service_type.strip().upper()
+        promotional = service in PROMOTIONAL_SERVICES
+
+        def keep(record: MessageRecord) -> bool:
+            return not service or (record.message_type is MessageType.PROMOTIONAL) == promotional
+
+        cancelled = await self._cancellation.cancel_matching(
+            account_id=credential.account_id, destination=destination, source=source, keep=keep
+        )
+        return CancelSmResp(
+            sequence_number=pdu.sequence_number,
+            command_status=CommandStatus.ESME_ROK if cancelled else CommandStatus.ESME_RCANCELFAIL,
+        )
 
     async def _replace(self, credential: SmppCredential, pdu: ReplaceSm) -> Pdu:
         """Replace a message that has not been taken for sending yet (typically a scheduled

@@ -44,7 +44,7 @@ from gateway.smpp.tlv import Tlv
 from gateway.smpp_server.mapping import format_smpp_time
 from gateway.store.sqlite import SqliteStore
 from tests.conftest import DEMO_SMPP_PASSWORD
-from tests.esme_client import TestEsme, submit
+from tests.esme_client import DEST, TestEsme, submit
 
 PW = DEMO_SMPP_PASSWORD
 
@@ -336,6 +336,60 @@ async def test_a_ucs2_part_one_octet_over_its_segment_is_refused(gateway: Gatewa
     udh = bytes([5, 0, 3, 0x43, 2, 1])
     fits = await esme.request(submit(udh + b"\x00a" * 67, esm_class=0x40, data_coding=8))
     assert fits.command_status == CommandStatus.ESME_ROK
+    await esme.close()
+
+
+async def test_cancel_without_a_message_id_cancels_what_matches(gateway: Gateway) -> None:
+    """SMPP 3.4 §4.9: cancel_sm with no message_id cancels the ESME's messages to its
+    destination_addr from its source_addr (and of its service_type, when given) that are not
+    sent yet; nothing else."""
+    assert gateway.store is not None
+    account = await gateway.store.get_account_by_name("demo")
+    assert account is not None
+    esme = await _esme(gateway)
+    later = "000001000000000R"  # tomorrow: scheduled, cancellable
+    other = "4915112345679"
+
+    async def sent(text: bytes, **fields: object) -> str:
+        response = await esme.request(submit(text, **fields))
+        assert response.command_status == CommandStatus.ESME_ROK
+        return str(response.message_id)
+
+    soon = await sent(b"now")
+    await asyncio.sleep(0.5)  # delivered by the simulator
+    plain = [await sent(b"later", schedule_delivery_time=later) for _ in range(3)]
+    promo = await sent(b"sale", schedule_delivery_time=later, service_type="PROMO")
+    elsewhere = await sent(b"later", schedule_delivery_time=later, destination_addr=other)
+
+    async def statuses() -> dict[str, str]:
+        assert gateway.store is not None and account is not None
+        found = {}
+        for message_id in (soon, *plain, promo, elsewhere):
+            record = await gateway.store.get_message(account_id=account.id, message_id=message_id)
+            assert record is not None
+            found[message_id] = record.status.value
+        return found
+
+    def cancel(**fields: object) -> CancelSm:
+        return CancelSm(**{"source_addr_ton": 5, "source_addr": "Acme", "dest_addr_ton": 1,
+                           "destination_addr": DEST, **fields})  # type: ignore[arg-type]  # fmt: skip
+
+    wrong_source = await esme.request(cancel(source_addr="Other"))
+    assert wrong_source.command_status == CommandStatus.ESME_RCANCELFAIL
+    assert "cancelled" not in (await statuses()).values()
+
+    only_promo = await esme.request(cancel(service_type="PROMO"))
+    assert only_promo.command_status == CommandStatus.ESME_ROK
+    assert (await statuses())[promo] == "cancelled"
+    assert {(await statuses())[m] for m in plain} == {"scheduled"}
+
+    rest = await esme.request(cancel())
+    assert rest.command_status == CommandStatus.ESME_ROK
+    now = await statuses()
+    assert {now[m] for m in plain} == {"cancelled"}
+    assert now[soon] == "delivered" and now[elsewhere] == "scheduled"
+    nothing_left = await esme.request(cancel())
+    assert nothing_left.command_status == CommandStatus.ESME_RCANCELFAIL
     await esme.close()
 
 
