@@ -14,8 +14,10 @@ import asyncio
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,6 +56,8 @@ from gateway.store.sqlite_connectors import SqliteConnectors
 from gateway.store.sqlite_events import SqliteEvents, queue_inbound_event, queue_status_events
 from gateway.store.sqlite_operations import SqliteOperations
 from gateway.store.sqlite_optout import SqliteOptOut, apply_inbound_keyword
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
@@ -101,7 +105,7 @@ class SqliteStore(
             assert conn is not None, "store not open"
             lock = self._write_lock
             if lock is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # blocks with the GIL released
+                _take_write_lock(lock)
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -129,21 +133,32 @@ class SqliteStore(
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         self._writer = await loop.run_in_executor(self._write_thread, self._connect)
-        self._reader = await loop.run_in_executor(self._read_thread, self._connect)
-        if self.path != ":memory:":
-            self._write_lock = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if self.path != ":memory:":
+                self._write_lock = _open_write_lock(self.path)
+            self._reader = await loop.run_in_executor(self._read_thread, self._connect)
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        for conn, thread in ((self._writer, self._write_thread), (self._reader, self._read_thread)):
-            if conn is not None:
-                await loop.run_in_executor(thread, conn.close)
+        if self._writer is not None:
+            # On the writer thread, after any write queued before: none may use the lock
+            # file's descriptor once closed (or a file that reused its number).
+            await loop.run_in_executor(self._write_thread, self._close_writer)
+        if self._reader is not None:
+            await loop.run_in_executor(self._read_thread, self._reader.close)
         self._writer = self._reader = None
+        self._write_thread.shutdown(wait=False)
+        self._read_thread.shutdown(wait=False)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         if self._write_lock is not None:
             os.close(self._write_lock)
             self._write_lock = None
-        self._write_thread.shutdown(wait=False)
-        self._read_thread.shutdown(wait=False)
 
     async def ping(self) -> None:
         await self._read(lambda c: c.execute("SELECT 1").fetchone())
@@ -536,6 +551,34 @@ def _store_inbound(conn: sqlite3.Connection, record: InboundRecord, mo_ttl: floa
         if system is not None:
             conn.execute(sql.INSERT_OUTBOX_MO, sql.outbox_mo_row(system[0], record, mo_ttl))
     return record
+
+
+# A writer lock wait this long is logged: another process (a worker, a CLI command) held it.
+_LONG_LOCK_WAIT = 5.0
+
+
+def _open_write_lock(db_path: str) -> int:
+    """The lock file next to the database, readable by whoever may read the database (flock
+    needs no write access; a file created by root for a CLI command must not lock the gateway's
+    user out, as a 0600 file would)."""
+    mode = os.stat(db_path).st_mode & 0o666
+    return os.open(f"{db_path}-writer.lock", os.O_RDONLY | os.O_CREAT, mode)
+
+
+def _take_write_lock(lock: int) -> None:
+    """Wait for the writer lock. Unbounded, unlike SQLite's busy timeout: writes queue behind a
+    process that holds it (intake's queue is bounded and answers "full" meanwhile), and a wait
+    long enough to matter is logged when it ends."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    started = time.monotonic()
+    fcntl.flock(lock, fcntl.LOCK_EX)  # blocks with the GIL released
+    waited = time.monotonic() - started
+    if waited >= _LONG_LOCK_WAIT:
+        log.warning("waited %.1f s for the SQLite writer lock held by another process", waited)
 
 
 # Outbox ids as one JSON array parameter: one statement (one sqlite3_step, one wait for the GIL

@@ -42,6 +42,8 @@ async def test_a_write_waits_for_the_file_lock_and_goes_when_it_is_released(
         finally:
             os.close(other)
         assert await store.get_account_by_name("acme") is not None
+        # Whoever may open the database may open its lock: its mode is the database file's.
+        assert os.stat(f"{path}-writer.lock").st_mode & 0o777 == os.stat(path).st_mode & 0o777
         # Reads never wait for it (WAL): a reader goes while another process writes.
         held = os.open(f"{path}-writer.lock", os.O_RDWR)
         try:
