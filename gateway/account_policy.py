@@ -144,6 +144,21 @@ class AccountPolicy:
             return message
         return dataclasses.replace(message, price=account.price)
 
+    async def priced_exempt(self, message: NewMessage) -> NewMessage:
+        """`priced` for a message no limit may refuse, with the account's settings read from
+        the store when this node has not loaded them yet (an account created since the last
+        refresh)."""
+        await self._settings(message.account_id)
+        return self.priced(message)
+
+    async def _settings(self, account_id: str) -> AccountSettings | None:
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = await self._store.get_account_settings(account_id)
+            if account is not None:
+                self._accounts[account.id] = account
+        return account
+
     def price_per_segment(self, account_id: str, route_price: float) -> float:
         """The account's own price when it has one, else its route's."""
         account = self._accounts.get(account_id)
@@ -180,11 +195,7 @@ class AccountPolicy:
         """Check a message against its account; count it as in flight until `settle`.
         `rate_limited=False`: a recipient of a batch, which is one request however many
         recipients it has (dispatch sends it no faster than the rate: `gateway.pacing`)."""
-        account = self._accounts.get(message.account_id)
-        if account is None:
-            account = await self._store.get_account_settings(message.account_id)
-            if account is not None:
-                self._accounts[account.id] = account
+        account = await self._settings(message.account_id)
         if account is None:  # not one the admin API knows (cannot happen for stored accounts)
             segments = message.billed_segments or len(message.parts)
             return Admitted(message, segments, segments * (message.price or 0.0))

@@ -219,7 +219,7 @@ class Intake:
         if not policy_exempt:
             message = await self.admit(message)
         elif self._policy is not None:
-            message = self._policy.priced(message)
+            message = await self._policy.priced_exempt(message)
         await self.submit_many([message])
         return message, encoded
 

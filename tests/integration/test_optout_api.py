@@ -18,6 +18,7 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import load_settings
+from gateway.domain import new_id
 from gateway.domain.errors import RecipientOptedOut
 from gateway.domain.listing import MessageFilter
 from gateway.smpp.codes import CommandStatus
@@ -317,6 +318,29 @@ async def test_a_stop_reply_goes_from_an_account_over_its_quota_at_the_accounts_
         account_id=account_id, where=MessageFilter(destination=HANDSET), after=None, limit=10
     )
     assert len(sent) == 2 and {m.price for m in sent} == {0.07}
+
+    # An account created since this node last loaded the settings: read from the store.
+    fresh = await gateway.store.create_account(account_id=new_id(), name="fresh", now=time.time())
+    stored = await gateway.store.get_account_settings(fresh.id)
+    assert stored is not None
+    await gateway.store.update_account(replace(stored, price=0.05))
+    their_number, handset = "+4930123456700", "+4915112340000"
+    await gateway.store.add_number(number=their_number, account_id=fresh.id, now=time.time())
+    gateway.simulator.send_mo(source=handset, destination=their_number, text="HELP")
+
+    async def answered() -> bool:
+        assert gateway.store is not None
+        return bool(
+            await gateway.store.list_messages(
+                account_id=fresh.id, where=MessageFilter(), after=None, limit=1
+            )
+        )
+
+    await _wait_for(answered)
+    reply = await gateway.store.list_messages(
+        account_id=fresh.id, where=MessageFilter(), after=None, limit=1
+    )
+    assert reply[0].price == 0.05
 
 
 async def test_quiet_hours_hold_promotional_until_the_recipients_morning(
