@@ -266,14 +266,17 @@ class RedisRateLimiter:
         else:
             limit.reconfigure(rate, burst)
 
-    async def acquire(self, key: str, n: int = 1) -> None:
+    def _limit(self, key: str, n: int) -> _Limit:
         check_take(n)
         if self._closed:
             raise RuntimeError("the rate limiter is closed")
         try:
-            limit = self._limits[key]
+            return self._limits[key]
         except KeyError:
             raise LookupError(f"rate limit {key!r} is not configured") from None
+
+    async def acquire(self, key: str, n: int = 1) -> None:
+        limit = self._limit(key, n)
         if limit.rate <= 0:
             return
         async with limit.lock:
@@ -294,13 +297,7 @@ class RedisRateLimiter:
     def try_acquire(self, key: str, n: int = 1) -> bool:
         """Only from segments this node holds already and that are due now (or, during an
         outage, from its local share): never a round trip."""
-        check_take(n)
-        if self._closed:
-            raise RuntimeError("the rate limiter is closed")
-        try:
-            limit = self._limits[key]
-        except KeyError:
-            raise LookupError(f"rate limit {key!r} is not configured") from None
+        limit = self._limit(key, n)
         if limit.rate <= 0:
             return True
         if limit.lock.locked():  # a take is reserving or waiting: do not overtake it

@@ -54,21 +54,28 @@ async def _submitted_at(api: httpx.AsyncClient, key: str, ids: list[str]) -> lis
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.serial  # timed: make test runs it alone, after the rest
-async def test_an_account_over_its_rate_is_paced_and_others_go_at_once(tmp_path: Path) -> None:
+async def _start(tmp_path: Path, node_id: str, **settings: Any) -> tuple[Simulator, Gateway]:
+    """A gateway on SQLite and the simulator in this process as its upstream, both started."""
     simulator = Simulator(SimulatorConfig(port=0, password="secret", receipt_delay=0.01))
     await simulator.start()
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path}/gw.db",
-        http_port=0,
-        smpp_port=0,
-        demo_key=DEMO_KEY,
-        node_id="rates",
-        upstream=f"smpp://gateway:secret@127.0.0.1:{simulator.port}?window=50",
-        account_rates={"demo": RATE},
+    gateway = Gateway(
+        load_settings(
+            database_url=f"sqlite:///{tmp_path}/gw.db",
+            http_port=0,
+            smpp_port=0,
+            demo_key=DEMO_KEY,
+            node_id=node_id,
+            upstream=f"smpp://gateway:secret@127.0.0.1:{simulator.port}?window=50",
+            **settings,
+        )
     )
-    gateway = Gateway(settings)
     await gateway.start()
+    return simulator, gateway
+
+
+@pytest.mark.serial  # timed: make test runs it alone, after the rest
+async def test_an_account_over_its_rate_is_paced_and_others_go_at_once(tmp_path: Path) -> None:
+    simulator, gateway = await _start(tmp_path, "rates", account_rates={"demo": RATE})
     try:
         assert gateway.store is not None
         other = await gateway.store.create_account(account_id=new_id(), name="other", now=0)
@@ -97,18 +104,7 @@ async def test_a_batch_goes_upstream_no_faster_than_its_accounts_rate_limit(
     """A batch's recipients are one request, so intake does not refuse them one by one over
     the account's rate_limit: dispatch holds them to it instead (with the one second of burst
     admission allows), where before a batch went out at the carrier's full speed."""
-    simulator = Simulator(SimulatorConfig(port=0, password="secret", receipt_delay=0.01))
-    await simulator.start()
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path}/gw.db",
-        http_port=0,
-        smpp_port=0,
-        demo_key=DEMO_KEY,
-        node_id="batch-rate",
-        upstream=f"smpp://gateway:secret@127.0.0.1:{simulator.port}?window=50",
-    )
-    gateway = Gateway(settings)
-    await gateway.start()
+    simulator, gateway = await _start(tmp_path, "batch-rate")
     try:
         assert gateway.store is not None and gateway.refresher is not None
         demo = await gateway.store.get_account_settings(
