@@ -17,11 +17,10 @@ account has a rate limit (the rate limit itself is shared exactly through Redis)
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -46,9 +45,9 @@ from gateway.routing import destination_region
 from gateway.sender_rules import SenderRules
 from gateway.store import Store
 
-log = logging.getLogger(__name__)
-
 _NUMERIC = re.compile(r"^\+?[0-9]+$")
+_BURST_SECONDS = 1.0  # of an account's rate: what its admission lets through at once
+_MAX_TRACKED = 10_000  # accounts whose batch schedule is remembered (expired ones go first)
 
 
 @dataclass(slots=True)
@@ -64,6 +63,7 @@ class Admitted:
     message: NewMessage
     segments: int
     cost: float
+    scheduled: float = 0.0  # seconds of its account's batch schedule it took (`_scheduled`)
 
 
 class AccountPolicy:
@@ -92,28 +92,14 @@ class AccountPolicy:
         self._stored: dict[str, Usage] = {}
         self._since: dict[str, _Count] = {}  # committed here since the store was read
         self._inflight: dict[str, _Count] = {}  # admitted here, commit not settled
-        self._rate_watchers: list[Callable[[Mapping[str, float]], None]] = []
+        # Per account, the theoretical arrival time (GCRA) of the batch recipients scheduled
+        # here at its rate_limit: the next recipient past the burst is due at TAT - 1 s.
+        self._batch_tat: dict[str, float] = {}
 
     # -- what the refresher feeds in --------------------------------------------------------
 
     def set_accounts(self, accounts: Iterable[AccountSettings]) -> None:
         self._accounts = {a.id: a for a in accounts}
-        limits = self.rate_limits()
-        for watcher in self._rate_watchers:
-            try:
-                watcher(limits)
-            except Exception:  # the rest of the reload (key cache, bind checks) must go on
-                log.exception("applying the accounts' rate limits failed")
-
-    def rate_limits(self) -> dict[str, float]:
-        """Each account's `rate_limit` (segments/s; 0: none), as last loaded."""
-        return {a.id: a.rate_limit for a in self._accounts.values()}
-
-    def watch_rate_limits(self, callback: Callable[[Mapping[str, float]], None]) -> None:
-        """Call `callback` with the accounts' rate limits now and after every reload of the
-        settings: dispatch paces each account's parts by its limit."""
-        self._rate_watchers.append(callback)
-        callback(self.rate_limits())
 
     async def refresh_usage(self) -> None:
         day = usage_day(self._clock())
@@ -194,17 +180,20 @@ class AccountPolicy:
     async def admit(self, message: NewMessage, *, rate_limited: bool = True) -> Admitted:
         """Check a message against its account; count it as in flight until `settle`.
         `rate_limited=False`: a recipient of a batch, which is one request however many
-        recipients it has (dispatch sends it no faster than the rate: `gateway.pacing`)."""
+        recipients it has: not refused over the rate but scheduled at it (`_scheduled`)."""
         account = await self._settings(message.account_id)
         if account is None:  # not one the admin API knows (cannot happen for stored accounts)
             segments = message.billed_segments or len(message.parts)
             return Admitted(message, segments, segments * (message.price or 0.0))
         checked = self._check(message, account)
-        if rate_limited and account.rate_limit > 0:
-            wait = await self._admission.try_take(
-                f"account:{account.id}", rate=account.rate_limit, n=checked.segments
-            )
-            _refuse_if_waiting(account, wait)
+        if account.rate_limit > 0:
+            if rate_limited:
+                wait = await self._admission.try_take(
+                    f"account:{account.id}", rate=account.rate_limit, n=checked.segments
+                )
+                _refuse_if_waiting(account, wait)
+            else:
+                checked = self._scheduled(checked, account)
         return self._count(checked)
 
     def admit_now(self, message: NewMessage, *, rate_limited: bool = True) -> Admitted | None:
@@ -245,6 +234,29 @@ class AccountPolicy:
             )
         return Admitted(message, segments, cost)
 
+    def _scheduled(self, admitted: Admitted, account: AccountSettings) -> Admitted:
+        """A batch recipient held to its account's rate_limit by its send time: after one
+        second's worth of segments at once (the burst admission allows a single submit), each
+        recipient is due when the rate lets its segments go. So a large batch waits in the
+        store, `scheduled`, never in dispatch's memory, where it would fill the room every
+        other account's traffic needs; and it stays cancellable meanwhile. Counted per node:
+        batches for one account on N nodes at once go out at up to N times the rate."""
+        message = admitted.message
+        start = message.created_at
+        if message.send_at is not None and message.send_at > start:
+            start = message.send_at
+        tat = max(self._batch_tat.get(account.id, start), start)
+        tat += admitted.segments / account.rate_limit
+        if len(self._batch_tat) >= _MAX_TRACKED and account.id not in self._batch_tat:
+            self._batch_tat = {k: v for k, v in self._batch_tat.items() if v > start}
+        self._batch_tat[account.id] = tat
+        due = tat - _BURST_SECONDS
+        taken = admitted.segments / account.rate_limit
+        if due <= start + 1e-9:  # within the burst (a float's rounding aside)
+            return dataclasses.replace(admitted, scheduled=taken)
+        message = dataclasses.replace(message, send_at=due)
+        return dataclasses.replace(admitted, message=message, scheduled=taken)
+
     def _count(self, admitted: Admitted) -> Admitted:
         count = self._inflight.setdefault(admitted.message.account_id, _Count())
         count.segments += admitted.segments
@@ -260,6 +272,8 @@ class AccountPolicy:
             count.spend -= admitted.cost
             if count.segments <= 0:
                 del self._inflight[account_id]
+        if not committed and admitted.scheduled and account_id in self._batch_tat:
+            self._batch_tat[account_id] -= admitted.scheduled  # its slot is free again
         if committed:
             since = self._since.setdefault(account_id, _Count())
             since.segments += admitted.segments

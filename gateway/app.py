@@ -208,9 +208,6 @@ class Gateway:
             drain_timeout=s.connector_drain_timeout,
             clock=self.clock,
         )
-        # Every part of an account with a rate_limit goes upstream no faster than it (a batch's
-        # recipients are not refused one by one at intake).
-        policy.watch_rate_limits(self.dispatcher.set_account_limits)
         self.intake = Intake(
             concatenation=connectors.concatenations,
             store=store,

@@ -207,10 +207,6 @@ class Dispatcher:
         """Whether a part of the message is being sent by this node right now."""
         return message_id in self._sending
 
-    def set_account_limits(self, limits: Mapping[str, float]) -> None:
-        """The accounts' own rate limits (segments/s by account id) to pace their parts by."""
-        self._pacer.set_account_limits(limits)
-
     def withdraw(self, message_id: str) -> int:
         """Take a message's parts out of this node's lanes (it was cancelled)."""
         removed = sum(lanes.remove(message_id) for lanes in self._lanes.values())
@@ -380,6 +376,7 @@ class Dispatcher:
                     self._held += 1
                     continue
                 if connector is None:  # stopped, and no other connector of the route is up
+                    self._pacer.forget(part)
                     await self._apply([self._wait_update(name, part)])
                     continue
                 if not self._pacer.admit(part, lanes.put):

@@ -1,22 +1,15 @@
 """Per-account sending rates: an account's parts go upstream no faster than its limit.
 
-Two limits apply: the operator's `[account_rates]` from the config, and the account's own
-`rate_limit` (admin API). Intake refuses single submits over `rate_limit`, but a batch's
-recipients are one request and are not refused one by one: they are held to it here, as every
-part of the account is. Where an account has both, the lower one paces it. An account's own
-limit is paced with the one second of burst its admission allows, so a submit admitted at that
-rate as a steady stream is not held a second time (a burst above it, a long message over a
-second's worth of segments, retries and a backlog coming due are spread out at the rate); a
-configured rate alone keeps parts one interval apart. A part under its account's rate with
-none waiting before it goes at once, without a detour through the account's queue.
-
-The limit is counted in segments (one part is one segment) on the shared `RateLimiter` under
-`account:<id>` (admission counts in a limiter of its own), so with Redis it holds across every
-node. A part over its account's rate must not
+The operator's `[account_rates]` (config) are counted in segments (one part is one segment) on
+the shared `RateLimiter` under `account:<id>`, so with Redis they hold across every node. A
+part under its account's rate with none waiting before it goes at once. One over it must not
 hold a dispatch worker while it waits, or one busy account would stall everybody's traffic on
 the connector: it is set aside in its account's queue instead, and one task per waiting account
 takes the account's tokens in order and hands each part back to its lane, cleared to go.
-Memory is bounded by the parts dispatch holds (each waits in one queue at a time).
+Memory is bounded by the parts dispatch holds (each waits in one queue at a time), which is
+also why an account's own `rate_limit` is not paced here: its batches could fill that room and
+starve every other account. Intake schedules a batch's recipients at that rate instead
+(`AccountPolicy`).
 """
 
 from __future__ import annotations
@@ -52,41 +45,20 @@ async def resolve_account_rates(store: Store, configured: Mapping[str, float]) -
 
 class AccountPacer:
     def __init__(self, *, limiter: RateLimiter, rates: Mapping[str, float]) -> None:
-        """`rates`: segments/s by account id from the config; the accounts' own limits come
-        through `set_account_limits`. Accounts with neither are not limited here."""
+        """`rates`: segments/s by account id; accounts not named are not limited here."""
         self._limiter = limiter
-        self._configured = {account: rate for account, rate in rates.items() if rate > 0}
-        self._own: dict[str, float] = {}
-        self._limits: dict[str, tuple[float, float]] = {}  # account -> (rate, burst) in force
+        self._limited = {account for account, rate in rates.items() if rate > 0}
+        for account in self._limited:
+            limiter.configure(account_limit_key(account), rates[account])
         self._waiting: dict[str, deque[tuple[PartRecord, Release]]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cleared: set[PartKey] = set()
-        self._apply()
 
-    def set_account_limits(self, limits: Mapping[str, float]) -> None:
-        """The accounts' own `rate_limit`s (segments/s by account id; 0: none), as the admin
-        settings now stand. A changed limit spaces the parts still waiting (the one already
-        waiting for its time keeps it); parts of an account no longer limited go at once."""
-        self._own = {account: rate for account, rate in limits.items() if rate > 0}
-        self._apply()
-
-    def _apply(self) -> None:
-        limits: dict[str, tuple[float, float]] = {}
-        for account in self._configured.keys() | self._own.keys():
-            configured, own = self._configured.get(account), self._own.get(account)
-            if own is not None and (configured is None or own <= configured):
-                limits[account] = (own, max(1.0, own))  # the burst admission allows
-            else:
-                assert configured is not None
-                limits[account] = (configured, 1.0)
-        for account, (rate, burst) in limits.items():
-            if self._limits.get(account) != (rate, burst):
-                self._limiter.configure(account_limit_key(account), rate, burst=burst)
-        unlimited = self._limits.keys() - limits.keys()
-        self._limits = limits
-        for account in unlimited:  # back to their lanes, where nothing holds them now
-            for part, release in self._waiting.pop(account, deque()):
-                release(part)
+    def forget(self, part: PartRecord) -> None:
+        """A part cleared to go that went back to the store instead (its connector stopped):
+        claimed again, it waits its turn like any other."""
+        if self._cleared:
+            self._cleared.discard(part.key)
 
     @property
     def waiting(self) -> int:
@@ -101,7 +73,7 @@ class AccountPacer:
                 self._cleared.discard(key)
                 return True
         account = part.account_id
-        if account not in self._limits:
+        if account not in self._limited:
             return True
         if not self._waiting.get(account) and self._limiter.try_acquire(account_limit_key(account)):
             return True  # under its rate with nothing waiting before it: no detour
