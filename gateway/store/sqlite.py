@@ -558,11 +558,22 @@ _LONG_LOCK_WAIT = 5.0
 
 
 def _open_write_lock(db_path: str) -> int:
-    """The lock file next to the database, readable by whoever may read the database (flock
-    needs no write access; a file created by root for a CLI command must not lock the gateway's
-    user out, as a 0600 file would)."""
-    mode = os.stat(db_path).st_mode & 0o666
-    return os.open(f"{db_path}-writer.lock", os.O_RDONLY | os.O_CREAT, mode)
+    """The lock file next to the database, with the database file's mode and owner, as SQLite
+    gives its -wal and -shm files: whoever may open the database may take the lock (flock needs
+    no write access), even when root made the file for a CLI command under a narrow umask."""
+    db = os.stat(db_path)
+    mode = db.st_mode & 0o666
+    fd = os.open(f"{db_path}-writer.lock", os.O_RDONLY | os.O_CREAT, mode)
+    try:
+        lock = os.fstat(fd)
+        if lock.st_uid == os.geteuid() and lock.st_mode & 0o777 != mode:
+            os.fchmod(fd, mode)  # the umask narrowed it
+        if os.geteuid() == 0 and (lock.st_uid, lock.st_gid) != (db.st_uid, db.st_gid):
+            os.fchown(fd, db.st_uid, db.st_gid)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _take_write_lock(lock: int) -> None:

@@ -67,3 +67,27 @@ async def test_an_in_memory_store_takes_no_lock(
     finally:
         await store.close()
     assert not os.listdir(tmp_path)
+
+
+async def test_the_lock_file_takes_the_databases_mode_and_owner(tmp_path: Path) -> None:
+    """As SQLite does for its -wal and -shm files: a lock file made by root for a CLI command,
+    under a narrow umask, must not lock the gateway's own user out of its database."""
+    path = tmp_path / "gw.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    await store.close()
+    os.unlink(f"{path}-writer.lock")
+    os.chmod(path, 0o640)
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    if os.geteuid() == 0:  # CI runs as root: the database belongs to another user here
+        os.chown(path, *owner)
+    umask = os.umask(0o077)
+    try:
+        store = open_store(f"sqlite:///{path}")
+        await store.open()
+        await store.close()
+    finally:
+        os.umask(umask)
+    lock = os.stat(f"{path}-writer.lock")
+    assert lock.st_mode & 0o777 == 0o640
+    assert (lock.st_uid, lock.st_gid) == owner
