@@ -46,8 +46,6 @@ from gateway.sender_rules import SenderRules
 from gateway.store import Store
 
 _NUMERIC = re.compile(r"^\+?[0-9]+$")
-_BURST_SECONDS = 1.0  # of an account's rate: what its admission lets through at once
-_MAX_TRACKED = 10_000  # accounts whose batch schedule is remembered (expired ones go first)
 
 
 @dataclass(slots=True)
@@ -63,7 +61,6 @@ class Admitted:
     message: NewMessage
     segments: int
     cost: float
-    scheduled: float = 0.0  # seconds of its account's batch schedule it took (`_scheduled`)
 
 
 class AccountPolicy:
@@ -92,9 +89,6 @@ class AccountPolicy:
         self._stored: dict[str, Usage] = {}
         self._since: dict[str, _Count] = {}  # committed here since the store was read
         self._inflight: dict[str, _Count] = {}  # admitted here, commit not settled
-        # Per account, the theoretical arrival time (GCRA) of the batch recipients scheduled
-        # here at its rate_limit: the next recipient past the burst is due at TAT - 1 s.
-        self._batch_tat: dict[str, float] = {}
 
     # -- what the refresher feeds in --------------------------------------------------------
 
@@ -180,20 +174,19 @@ class AccountPolicy:
     async def admit(self, message: NewMessage, *, rate_limited: bool = True) -> Admitted:
         """Check a message against its account; count it as in flight until `settle`.
         `rate_limited=False`: a recipient of a batch, which is one request however many
-        recipients it has: not refused over the rate but scheduled at it (`_scheduled`)."""
+        recipients it has. It is not held to the account's rate at all (README): refusing
+        recipients one by one would split the batch, and pacing them in dispatch's memory
+        would let one large batch fill the room every other account needs."""
         account = await self._settings(message.account_id)
         if account is None:  # not one the admin API knows (cannot happen for stored accounts)
             segments = message.billed_segments or len(message.parts)
             return Admitted(message, segments, segments * (message.price or 0.0))
         checked = self._check(message, account)
-        if account.rate_limit > 0:
-            if rate_limited:
-                wait = await self._admission.try_take(
-                    f"account:{account.id}", rate=account.rate_limit, n=checked.segments
-                )
-                _refuse_if_waiting(account, wait)
-            else:
-                checked = self._scheduled(checked, account)
+        if rate_limited and account.rate_limit > 0:
+            wait = await self._admission.try_take(
+                f"account:{account.id}", rate=account.rate_limit, n=checked.segments
+            )
+            _refuse_if_waiting(account, wait)
         return self._count(checked)
 
     def admit_now(self, message: NewMessage, *, rate_limited: bool = True) -> Admitted | None:
@@ -234,29 +227,6 @@ class AccountPolicy:
             )
         return Admitted(message, segments, cost)
 
-    def _scheduled(self, admitted: Admitted, account: AccountSettings) -> Admitted:
-        """A batch recipient held to its account's rate_limit by its send time: after one
-        second's worth of segments at once (the burst admission allows a single submit), each
-        recipient is due when the rate lets its segments go. So a large batch waits in the
-        store, `scheduled`, never in dispatch's memory, where it would fill the room every
-        other account's traffic needs; and it stays cancellable meanwhile. Counted per node:
-        batches for one account on N nodes at once go out at up to N times the rate."""
-        message = admitted.message
-        start = message.created_at
-        if message.send_at is not None and message.send_at > start:
-            start = message.send_at
-        tat = max(self._batch_tat.get(account.id, start), start)
-        tat += admitted.segments / account.rate_limit
-        if len(self._batch_tat) >= _MAX_TRACKED and account.id not in self._batch_tat:
-            self._batch_tat = {k: v for k, v in self._batch_tat.items() if v > start}
-        self._batch_tat[account.id] = tat
-        due = tat - _BURST_SECONDS
-        taken = admitted.segments / account.rate_limit
-        if due <= start + 1e-9:  # within the burst (a float's rounding aside)
-            return dataclasses.replace(admitted, scheduled=taken)
-        message = dataclasses.replace(message, send_at=due)
-        return dataclasses.replace(admitted, message=message, scheduled=taken)
-
     def _count(self, admitted: Admitted) -> Admitted:
         count = self._inflight.setdefault(admitted.message.account_id, _Count())
         count.segments += admitted.segments
@@ -272,8 +242,6 @@ class AccountPolicy:
             count.spend -= admitted.cost
             if count.segments <= 0:
                 del self._inflight[account_id]
-        if not committed and admitted.scheduled and account_id in self._batch_tat:
-            self._batch_tat[account_id] -= admitted.scheduled  # its slot is free again
         if committed:
             since = self._since.setdefault(account_id, _Count())
             since.segments += admitted.segments

@@ -6,10 +6,9 @@ part under its account's rate with none waiting before it goes at once. One over
 hold a dispatch worker while it waits, or one busy account would stall everybody's traffic on
 the connector: it is set aside in its account's queue instead, and one task per waiting account
 takes the account's tokens in order and hands each part back to its lane, cleared to go.
-Memory is bounded by the parts dispatch holds (each waits in one queue at a time), which is
-also why an account's own `rate_limit` is not paced here: its batches could fill that room and
-starve every other account. Intake schedules a batch's recipients at that rate instead
-(`AccountPolicy`).
+Memory is bounded by the parts dispatch holds (each waits in one queue at a time). That room
+is shared by every account, so a large batch of a paced account fills it and holds the others
+back: an operator's limit, set in the config, not one every account's `rate_limit` brings.
 """
 
 from __future__ import annotations

@@ -570,9 +570,8 @@ def _open_write_lock(db_path: str) -> int:
             os.fchmod(fd, mode)  # the umask narrowed it
         if os.geteuid() == 0 and (lock.st_uid, lock.st_gid) != (db.st_uid, db.st_gid):
             os.fchown(fd, db.st_uid, db.st_gid)
-    except OSError:
-        os.close(fd)
-        raise
+    except OSError as exc:  # a file system without modes or owners (vfat, root-squashed NFS)
+        log.warning("could not give %s-writer.lock the database's mode or owner: %s", db_path, exc)
     return fd
 
 

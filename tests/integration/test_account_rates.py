@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -95,46 +94,6 @@ async def test_an_account_over_its_rate_is_paced_and_others_go_at_once(tmp_path:
     # The other account, sent after the paced one, was not held behind it.
     assert free[-1] < paced[-1]
     assert free[-1] - free[0] < spread / 2
-
-
-@pytest.mark.serial  # timed: make test runs it alone, after the rest
-async def test_a_batch_is_scheduled_at_its_accounts_rate_limit(tmp_path: Path) -> None:
-    """A batch's recipients are one request, so intake does not refuse them one by one over
-    the account's rate_limit: after one second's worth at once, the rest are scheduled at the
-    rate, and wait in the store (not in dispatch's memory, where a large batch would fill the
-    room every other account needs). Before, a batch went out at the carrier's full speed."""
-    simulator, gateway = await _start(tmp_path, "batch-rate")
-    try:
-        assert gateway.store is not None and gateway.refresher is not None
-        demo = await gateway.store.get_account_settings(
-            (await gateway.store.get_account_by_name("demo")).id  # type: ignore[union-attr]
-        )
-        assert demo is not None
-        await gateway.store.update_account(dataclasses.replace(demo, rate_limit=RATE))
-        await gateway.refresher.refresh()
-        auth = {"Authorization": f"Bearer {DEMO_KEY}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.http_port}") as api:
-            response = await api.post(
-                "/v1/messages/batch",
-                json={
-                    "from": "Acme",
-                    "text": "hello",
-                    "recipients": [{"to": f"+49151123{n:05d}"} for n in range(2 * int(RATE))],
-                },
-                headers=auth,
-            )
-            assert response.status_code == 202, response.text
-            results = response.json()["results"]
-            statuses = [r["status"] for r in results]
-            assert statuses == ["accepted"] * int(RATE) + ["scheduled"] * int(RATE)
-            sent = await _submitted_at(api, DEMO_KEY, [r["id"] for r in results])
-    finally:
-        await gateway.stop()
-        await simulator.stop()
-    # 40 parts at 20/s with 20 of burst: the last about 1 s after the first (more only on a
-    # loaded machine: the limit is a ceiling). Unpaced, they all went within a millisecond.
-    spread = sent[-1] - sent[0]
-    assert 0.9 <= spread <= 6.0, spread
 
 
 def _part(n: int, account: str = "a") -> PartRecord:
