@@ -15,6 +15,7 @@ from gateway.dispatch import Dispatcher
 from gateway.domain import ClientError, MessageRecord, PartUpdate, Status
 from gateway.domain.errors import NotCancellable, NotFound
 from gateway.domain.listing import MessageFilter, Position
+from gateway.phone import same_sender
 from gateway.status import StatusWriter
 from gateway.store import Store
 
@@ -74,8 +75,8 @@ class Cancellation:
         keep: Callable[[MessageRecord], bool] = lambda record: True,
         limit: int = BULK_CANCEL_LIMIT,
     ) -> int:
-        """Cancel the account's messages to `destination` (from `source` when given, "+"
-        aside, and those `keep` selects) that no node has started sending; return how many.
+        """Cancel the account's messages to `destination` (from `source` when given, and
+        those `keep` selects) that no node has started sending; return how many.
         At most `limit` messages are looked at, newest first, so one request's work stays
         bounded; those already in a node's hands are passed over, as for one message."""
         cancelled = looked = 0
@@ -90,7 +91,7 @@ class Cancellation:
             looked += len(page)
             after = Position(page[-1].created_at, page[-1].id)
             for record in page:
-                if source is not None and record.source.lstrip("+") != source.lstrip("+"):
+                if source is not None and not same_sender(record.source, source):
                     continue
                 if not keep(record):
                     continue

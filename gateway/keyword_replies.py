@@ -3,10 +3,9 @@
 The suppression list itself changes in the store, in the transaction that stores the MO
 (`store/optout_sql.keyword_statements`). Here the reply goes out: a normal transactional MT
 through intake, from the number that received the keyword to the handset that sent it, so it
-is committed, routed, paced to the account's rate, receipted and billed at the account's price
-like any message. It is exempt from the opt-out list, quiet hours and the account's refusals
-(suspension, quota, spend cap, rate): the confirmation of a STOP must reach the one who just
-stopped.
+is committed, routed, receipted and billed at the account's price like any message. It is
+exempt from the opt-out list, quiet hours and the account's refusals (suspension, quota, spend
+cap, rate): the confirmation of a STOP must reach the one who just stopped.
 
 The reply is committed before the connector acknowledges the MO to the carrier: if the node
 dies in between, the carrier delivers the MO again and the reply is sent then (at least once).

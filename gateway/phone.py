@@ -52,6 +52,12 @@ def _normalize(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def same_sender(a: str, b: str) -> bool:
+    """Whether two sender addresses name one sender, whatever the type of number they came
+    with: "+4915..." (international) and "4915..." (unknown) are one number."""
+    return a.lstrip("+") == b.lstrip("+")
+
+
 def mask(number: str) -> str:
     """Keep the country-code end and the last two digits: enough to correlate, not to dial."""
     digits = number.strip()

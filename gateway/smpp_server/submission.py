@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from gateway.domain import MessageRecord, MessageType, NewMessage, NewPart, new_id, public_part_id
 from gateway.domain.errors import ClientError, EmptyText, TextTooLong
 from gateway.intake import Intake, validate_sender
-from gateway.phone import normalize_e164
+from gateway.phone import normalize_e164, same_sender
 from gateway.slots import slot_init
 from gateway.smpp.address import from_smpp
 from gateway.smpp.pdu import DataSm, ReplaceSm, SubmitMulti, SubmitSm
@@ -91,10 +91,9 @@ def replacement(
     in the original's encoding, and it must still fit the original's one segment, which was
     routed and priced as one."""
     if pdu.source_addr:
-        # SMPP 3.4 §4.10.1: source_addr, when given, must match the original's (TON aside:
-        # "+4915..." and "4915..." are one number).
+        # SMPP 3.4 §4.10.1: source_addr, when given, must match the original's.
         source = validate_sender(from_smpp(pdu.source_addr, pdu.source_addr_ton))
-        if source.lstrip("+") != record.source.lstrip("+"):
+        if not same_sender(source, record.source):
             return None
     send_at = parse_schedule(pdu.schedule_delivery_time, now=now)
     if send_at is not None and send_at <= now:
