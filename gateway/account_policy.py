@@ -124,12 +124,14 @@ class AccountPolicy:
             return message
         return dataclasses.replace(message, price=account.price)
 
-    async def priced_exempt(self, message: NewMessage) -> NewMessage:
-        """`priced` for a message no limit may refuse, with the account's settings read from
-        the store when this node has not loaded them yet (an account created since the last
-        refresh)."""
+    async def admit_exempt(self, message: NewMessage) -> Admitted:
+        """`admit` for a message no limit may refuse (a keyword reply): priced as the account's
+        (its settings read from the store when this node has not loaded them yet) and counted
+        in its usage like any other, but never refused."""
         await self._settings(message.account_id)
-        return self.priced(message)
+        message = self.priced(message)
+        segments = message.billed_segments or len(message.parts)
+        return self._count(Admitted(message, segments, segments * (message.price or 0.0)))
 
     async def _settings(self, account_id: str) -> AccountSettings | None:
         account = self._accounts.get(account_id)

@@ -219,7 +219,9 @@ class Intake:
         if not policy_exempt:
             message = await self.admit(message)
         elif self._policy is not None:
-            message = await self._policy.priced_exempt(message)
+            admitted = await self._policy.admit_exempt(message)
+            self._admitted[_admission_key(admitted.message)] = admitted  # settled by the commit
+            message = admitted.message
         await self.submit_many([message])
         return message, encoded
 

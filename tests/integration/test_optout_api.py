@@ -21,6 +21,7 @@ from gateway.config import load_settings
 from gateway.domain import new_id
 from gateway.domain.errors import RecipientOptedOut
 from gateway.domain.listing import MessageFilter
+from gateway.keys import KeyAuthenticator
 from gateway.smpp.codes import CommandStatus
 from gateway.smpp_server.mapping import status_for_error
 from gateway.text import decode_short_message
@@ -323,7 +324,7 @@ async def test_a_stop_reply_goes_from_an_account_over_its_quota_at_the_accounts_
     fresh = await gateway.store.create_account(account_id=new_id(), name="fresh", now=time.time())
     stored = await gateway.store.get_account_settings(fresh.id)
     assert stored is not None
-    await gateway.store.update_account(replace(stored, price=0.05))
+    await gateway.store.update_account(replace(stored, price=0.05, spend_cap=0.1))
     their_number, handset = "+4930123456700", "+4915112340000"
     await gateway.store.add_number(number=their_number, account_id=fresh.id, now=time.time())
     gateway.simulator.send_mo(source=handset, destination=their_number, text="HELP")
@@ -341,6 +342,12 @@ async def test_a_stop_reply_goes_from_an_account_over_its_quota_at_the_accounts_
         account_id=fresh.id, where=MessageFilter(), after=None, limit=1
     )
     assert reply[0].price == 0.05
+    # The reply counts against the account's spend at once, on this node too: of a cap of two
+    # messages, one is left, without waiting for the next usage refresh.
+    key = await KeyAuthenticator(store=gateway.store).create_key(account_id=fresh.id)
+    async with _client(gateway, key) as api:
+        assert (await _send(api, HANDSET)).status_code == 202
+        _problem(await _send(api, HANDSET), 402, "account.spend_cap_reached")
 
 
 async def test_quiet_hours_hold_promotional_until_the_recipients_morning(
