@@ -147,7 +147,9 @@ class Supervisor:
                 f"smpp://gateway:{simulator_password}@{s.simulator_host}:{s.simulator_port}"
                 "?binds=1&window=100"
             )
-        env.update({"GATEWAY_WORKER": "true", "GATEWAY_WORKERS": "1"})
+        # GATEWAY_WORKERS stays the count: each worker shares the limits with the others (a
+        # carrier's rate split between them without Redis, their share of it during an outage).
+        env.update({"GATEWAY_WORKER": "true", "GATEWAY_WORKERS": str(s.workers)})
         if key is not None and password is not None:
             env.update({"GATEWAY_DEMO_KEY": key, "GATEWAY_DEMO_SMPP_PASSWORD": password})
         self.env = env

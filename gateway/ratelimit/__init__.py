@@ -48,10 +48,11 @@ def open_rate_limiter(
     redis_url: str | None, *, expected_nodes: int = 1, prefix: str = "gw:"
 ) -> RateLimiter:
     """The in-process limiter, or the shared one when a Redis URL is given. `expected_nodes`:
-    how many nodes share each limit, so that during a Redis outage each node keeps to its
-    share; `prefix` namespaces the keys of one gateway cluster in a shared Redis."""
+    how many nodes share each limit (the workers of this host), so that each keeps to its share
+    without Redis, or during a Redis outage; `prefix` namespaces the keys of one gateway
+    cluster in a shared Redis."""
     if redis_url is None:
-        return MemoryRateLimiter()
+        return MemoryRateLimiter(nodes=expected_nodes)
     from gateway.ratelimit.shared import RedisRateLimiter
 
     return RedisRateLimiter(redis_url, expected_nodes=expected_nodes, prefix=f"{prefix}rl:")

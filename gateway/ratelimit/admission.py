@@ -46,15 +46,24 @@ def _admit(tat: float, now: float, rate: float, n: int) -> tuple[float, float]:
     tolerance = max(1.0, n * interval)
     base = max(tat, now)
     allow_at = base + n * interval - tolerance
-    if allow_at > now:
+    if allow_at > now + 1e-9:  # not a float's rounding: one second at 5/s is 5 segments
         return tat, allow_at - now
     return base + n * interval, 0.0
 
 
 class MemoryAdmission:
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+        nodes: int = 1,
+    ) -> None:
+        """`nodes`: how many processes admit for the same accounts without a shared store (the
+        workers of one host); each admits its share of an account's rate."""
         self._clock = clock
         self._max = max_keys
+        self._nodes = max(1, nodes)
         self._tat: dict[str, float] = {}
 
     async def try_take(self, key: str, *, rate: float, n: int) -> float:
@@ -64,7 +73,7 @@ class MemoryAdmission:
         if rate <= 0 or not math.isfinite(rate):
             return 0.0
         now = self._clock()
-        tat, wait = _admit(self._tat.get(key, now), now, rate, n)
+        tat, wait = _admit(self._tat.get(key, now), now, rate / self._nodes, n)
         if wait == 0.0:
             if len(self._tat) >= self._max:
                 # Limits whose TAT has passed hold no debt: forgetting them changes nothing.
@@ -168,5 +177,5 @@ def open_admission(
     redis_url: str | None, *, expected_nodes: int = 1, prefix: str = "gw:"
 ) -> Admission:
     if redis_url is None:
-        return MemoryAdmission()
+        return MemoryAdmission(nodes=expected_nodes)
     return RedisAdmission(redis_url, prefix=f"{prefix}adm:", expected_nodes=expected_nodes)

@@ -88,10 +88,14 @@ class Gcra:
 
 class MemoryRateLimiter:
     """Limits of this process only: one `Gcra` per key. The default backend, and the one a
-    node falls back to while Redis is unreachable."""
+    node falls back to while Redis is unreachable. `nodes`: how many processes share each
+    limit without a shared store (the workers of one host); each keeps to its share of it."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, nodes: int = 1) -> None:
+        if nodes < 1:
+            raise ValueError(f"nodes must be >= 1, got {nodes!r}")
         self._clock = clock
+        self._nodes = nodes
         # None: configured as unlimited.
         self._limits: dict[str, Gcra | None] = {}
 
@@ -100,6 +104,7 @@ class MemoryRateLimiter:
         if rate <= 0:
             self._limits[key] = None
             return
+        rate, burst = rate / self._nodes, max(1.0, burst / self._nodes)
         limit = self._limits.get(key)
         if limit is None:
             self._limits[key] = Gcra(rate, burst=burst, clock=self._clock)

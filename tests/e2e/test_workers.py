@@ -70,6 +70,9 @@ def test_two_workers_share_ports_and_deliver_everything(tmp_path: Path) -> None:
         assert gw.proc is not None
         workers = [pid for pid in children(gw.proc.pid) if _is_worker(pid)]
         assert len(workers) == 2
+        # Each worker knows how many share its limits: without Redis, each keeps a carrier's
+        # and an account's rate to its half (it was told 1, and two workers sent at twice it).
+        assert {_environ(pid).get("GATEWAY_WORKERS") for pid in workers} == {"2"}
         asyncio.run(_receipts_across_workers(int(gw.env["GATEWAY_SMPP_PORT"]), "pw123456", workers))
         assert gw.terminate(timeout=40) == 0, gw.output()
     finally:
@@ -91,6 +94,12 @@ def test_workers_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
         assert not any(_alive(pid) for pid in spawned), "a worker outlived its supervisor"
     finally:
         gw.kill()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        pairs = [item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item]
+    return {k.decode(): v.decode(errors="replace") for k, v in pairs}
 
 
 def _is_worker(pid: int) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from gateway.ratelimit import MemoryRateLimiter, RateLimiter, open_rate_limiter
+from gateway.ratelimit.admission import MemoryAdmission, open_admission
 
 
 @pytest.fixture
@@ -97,3 +98,22 @@ async def test_bad_input_gets_a_clear_error() -> None:
         limiter.configure("bind", float("nan"))
     with pytest.raises(ValueError, match="burst"):
         limiter.configure("bind", 10, burst=0.5)
+
+
+def test_workers_without_a_shared_store_each_keep_to_their_share_of_a_limit() -> None:
+    """GATEWAY_WORKERS=2 without Redis: each worker's limiter and admission hold half of a
+    carrier's or an account's rate, so the two together keep to it (each used to allow all
+    of it). The clock stands still: what goes is exactly the burst."""
+    limiter = open_rate_limiter(None, expected_nodes=2)
+    assert isinstance(limiter, MemoryRateLimiter)
+    limiter.configure("carrier", 100.0, burst=10)
+    taken = sum(limiter.try_acquire("carrier") for _ in range(20))
+    assert taken == 5  # half the burst, at half the rate
+
+    admission = open_admission(None, expected_nodes=2)
+    assert isinstance(admission, MemoryAdmission)
+    fixed = MemoryAdmission(clock=lambda: 1000.0, nodes=2)
+    admitted = sum(fixed.take_now("account:a", rate=10.0, n=1) == 0.0 for _ in range(20))
+    assert admitted == 5  # one second of 5/s
+    alone = MemoryAdmission(clock=lambda: 1000.0)
+    assert sum(alone.take_now("account:a", rate=10.0, n=1) == 0.0 for _ in range(20)) == 10
