@@ -102,13 +102,19 @@ def pg_schema(postgres_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Store]:
-    """A migrated, empty store of each kind."""
+def store_address(request: pytest.FixtureRequest, tmp_path: object) -> tuple[str, str | None]:
+    """Where an empty store of each kind lives: (URL, schema). Tests that open it several
+    times, as several nodes would, take this; the others take `store`."""
     if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path}/store.db")
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        s = open_store(dsn, schema=request.getfixturevalue("pg_schema"))
+        return f"sqlite:///{tmp_path}/store.db", None
+    return request.getfixturevalue("postgres_dsn"), request.getfixturevalue("pg_schema")
+
+
+@pytest.fixture
+async def store(store_address: tuple[str, str | None]) -> AsyncIterator[Store]:
+    """A migrated, empty store of each kind."""
+    url, schema = store_address
+    s = open_store(url, schema=schema)
     await s.open()
     await s.migrate()
     try:

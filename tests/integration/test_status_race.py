@@ -14,6 +14,7 @@ from gateway.domain import NewMessage, PartUpdate, Status, new_id
 from gateway.store import Store, open_store, sql
 from gateway.store.postgres import _LOCK_MESSAGES_BY_IDS
 from gateway.store.sql import numbered
+from tests.integration.pg_sessions import account_in_store, two_sessions
 from tests.integration.test_store_contract import _message as contract_message
 
 NOW = 1_700_000_000.0
@@ -24,14 +25,10 @@ def _two_part_message(account_id: str) -> NewMessage:
     return contract_message(account_id, 2, origin_system_id="esme", esme_receipt=1)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_parts_finished_on_two_nodes_at_once_finish_their_message(
-    kind: str, request: pytest.FixtureRequest, tmp_path: object
+    store_address: tuple[str, str | None],
 ) -> None:
-    if kind == "sqlite":
-        url, schema = f"sqlite:///{tmp_path}/store.db", None
-    else:
-        url, schema = request.getfixturevalue("postgres_dsn"), request.getfixturevalue("pg_schema")
+    url, schema = store_address
     nodes: list[Store] = [open_store(url, schema=schema), open_store(url, schema=schema)]
     for node in nodes:
         await node.open()
@@ -75,32 +72,21 @@ async def test_the_status_lock_does_not_hold_up_parts_joining_their_message(
     """A later SMPP part inserted while a status write holds its message: the part's foreign
     key takes a KEY SHARE lock on the message, which FOR UPDATE would block (and, with two
     messages locked in different orders, deadlock); FOR NO KEY UPDATE lets it through."""
-    store = open_store(postgres_dsn, schema=pg_schema)
-    await store.open()
-    try:
-        await store.migrate()
-        account_id = new_id()
-        await store.create_account(account_id=account_id, name="acme", now=NOW)
+    async with account_in_store(postgres_dsn, pg_schema, now=NOW) as (store, account_id):
         message = _two_part_message(account_id)
         await store.insert_messages([message], owner="a")
-    finally:
-        await store.close()
-    settings = {"search_path": pg_schema, "lock_timeout": "2s"}
-    status_write = await asyncpg.connect(postgres_dsn, server_settings=settings)
-    intake = await asyncpg.connect(postgres_dsn, server_settings=settings)
-    try:
-        async with status_write.transaction():
-            locked = await status_write.fetch(_LOCK_MESSAGES_BY_IDS, [message.id])
-            assert [r[0] for r in locked] == [message.id]
+    async with (
+        two_sessions(postgres_dsn, pg_schema) as (status_write, intake),
+        status_write.transaction(),
+    ):
+        locked = await status_write.fetch(_LOCK_MESSAGES_BY_IDS, [message.id])
+        assert [r[0] for r in locked] == [message.id]
+        async with intake.transaction():
+            await intake.execute(
+                numbered(sql.INSERT_PART),
+                message.id, 2, 3, "gsm7", 0, b"", b"late", "simulator",
+                1, "accepted", 0, None, NOW, NOW, 0,
+            )  # fmt: skip
+        with pytest.raises(asyncpg.LockNotAvailableError):  # another status write waits
             async with intake.transaction():
-                await intake.execute(
-                    numbered(sql.INSERT_PART),
-                    message.id, 2, 3, "gsm7", 0, b"", b"late", "simulator",
-                    1, "accepted", 0, None, NOW, NOW, 0,
-                )  # fmt: skip
-            with pytest.raises(asyncpg.LockNotAvailableError):  # another status write waits
-                async with intake.transaction():
-                    await intake.fetch(_LOCK_MESSAGES_BY_IDS, [message.id])
-    finally:
-        await status_write.close()
-        await intake.close()
+                await intake.fetch(_LOCK_MESSAGES_BY_IDS, [message.id])

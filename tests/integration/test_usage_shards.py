@@ -13,6 +13,7 @@ from gateway.store.accounts_sql import UPSERT_USAGE
 from gateway.store.postgres import PostgresStore
 from gateway.store.sql import numbered
 from gateway.store.sqlite import SqliteStore
+from tests.integration.pg_sessions import account_in_store, two_sessions
 from tests.integration.test_store_contract import _message as contract_message
 
 NOW = 1_700_000_000.0
@@ -28,14 +29,10 @@ def test_a_node_keeps_its_shard_and_nodes_spread_over_them() -> None:
     assert shards <= set(range(USAGE_SHARDS)) and len(shards) > USAGE_SHARDS // 2
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_two_nodes_count_on_their_own_rows_and_readers_sum_them(
-    kind: str, request: pytest.FixtureRequest, tmp_path: object
+    store_address: tuple[str, str | None],
 ) -> None:
-    if kind == "sqlite":
-        url, schema = f"sqlite:///{tmp_path}/store.db", None
-    else:
-        url, schema = request.getfixturevalue("postgres_dsn"), request.getfixturevalue("pg_schema")
+    url, schema = store_address
     node_a = open_store(url, schema=schema, usage_shard=3)
     node_b = open_store(url, schema=schema, usage_shard=41)
     await node_a.open()
@@ -75,28 +72,15 @@ async def test_a_commit_in_progress_on_one_shard_does_not_block_another(
 ) -> None:
     """What the shards are for: on a single row, the second transaction would wait for the
     first one's commit (checked here too, so the test can tell the difference)."""
-    store = open_store(postgres_dsn, schema=pg_schema)
-    await store.open()
-    try:
-        await store.migrate()
-        account_id = new_id()
-        await store.create_account(account_id=account_id, name="acme", now=NOW)
-    finally:
-        await store.close()
+    async with account_in_store(postgres_dsn, pg_schema, now=NOW) as (_, account_id):
+        pass
     day = usage_day(NOW)
     upsert = numbered(UPSERT_USAGE)
-    settings = {"search_path": pg_schema, "lock_timeout": "2s"}
-    first = await asyncpg.connect(postgres_dsn, server_settings=settings)
-    second = await asyncpg.connect(postgres_dsn, server_settings=settings)
-    try:
-        async with first.transaction():
-            await first.execute(upsert, account_id, day, 3, 1, 0.01)
-            await first.execute(upsert, account_id, day, 3, 1, 0.01)  # the row exists now
+    async with two_sessions(postgres_dsn, pg_schema) as (first, second), first.transaction():
+        await first.execute(upsert, account_id, day, 3, 1, 0.01)
+        await first.execute(upsert, account_id, day, 3, 1, 0.01)  # the row exists now
+        async with second.transaction():
+            await second.execute(upsert, account_id, day, 41, 1, 0.01)  # no wait
+        with pytest.raises(asyncpg.LockNotAvailableError):
             async with second.transaction():
-                await second.execute(upsert, account_id, day, 41, 1, 0.01)  # no wait
-            with pytest.raises(asyncpg.LockNotAvailableError):
-                async with second.transaction():
-                    await second.execute(upsert, account_id, day, 3, 1, 0.01)
-    finally:
-        await first.close()
-        await second.close()
+                await second.execute(upsert, account_id, day, 3, 1, 0.01)
