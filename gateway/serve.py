@@ -9,6 +9,7 @@ import signal
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.gc_tuning import tune_for_service
+from gateway.switch_interval import shorten_switch_interval
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ async def serve(settings: Settings) -> None:
         await gateway.stop()
         raise
     tune_for_service()
+    shorten_switch_interval()
     if not settings.worker:  # the supervisor announces its workers once
         _announce(gateway)
     await stop.wait()

@@ -1,9 +1,11 @@
 """SQLite store: the embedded default for a single node.
 
-The standard `sqlite3` module runs on two dedicated threads, one holding the only writer
-connection and one a reader, so each store call is one hop between the event loop and a
-thread however many statements it runs (aiosqlite pays a hop per statement). WAL lets the
-reader see every committed write while the writer works. `synchronous=FULL` by default: an
+The standard `sqlite3` module with two connections: the only writer and a reader, each with a
+dedicated thread, so a store call is at most one hop between the event loop and a thread however
+many statements it runs (aiosqlite pays a hop per statement). The message pipeline's writes
+(intake, status, claims, the SMPP outbox) run their statements on the event loop itself and hand
+only COMMIT, with its fsync, to the writer thread (`_write`). WAL lets the reader see every
+committed write while the writer works. `synchronous=FULL` by default: an
 acknowledged message must survive a power cut, not just a process crash; group commit in intake
 keeps the fsync cost per batch rather than per message.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -62,6 +65,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # SQLite's default limit on host parameters is 32766; keep IN lists well below it.
 _CHUNK = 900
+# How long a transaction on the writer thread waits for a connection outside the gateway (the
+# sqlite3 shell, a backup) to let go of the database; gateway processes queue on the lock file.
+_BUSY_TIMEOUT_MS = 30_000
+# The pipeline's writes of up to this many rows run on the event loop (see `_write`): at most a
+# few tens of milliseconds. Larger ones (a backlog, a big REST batch) go to the writer thread.
+_INLINE_MAX_ROWS = 2000
 
 
 class SqliteStore(
@@ -85,41 +94,142 @@ class SqliteStore(
         self._write_lock: int | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._write_turn = asyncio.Lock()
         self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         return conn
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` in one IMMEDIATE transaction on the writer thread."""
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = False) -> T:
+        """Run `fn` in one IMMEDIATE transaction on the writer connection; return its result
+        once committed.
 
-        def run() -> T:
-            conn = self._writer
-            assert conn is not None, "store not open"
-            lock = self._write_lock
-            if lock is not None:
-                _take_write_lock(lock)
+        `inline`: for the small, frequent writes of the message pipeline. `fn` runs here, on
+        the event loop thread, and only COMMIT (the WAL write and its fsync) goes to the
+        writer thread. On the writer thread, each statement gives up the GIL and must win it
+        back from the busy event loop: under SMPP load a status write took twice its CPU time
+        in waits, and intake queued behind it. When another process holds the writer lock, or
+        a foreign connection holds SQLite's own, the whole transaction goes to the writer
+        thread to wait there, never on the loop.
+        """
+        await self._write_turn.acquire()  # one transaction at a time on the connection
+        job: asyncio.Future[Any] | None = None  # once handed to the thread, it passes the turn on
+        try:
+            if inline and self._begin_inline():
+                try:
+                    result = fn(self._connection())
+                except BaseException:
+                    self._end_inline("ROLLBACK")
+                    raise
+                job = self._on_writer_thread(self._commit_inline)
+                await job
+                return result
+            job = self._on_writer_thread(functools.partial(self._transaction, fn))
+            return await job  # type: ignore[no-any-return]
+        finally:
+            if job is None:
+                self._write_turn.release()
+
+    def _on_writer_thread(self, job: Callable[[], T]) -> asyncio.Future[T]:
+        """Run `job` on the writer thread; the turn passes on when it ends, whether or not its
+        caller still waits: a cancelled caller must not let the next transaction in while the
+        thread still has the connection."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        self._write_thread.submit(self._run_job, job, loop, done)
+        return done
+
+    def _run_job(
+        self, job: Callable[[], Any], loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any]
+    ) -> None:
+        """On the writer thread: run `job`, then hand its outcome and the turn back."""
+        try:
+            outcome: Any = job()
+        except BaseException as exc:
+            loop.call_soon_threadsafe(self._job_ended, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(self._job_ended, done, outcome, None)
+
+    def _job_ended(
+        self, done: asyncio.Future[Any], outcome: Any, error: BaseException | None
+    ) -> None:
+        self._write_turn.release()
+        if done.done():  # its caller was cancelled
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(outcome)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = self._writer
+        assert conn is not None, "store not open"
+        return conn
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """On the writer thread: the whole transaction, waiting for the locks if need be."""
+        conn = self._connection()
+        lock = self._write_lock
+        if lock is not None:
+            _take_write_lock(lock)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = fn(conn)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             finally:
-                if lock is not None:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
-            return result
+                conn.execute("PRAGMA busy_timeout=0")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return result
 
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
+    def _begin_inline(self) -> bool:
+        """On the loop: begin a transaction if both locks are free at once, else False."""
+        conn = self._connection()
+        lock = self._write_lock
+        if lock is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # busy_timeout is 0 outside _transaction
+        except sqlite3.OperationalError:  # a foreign connection writes: wait on the thread
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+        return True
+
+    def _commit_inline(self) -> None:
+        """On the writer thread: commit what `_begin_inline`'s caller wrote, or roll it back
+        if the commit fails (a full disk), and let other processes write."""
+        try:
+            self._end_inline("COMMIT")
+        except BaseException:
+            if self._connection().in_transaction:
+                self._end_inline("ROLLBACK")
+            raise
+
+    def _end_inline(self, statement: str) -> None:
+        try:
+            if self._connection().in_transaction:  # an error may have rolled it back already
+                self._connection().execute(statement)
+        finally:
+            if self._write_lock is not None and not self._connection().in_transaction:
+                fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -132,7 +242,9 @@ class SqliteStore(
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
-        self._writer = await loop.run_in_executor(self._write_thread, self._connect)
+        # The writer waits for SQLite's own lock only in `_transaction`, on the writer thread,
+        # never on the event loop (see `_write`).
+        self._writer = await loop.run_in_executor(self._write_thread, self._connect, 0)
         try:
             if self.path != ":memory:":
                 self._write_lock = _open_write_lock(self.path)
@@ -240,7 +352,7 @@ class SqliteStore(
                 conn.executemany(sql.SET_BODY, bodies)
             conn.executemany(accounts_sql.UPSERT_USAGE, usage)
 
-        await self._write(run)
+        await self._write(run, inline=len(part_rows) <= _INLINE_MAX_ROWS)
 
     async def get_message(self, *, account_id: str, message_id: str) -> MessageRecord | None:
         def run(conn: sqlite3.Connection) -> MessageRecord | None:
@@ -266,7 +378,7 @@ class SqliteStore(
             conn.executemany(sql.SET_OWNER, [(node_id, r[0], r[1]) for r in rows])
             return [sql.part_record(r) for r in rows]
 
-        return await self._write(run)
+        return await self._write(run, inline=limit <= _INLINE_MAX_ROWS)
 
     async def claim_expired(self, *, node_id: str, limit: int, now: float) -> list[PartKey]:
         def run(conn: sqlite3.Connection) -> list[PartKey]:
@@ -340,7 +452,7 @@ class SqliteStore(
             ]
             return AppliedUpdates([p.change for p in planned], items, len(left))
 
-        return await self._write(run)
+        return await self._write(run, inline=len(updates) <= _INLINE_MAX_ROWS)
 
     async def find_parts_by_upstream_ids(
         self, connector: str, upstream_ids: Sequence[str]
@@ -512,13 +624,14 @@ class SqliteStore(
             # Report attempts including this one, as PostgreSQL's RETURNING does.
             return [sql.outbox_item((*r[:11], r[11] + 1, *r[12:])) for r in rows]
 
-        return await self._write(run)
+        return await self._write(run, inline=limit <= _INLINE_MAX_ROWS)
 
     async def complete_outbox(self, ids: Sequence[int]) -> None:
         if ids:
             listed = (json.dumps(list(ids)),)
             await self._write(
-                lambda c: c.execute(f"DELETE FROM smpp_outbox WHERE id IN {_IDS_IN_JSON}", listed)
+                lambda c: c.execute(f"DELETE FROM smpp_outbox WHERE id IN {_IDS_IN_JSON}", listed),
+                inline=len(ids) <= _INLINE_MAX_ROWS,
             )
 
     async def release_outbox(self, ids: Sequence[int]) -> None:
