@@ -126,7 +126,7 @@ class SqliteStore(
                 try:
                     result = fn(self._connection())
                 except BaseException:
-                    self._end_inline("ROLLBACK")
+                    self._end_inline(commit=False)
                     raise
                 job = self._on_writer_thread(self._commit_inline)
                 await job
@@ -162,6 +162,8 @@ class SqliteStore(
     ) -> None:
         self._write_turn.release()
         if done.done():  # its caller was cancelled
+            if error is not None:
+                log.error("a SQLite write whose caller had gone failed: %r", error)
             return
         if error is not None:
             done.set_exception(error)
@@ -187,10 +189,10 @@ class SqliteStore(
                 conn.execute("PRAGMA busy_timeout=0")
             try:
                 result = fn(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
-            conn.execute("COMMIT")
         finally:
             if lock is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -207,28 +209,32 @@ class SqliteStore(
                 return False
         try:
             conn.execute("BEGIN IMMEDIATE")  # busy_timeout is 0 outside _transaction
-        except sqlite3.OperationalError:  # a foreign connection writes: wait on the thread
+        except BaseException as exc:
             if lock is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-            return False
+            if isinstance(exc, sqlite3.OperationalError):  # a foreign connection writes:
+                return False  # wait for it on the thread
+            raise
         return True
 
     def _commit_inline(self) -> None:
         """On the writer thread: commit what `_begin_inline`'s caller wrote, or roll it back
         if the commit fails (a full disk), and let other processes write."""
-        try:
-            self._end_inline("COMMIT")
-        except BaseException:
-            if self._connection().in_transaction:
-                self._end_inline("ROLLBACK")
-            raise
+        self._end_inline(commit=True)
 
-    def _end_inline(self, statement: str) -> None:
+    def _end_inline(self, *, commit: bool) -> None:
+        conn = self._connection()
         try:
-            if self._connection().in_transaction:  # an error may have rolled it back already
-                self._connection().execute(statement)
+            if commit:
+                conn.execute("COMMIT")
+        except BaseException:
+            _roll_back(conn)
+            raise
+        else:
+            if not commit:
+                _roll_back(conn)
         finally:
-            if self._write_lock is not None and not self._connection().in_transaction:
+            if self._write_lock is not None and not conn.in_transaction:
                 fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -256,9 +262,11 @@ class SqliteStore(
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         if self._writer is not None:
-            # On the writer thread, after any write queued before: none may use the lock
-            # file's descriptor once closed (or a file that reused its number).
-            await loop.run_in_executor(self._write_thread, self._close_writer)
+            # After any write called before (they hold or wait for the turn), and on the writer
+            # thread: none may use the lock file's descriptor once closed (or a file that
+            # reused its number). Writes called later find the store closed.
+            async with self._write_turn:
+                await loop.run_in_executor(self._write_thread, self._close_writer)
         if self._reader is not None:
             await loop.run_in_executor(self._read_thread, self._reader.close)
         self._writer = self._reader = None
@@ -268,6 +276,7 @@ class SqliteStore(
     def _close_writer(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
         if self._write_lock is not None:
             os.close(self._write_lock)
             self._write_lock = None
@@ -686,6 +695,17 @@ def _open_write_lock(db_path: str) -> int:
     except OSError as exc:  # a file system without modes or owners (vfat, root-squashed NFS)
         log.warning("could not give %s-writer.lock the database's mode or owner: %s", db_path, exc)
     return fd
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Roll back after an error, unless SQLite already has; a failing ROLLBACK is logged, not
+    raised over the error that led to it."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        log.exception("ROLLBACK failed; the SQLite writer connection is still in a transaction")
 
 
 def _take_write_lock(lock: int) -> None:

@@ -84,7 +84,10 @@ async def test_a_failed_write_rolls_back_and_the_next_one_goes(store: SqliteStor
     assert _rows(store) == [2]
 
 
-async def test_a_failed_commit_rolls_back_and_frees_the_connection(store: SqliteStore) -> None:
+@pytest.mark.parametrize("inline", [True, False])
+async def test_a_failed_commit_rolls_back_and_frees_the_connection(
+    store: SqliteStore, inline: bool
+) -> None:
     # A deferred foreign key is checked at COMMIT: the commit itself fails, on the thread.
     await store._write(
         lambda c: c.execute(
@@ -93,12 +96,34 @@ async def test_a_failed_commit_rolls_back_and_frees_the_connection(store: Sqlite
     )
     with pytest.raises(sqlite3.IntegrityError):
         await store._write(
-            lambda c: c.execute("INSERT INTO child (parent) VALUES (99)"), inline=True
+            lambda c: c.execute("INSERT INTO child (parent) VALUES (99)"), inline=inline
         )
     assert store._writer is not None and not store._writer.in_transaction
     assert _lock_is_free(store)
     await store._write(_insert(3), inline=True)
     assert _rows(store) == [3]
+
+
+async def test_a_failed_begin_frees_the_writer_lock(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "busy" (a corrupt file, say): the error goes to the caller, the lock file is free."""
+    writer = store._writer
+    assert writer is not None
+
+    class Corrupt:
+        in_transaction = False
+
+        def execute(self, statement: str) -> None:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(store, "_writer", Corrupt())
+    with pytest.raises(sqlite3.DatabaseError, match="malformed"):
+        await store._write(_insert(1), inline=True)
+    assert _lock_is_free(store)
+    monkeypatch.setattr(store, "_writer", writer)
+    await store._write(_insert(2), inline=True)
+    assert _rows(store) == [2]
 
 
 async def test_a_cancelled_caller_keeps_the_connection_until_its_commit_ends(
@@ -109,12 +134,42 @@ async def test_a_cancelled_caller_keeps_the_connection_until_its_commit_ends(
     first = asyncio.ensure_future(store._write(_insert(1), inline=True))
     await asyncio.sleep(0.05)  # its statements ran; its commit waits for the thread
     first.cancel()
-    second = asyncio.ensure_future(store._write(_insert(2), inline=True))
+    ran: list[int] = []
+
+    def second_write(conn: sqlite3.Connection) -> None:
+        ran.append(threading.get_ident())
+        conn.execute("INSERT INTO t (n) VALUES (2)")
+
+    second = asyncio.ensure_future(store._write(second_write, inline=True))
     await asyncio.sleep(0.2)
-    assert not second.done()  # the connection is still in the first one's transaction
+    # The connection is still in the first one's transaction, which holds the writer lock.
+    assert not second.done() and not ran
+    assert not _lock_is_free(store)
     gate.set()
     await asyncio.wait_for(second, timeout=5)
+    assert ran == [threading.get_ident()]  # its turn came, and it ran on the loop
     assert _rows(store) == [1, 2]  # handed in, so committed, cancelled caller or not
+
+
+async def test_writes_called_before_close_are_committed_and_later_ones_refused(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(str(tmp_path / "gw.db"))
+    await store.open()
+    await store._write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    gate = threading.Event()
+    store._write_thread.submit(gate.wait, 10)
+    first = asyncio.ensure_future(store._write(_insert(1), inline=True))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(store._write(_insert(2), inline=True))  # waits for its turn
+    third = asyncio.ensure_future(store._write(_insert(3)))  # the writer thread's path
+    closing = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(first, second, third, closing), timeout=5)
+    assert _rows(store) == [1, 2, 3]
+    with pytest.raises(AssertionError, match="store not open"):
+        await store._write(_insert(4), inline=True)
 
 
 async def test_another_processs_writer_lock_is_waited_for_off_the_loop(
@@ -123,14 +178,16 @@ async def test_another_processs_writer_lock_is_waited_for_off_the_loop(
     other = os.open(f"{store.path}-writer.lock", os.O_RDONLY)  # as another worker holds it
     try:
         fcntl.flock(other, fcntl.LOCK_EX)
+        # Released from another thread: were the wait on the loop, the test would still end.
+        threading.Timer(0.5, fcntl.flock, (other, fcntl.LOCK_UN)).start()
         write = asyncio.ensure_future(store._write(_insert(1), inline=True))
         started = time.monotonic()
         await asyncio.sleep(0.2)
-        assert time.monotonic() - started < 0.5  # the loop went on meanwhile
+        assert time.monotonic() - started < 0.4  # the loop went on meanwhile
         assert not write.done()
-        fcntl.flock(other, fcntl.LOCK_UN)
         ran_on = await asyncio.wait_for(write, timeout=5)
     finally:
+        await asyncio.sleep(0.5)  # the timer has fired
         os.close(other)
     assert ran_on != threading.get_ident()  # the whole transaction went to the writer thread
     assert _rows(store) == [1]
