@@ -128,7 +128,7 @@ class SqliteStore(
                 except BaseException:
                     self._end_inline(commit=False)
                     raise
-                job = self._on_writer_thread(self._commit_inline)
+                job = self._on_writer_thread(functools.partial(self._end_inline, commit=True))
                 await job
                 return result
             job = self._on_writer_thread(functools.partial(self._transaction, fn))
@@ -217,23 +217,15 @@ class SqliteStore(
             raise
         return True
 
-    def _commit_inline(self) -> None:
-        """On the writer thread: commit what `_begin_inline`'s caller wrote, or roll it back
-        if the commit fails (a full disk), and let other processes write."""
-        self._end_inline(commit=True)
-
     def _end_inline(self, *, commit: bool) -> None:
+        """End what `_begin_inline` began: COMMIT (on the writer thread) or roll back, and roll
+        back if the commit fails (a full disk); then let other processes write."""
         conn = self._connection()
         try:
             if commit:
                 conn.execute("COMMIT")
-        except BaseException:
-            _roll_back(conn)
-            raise
-        else:
-            if not commit:
-                _roll_back(conn)
         finally:
+            _roll_back(conn)  # nothing to do once committed
             if self._write_lock is not None and not conn.in_transaction:
                 fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
