@@ -43,20 +43,21 @@ ON CONFLICT (message_id, seq) DO NOTHING
 
 # SQLite plans without statistics (nothing runs ANALYZE) and, left to itself, reads
 # `owner IS NULL` through parts_pending_owner: every unowned queued part, joined and sorted, to
-# return the first `limit`, which took seconds per claim on the one writer thread with a million
-# queued. INDEXED BY keeps it walking parts_pending from the head of the queue, sorting only
-# ties of (priority, due_at), and stopping at the limit. (SQLite only: PostgreSQL claims with its
-# own query and has statistics.)
+# return the first `limit`, which took seconds per claim with a million queued. INDEXED BY keeps
+# it walking parts_claimable (the queued parts no node holds) from the head of the queue,
+# sorting only ties of (priority, due_at), and stopping at the limit; parts_pending would first
+# walk every part other nodes hold. (SQLite only: PostgreSQL claims with its own query and has
+# statistics.)
 SELECT_DUE_PARTS = """
 SELECT p.message_id, p.seq, p.total, m.account_id, m.source, m.destination, p.encoding,
     p.data_coding, p.udh, p.payload, p.connector, p.priority, m.registered_delivery, p.attempts,
     m.expires_at
-FROM parts p INDEXED BY parts_pending JOIN messages m ON m.id = p.message_id
+FROM parts p INDEXED BY parts_claimable JOIN messages m ON m.id = p.message_id
 WHERE p.status = 'queued' AND p.owner IS NULL AND p.due_at <= ?
 ORDER BY p.priority, p.due_at, p.message_id, p.seq
 LIMIT ?
 """
-# The same for one priority lane (the parts_pending index serves it as a range).
+# The same for one priority lane (the parts_claimable index serves it as a range).
 SELECT_DUE_PARTS_OF_PRIORITY = SELECT_DUE_PARTS.replace(
     "p.due_at <= ?", "p.due_at <= ? AND p.priority = ?"
 )
