@@ -212,8 +212,10 @@ class SqliteStore(
         except BaseException as exc:
             if lock is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-            if isinstance(exc, sqlite3.OperationalError):  # a foreign connection writes:
-                return False  # wait for it on the thread
+            # A foreign connection writes: wait for it on the thread. (Not when this connection
+            # is still in a transaction, after a ROLLBACK that failed: that is no wait.)
+            if isinstance(exc, sqlite3.OperationalError) and not conn.in_transaction:
+                return False
             raise
         return True
 
@@ -257,8 +259,14 @@ class SqliteStore(
             # After any write called before (they hold or wait for the turn), and on the writer
             # thread: none may use the lock file's descriptor once closed (or a file that
             # reused its number). Writes called later find the store closed.
-            async with self._write_turn:
-                await loop.run_in_executor(self._write_thread, self._close_writer)
+            await self._write_turn.acquire()
+            job: asyncio.Future[None] | None = None
+            try:  # the turn passes on when the thread is done, even if close() is cancelled
+                job = self._on_writer_thread(self._close_writer)
+                await job
+            finally:
+                if job is None:
+                    self._write_turn.release()
         if self._reader is not None:
             await loop.run_in_executor(self._read_thread, self._reader.close)
         self._writer = self._reader = None

@@ -29,6 +29,15 @@ def _plan(path: Path, query: str, params: tuple[object, ...]) -> str:
     return " | ".join(str(row[3]) for row in rows)
 
 
+def _index_sql(path: Path, name: str) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+    finally:
+        conn.close()
+    return str(row[0])
+
+
 async def _migrated(tmp_path: Path) -> Path:
     path = tmp_path / "store.db"
     store = open_store(f"sqlite:///{path}")
@@ -49,6 +58,8 @@ async def test_claim_reads_the_queue_in_index_order_and_stops_at_the_limit(tmp_p
     ):
         plan = _plan(path, query, params)
         assert "USING INDEX parts_claimable " in plan + " ", plan
+        # An index of the parts no node holds: a claim never walks past held ones.
+        assert "owner IS NULL" in _index_sql(path, "parts_claimable")
         assert "parts_pending_owner" not in plan, plan
         # Sorting only ties of (priority, due_at), not the whole queue.
         assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan

@@ -172,6 +172,24 @@ async def test_writes_called_before_close_are_committed_and_later_ones_refused(
         await store._write(_insert(4), inline=True)
 
 
+async def test_a_cancelled_close_still_keeps_later_writes_off_the_closing_connection(
+    store: SqliteStore,
+) -> None:
+    gate = threading.Event()
+    store._write_thread.submit(gate.wait, 10)
+    closing = asyncio.ensure_future(store.close())  # its job waits behind the gate
+    await asyncio.sleep(0.05)
+    closing.cancel()
+    ran: list[int] = []
+    write = asyncio.ensure_future(store._write(lambda c: ran.append(1), inline=True))
+    await asyncio.sleep(0.1)
+    assert not ran and not write.done()  # the close still has the turn
+    gate.set()
+    with pytest.raises(AssertionError, match="store not open"):
+        await asyncio.wait_for(write, timeout=5)
+    assert not ran
+
+
 async def test_another_processs_writer_lock_is_waited_for_off_the_loop(
     store: SqliteStore,
 ) -> None:
