@@ -228,6 +228,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        if value in ("sqlite:///", "sqlite:///:memory:"):
+            raise ValueError("an SQLite store needs a file: sqlite:///path/to/file.db")
         if value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             return value
         raise ValueError("expected sqlite:///path or postgresql://user@host:port/database")

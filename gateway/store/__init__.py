@@ -23,9 +23,11 @@ def open_store(
         if not database_url.startswith("sqlite:///"):
             raise ValueError("an SQLite URL has three slashes: sqlite:///path/to/file.db")
         path = database_url.removeprefix("sqlite:///")
-        return SqliteStore(
-            path or ":memory:", synchronous=sqlite_synchronous, usage_shard=usage_shard
-        )
+        if path in ("", ":memory:"):
+            # The writer and the reader are two connections: each would get a database of its
+            # own, and the reader would find no tables.
+            raise ValueError("an SQLite store needs a file: sqlite:///path/to/file.db")
+        return SqliteStore(path, synchronous=sqlite_synchronous, usage_shard=usage_shard)
     if database_url.startswith(("postgresql:", "postgres:")):
         from gateway.store.postgres import PostgresStore
 

@@ -239,15 +239,13 @@ class SqliteStore(
         return await asyncio.get_running_loop().run_in_executor(self._read_thread, run)
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         # The writer waits for SQLite's own lock only in `_transaction`, on the writer thread,
         # never on the event loop (see `_write`).
         self._writer = await loop.run_in_executor(self._write_thread, self._connect, 0)
         try:
-            if self.path != ":memory:":
-                self._write_lock = _open_write_lock(self.path)
+            self._write_lock = _open_write_lock(self.path)
             self._reader = await loop.run_in_executor(self._read_thread, self._connect)
         except BaseException:
             await self.close()

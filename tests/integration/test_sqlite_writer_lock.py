@@ -55,18 +55,11 @@ async def test_a_write_waits_for_the_file_lock_and_goes_when_it_is_released(
         await store.close()
 
 
-async def test_an_in_memory_store_takes_no_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)  # where a lock file named after ":memory:" would appear
-    store = open_store("sqlite:///:memory:")
-    await store.open()
-    try:
-        await store.migrate()
-        await store.create_account(account_id="a1", name="acme", now=time.time())
-    finally:
-        await store.close()
-    assert not os.listdir(tmp_path)
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///"])
+def test_an_in_memory_store_is_refused_with_a_clear_error(url: str) -> None:
+    """Its writer and reader connections would each get a database of their own."""
+    with pytest.raises(ValueError, match="needs a file"):
+        open_store(url)
 
 
 async def test_the_lock_file_takes_the_databases_mode_and_owner(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ def test_upstream_url_is_parsed() -> None:
         ("GATEWAY_HTTP_PORT", "eighty", "GATEWAY_HTTP_PORT"),
         ("GATEWAY_HTTP_PORT", "70000", "GATEWAY_HTTP_PORT"),
         ("GATEWAY_DATABASE_URL", "mysql://x", "GATEWAY_DATABASE_URL"),
+        ("GATEWAY_DATABASE_URL", "sqlite:///:memory:", "needs a file"),
         ("GATEWAY_UPSTREAM", "smpp://h?window=0", "GATEWAY_UPSTREAM"),
         ("GATEWAY_NO_SUCH_SETTING", "1", "GATEWAY_NO_SUCH_SETTING"),
     ],
