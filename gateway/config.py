@@ -25,6 +25,7 @@ from pydantic_settings import (
 from gateway.domain import ConfigError
 from gateway.routing import RouteRule
 from gateway.sender_rules import SenderRules
+from gateway.store import sqlite_path
 
 # Upstream URL options handed to the connector unchanged (see connectors/smpp/README.md).
 _PASSED_THROUGH = frozenset(
@@ -228,9 +229,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if value in ("sqlite:///", "sqlite:///:memory:"):
-            raise ValueError("an SQLite store needs a file: sqlite:///path/to/file.db")
-        if value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        if value.startswith("sqlite:///"):
+            sqlite_path(value)  # raises for a URL that names no file
+            return value
+        if value.startswith(("postgresql://", "postgres://")):
             return value
         raise ValueError("expected sqlite:///path or postgresql://user@host:port/database")
 

@@ -119,32 +119,33 @@ class SqliteStore(
         a foreign connection holds SQLite's own, the whole transaction goes to the writer
         thread to wait there, never on the loop.
         """
-        await self._write_turn.acquire()  # one transaction at a time on the connection
-        job: asyncio.Future[Any] | None = None  # once handed to the thread, it passes the turn on
-        try:
+
+        def start() -> Callable[[], T]:
             if inline and self._begin_inline():
                 try:
                     result = fn(self._connection())
                 except BaseException:
                     self._end_inline(commit=False)
                     raise
-                job = self._on_writer_thread(functools.partial(self._end_inline, commit=True))
-                await job
-                return result
-            job = self._on_writer_thread(functools.partial(self._transaction, fn))
-            return await job  # type: ignore[no-any-return]
-        finally:
-            if job is None:
-                self._write_turn.release()
+                return functools.partial(self._commit_inline, result)
+            return functools.partial(self._transaction, fn)
 
-    def _on_writer_thread(self, job: Callable[[], T]) -> asyncio.Future[T]:
-        """Run `job` on the writer thread; the turn passes on when it ends, whether or not its
-        caller still waits: a cancelled caller must not let the next transaction in while the
-        thread still has the connection."""
+        return await self._in_turn(start)
+
+    async def _in_turn(self, start: Callable[[], Callable[[], T]]) -> T:
+        """Take the writer turn (one transaction at a time on the connection), run `start`
+        here and then the job it returns on the writer thread. The turn passes on when that job
+        ends, whether or not the caller still waits: a cancelled caller must not let the next
+        transaction in while the thread still has the connection."""
+        await self._write_turn.acquire()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._write_thread.submit(self._run_job, job, loop, done)
-        return done
+        try:
+            self._write_thread.submit(self._run_job, start(), loop, done)
+        except BaseException:
+            self._write_turn.release()
+            raise
+        return await done
 
     def _run_job(
         self, job: Callable[[], Any], loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any]
@@ -219,6 +220,11 @@ class SqliteStore(
             raise
         return True
 
+    def _commit_inline(self, result: T) -> T:
+        """On the writer thread: commit what `fn` wrote on the loop; its result follows."""
+        self._end_inline(commit=True)
+        return result
+
     def _end_inline(self, *, commit: bool) -> None:
         """End what `_begin_inline` began: COMMIT (on the writer thread) or roll back, and roll
         back if the commit fails (a full disk); then let other processes write."""
@@ -257,14 +263,7 @@ class SqliteStore(
             # After any write called before (they hold or wait for the turn), and on the writer
             # thread: none may use the lock file's descriptor once closed (or a file that
             # reused its number). Writes called later find the store closed.
-            await self._write_turn.acquire()
-            job: asyncio.Future[None] | None = None
-            try:  # the turn passes on when the thread is done, even if close() is cancelled
-                job = self._on_writer_thread(self._close_writer)
-                await job
-            finally:
-                if job is None:
-                    self._write_turn.release()
+            await self._in_turn(lambda: self._close_writer)
         if self._reader is not None:
             await loop.run_in_executor(self._read_thread, self._reader.close)
         self._writer = self._reader = None
